@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Creates (or updates) .venv with the locked stack and this package, editable.
+# Idempotent: a second run only checks that everything is in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON_VERSION=$(cat .python-version)
+
+# uv resolves and installs the TFX stack in seconds (pip's resolver backtracks
+# for minutes). It runs from the repo root so that .python-version picks
+# pyenv's interpreter instead of downloading one.
+if ! command -v uv >/dev/null 2>&1; then
+  if command -v pyenv >/dev/null 2>&1; then
+    PYENV_VERSION="$PYTHON_VERSION" pyenv exec python -m pip install --quiet uv
+    pyenv rehash
+  else
+    python3 -m pip install --quiet --user uv
+    export PATH="$HOME/.local/bin:$PATH"
+  fi
+fi
+
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))'; then
+  echo "setup: creating .venv with Python $PYTHON_VERSION"
+  rm -rf .venv
+  uv venv --seed --python "$PYTHON_VERSION" .venv
+fi
+
+echo "setup: installing the locked stack (requirements.lock) and this package"
+# pip stays in the venv: TFX and Beam may pip-install packages at run time.
+uv pip install --quiet --python .venv/bin/python -r requirements.lock pip
+uv pip install --quiet --python .venv/bin/python --no-deps -e .
+echo "setup: .venv ready ($(.venv/bin/python --version))"

@@ -1,0 +1,49 @@
+"""The single source of feature names, vocabulary names and value domains.
+
+Every other module (data conversion, preprocessing, model, pipeline, custom
+components, tests) takes column names from here.
+"""
+from typing import Tuple
+
+# Raw columns of the pipeline CSV, in file order.
+USER_KEY = "user_id"
+ITEM_KEY = "item_id"
+LABEL_KEY = "rating"
+TIMESTAMP_KEY = "timestamp"
+GENRES_KEY = "genres"
+CSV_COLUMNS: Tuple[str, ...] = (
+    USER_KEY, ITEM_KEY, LABEL_KEY, TIMESTAMP_KEY, GENRES_KEY)
+
+# The raw features a served model receives (everything but the label; the
+# timestamp is not a model input).
+SERVING_FEATURE_KEYS: Tuple[str, ...] = (USER_KEY, ITEM_KEY, GENRES_KEY)
+
+# Genres inside the `genres` column are joined by this separator.
+GENRE_SEPARATOR = "|"
+
+# MovieLens genres across the 100K, 1M, 10M, 20M and 25M releases, in
+# canonical spelling (the parsers map "Children" to "Children's" and
+# "(no genres listed)" to no genre). The multi-hot vector has one slot per
+# entry, in this order.
+GENRES: Tuple[str, ...] = (
+    "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",
+    "Documentary", "Drama", "Fantasy", "Film-Noir", "Horror", "IMAX",
+    "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller", "War", "Western",
+    "unknown",
+)
+
+# Valid ratings: whole stars 1-5 in 100K/1M, half stars from 0.5 in 10M+.
+RATING_MIN = 0.5
+RATING_MAX = 5.0
+
+# Transform outputs.
+USER_VOCAB_NAME = "user_id_vocab"
+ITEM_VOCAB_NAME = "item_id_vocab"
+# Every id absent from the training vocabulary maps to this many extra
+# buckets (index == vocabulary size), never to -1.
+NUM_OOV_BUCKETS = 1
+
+
+def transformed_name(key: str) -> str:
+    """Name of the Transform output for raw feature `key`."""
+    return key + "_xf"
