@@ -32,6 +32,10 @@ GENRES: Tuple[str, ...] = (
     "unknown",
 )
 
+# A feature TFMA derives from `genres` with one value per genre, so the
+# Evaluator reports metrics per genre (trainer_module/tfma_extractors.py).
+GENRE_SLICE_KEY = "genre"
+
 # Valid ratings: whole stars 1-5 in 100K/1M, half stars from 0.5 in 10M+.
 RATING_MIN = 0.5
 RATING_MAX = 5.0

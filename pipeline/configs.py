@@ -1,0 +1,31 @@
+"""Names and defaults of the pipeline; runners override them with flags."""
+import os
+
+PIPELINE_NAME = "movielens-wide-deep"
+
+# Dotted paths of the user code. Every runner loads user code the same way:
+# from this package, installed in the venv (local) or in the image (Kubeflow).
+PREPROCESSING_FN = "trainer_module.preprocessing.preprocessing_fn"
+RUN_FN = "trainer_module.trainer.run_fn"
+TFMA_EXTRACTORS_MODULE = "trainer_module.tfma_extractors"
+
+# The curated schema ImportSchemaGen loads (shipped as package data).
+SCHEMA_PATH = os.path.join(os.path.dirname(__file__), "schema", "schema.pbtxt")
+
+# CsvExampleGen's deterministic hash split: 3 of 4 buckets train, 1 eval
+# (the seed notebook splits 75/25).
+TRAIN_SPLIT = "train"
+EVAL_SPLIT = "eval"
+TRAIN_HASH_BUCKETS = 3
+EVAL_HASH_BUCKETS = 1
+
+# Evaluator (TFMA) gate: the model is blessed when its eval RMSE is at most
+# MAX_RMSE and, once a blessed model exists, at most RMSE_TOLERANCE above the
+# latest blessed model's RMSE. Predicting the global mean rating of
+# MovieLens-100k scores an RMSE of about 1.13, so 1.2 rejects a broken model.
+MAX_RMSE = 1.2
+RMSE_TOLERANCE = 0.01
+
+# Local runner layout under --output-root.
+DEFAULT_OUTPUT_ROOT = "outputs"
+DEFAULT_DATA_DIR = os.path.join("data", "ml-100k")

@@ -1,0 +1,142 @@
+"""The one TFX pipeline definition, shared by every runner.
+
+It only wires components: every path, Beam argument and hyper-parameter comes
+in as an argument, and names and defaults live in configs.py.
+"""
+from typing import List, Optional
+
+import tensorflow_model_analysis as tfma
+from ml_metadata.proto import metadata_store_pb2
+from tfx import v1 as tfx
+
+from components.anomalies_gate.component import AnomaliesGate
+from pipeline import configs, fingerprint
+from trainer_module import features
+from trainer_module.hparams import CUSTOM_CONFIG_KEY, HParams
+
+# Execution-property key of the user-code hash (see fingerprint.py).
+CODE_FINGERPRINT_KEY = "code_fingerprint"
+
+
+def create_pipeline(
+        pipeline_name: str,
+        pipeline_root: str,
+        data_root: str,
+        serving_model_dir: str,
+        hparams: HParams,
+        max_rmse: float = configs.MAX_RMSE,
+        rmse_tolerance: float = configs.RMSE_TOLERANCE,
+        beam_pipeline_args: Optional[List[str]] = None,
+        metadata_connection_config: Optional[
+            metadata_store_pb2.ConnectionConfig] = None,
+        schema_path: str = configs.SCHEMA_PATH,
+        enable_cache: bool = True,
+) -> tfx.dsl.Pipeline:
+    """CsvExampleGen -> validation -> Transform -> Trainer -> Evaluator -> Pusher.
+
+    Args:
+      data_root: folder of pipeline CSV files (user_id,item_id,rating,...).
+      serving_model_dir: where the Pusher writes versioned SavedModels.
+      max_rmse, rmse_tolerance: the Evaluator's blessing thresholds.
+    """
+    example_gen = tfx.components.CsvExampleGen(
+        input_base=data_root, output_config=_hash_split_config())
+    statistics_gen = tfx.components.StatisticsGen(
+        examples=example_gen.outputs["examples"])
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path)
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"],
+        schema=schema_gen.outputs["schema"])
+    anomalies_gate = AnomaliesGate(
+        anomalies=example_validator.outputs["anomalies"])
+
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        preprocessing_fn=configs.PREPROCESSING_FN,
+        custom_config={CODE_FINGERPRINT_KEY: fingerprint.source_fingerprint(
+            fingerprint.TRANSFORM_MODULES)})
+    # Bad data stops the run here, before any vocabulary is computed.
+    transform.add_upstream_node(anomalies_gate)
+
+    trainer = tfx.components.Trainer(
+        run_fn=configs.RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        custom_config={
+            CUSTOM_CONFIG_KEY: hparams.to_dict(),
+            CODE_FINGERPRINT_KEY: fingerprint.source_fingerprint(
+                fingerprint.TRAINER_MODULES),
+        })
+
+    model_resolver = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(
+            type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=model_resolver.outputs["model"],
+        eval_config=rating_eval_config(max_rmse, rmse_tolerance),
+        module_path=configs.TFMA_EXTRACTORS_MODULE)
+
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(
+                base_directory=serving_model_dir)))
+
+    return tfx.dsl.Pipeline(
+        pipeline_name=pipeline_name,
+        pipeline_root=pipeline_root,
+        components=[example_gen, statistics_gen, schema_gen,
+                    example_validator, anomalies_gate, transform, trainer,
+                    model_resolver, evaluator, pusher],
+        enable_cache=enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=beam_pipeline_args or [])
+
+
+def rating_eval_config(max_rmse: float, rmse_tolerance: float
+                       ) -> tfma.EvalConfig:
+    """TFMA: rating error overall and per genre, gated on overall RMSE."""
+    rmse_threshold = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(
+            upper_bound={"value": max_rmse}),
+        change_threshold=tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.LOWER_IS_BETTER,
+            absolute={"value": rmse_tolerance}))
+    return tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(
+            signature_name="serving_default",
+            label_key=features.LABEL_KEY)],
+        slicing_specs=[
+            tfma.SlicingSpec(),
+            tfma.SlicingSpec(feature_keys=[features.GENRE_SLICE_KEY]),
+        ],
+        metrics_specs=[tfma.MetricsSpec(metrics=[
+            tfma.MetricConfig(class_name="ExampleCount"),
+            tfma.MetricConfig(class_name="MeanSquaredError"),
+            tfma.MetricConfig(class_name="MeanAbsoluteError"),
+            # The gate reads the overall slice only: a small genre may be
+            # noisy without the model being worse.
+            tfma.MetricConfig(
+                class_name="RootMeanSquaredError",
+                per_slice_thresholds=[tfma.PerSliceMetricThreshold(
+                    slicing_specs=[tfma.SlicingSpec()],
+                    threshold=rmse_threshold)]),
+        ])])
+
+
+def _hash_split_config() -> tfx.proto.Output:
+    return tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
+        tfx.proto.SplitConfig.Split(name=configs.TRAIN_SPLIT,
+                                    hash_buckets=configs.TRAIN_HASH_BUCKETS),
+        tfx.proto.SplitConfig.Split(name=configs.EVAL_SPLIT,
+                                    hash_buckets=configs.EVAL_HASH_BUCKETS),
+    ]))

@@ -1,0 +1,75 @@
+"""The Transform step: id vocabularies and multi-hot genres.
+
+TFX's Transform component calls `preprocessing_fn` (by its dotted path) once
+over the training data to build the vocabularies, and the same graph is
+embedded in the exported model, so serving sees exactly these features.
+"""
+from typing import Dict
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from trainer_module import features
+
+
+def preprocessing_fn(inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+    """Maps raw columns to the model's features.
+
+    user_id, item_id -> vocabulary index; ids unseen in the analyzed data map
+        to the OOV bucket (index == vocabulary size), never to -1.
+    genres -> float multi-hot vector with one slot per `features.GENRES`;
+        unknown genre names and the empty string give no slot.
+    rating -> passed through as the float label.
+    """
+    outputs = {
+        features.transformed_name(features.USER_KEY): _id_to_index(
+            inputs[features.USER_KEY], features.USER_VOCAB_NAME),
+        features.transformed_name(features.ITEM_KEY): _id_to_index(
+            inputs[features.ITEM_KEY], features.ITEM_VOCAB_NAME),
+        features.transformed_name(features.GENRES_KEY): multi_hot_genres(
+            _dense_strings(inputs[features.GENRES_KEY])),
+    }
+    if features.LABEL_KEY in inputs:
+        outputs[features.transformed_name(features.LABEL_KEY)] = tf.cast(
+            _squeeze(inputs[features.LABEL_KEY]), tf.float32)
+    return outputs
+
+
+def _id_to_index(ids: tf.Tensor, vocab_name: str) -> tf.Tensor:
+    # Integer ids go through the vocabulary as strings: the vocabulary file
+    # then holds the original ids, readable by people and by `recommend`.
+    return tft.compute_and_apply_vocabulary(
+        tf.strings.as_string(_squeeze(ids)),
+        num_oov_buckets=features.NUM_OOV_BUCKETS,
+        vocab_filename=vocab_name)
+
+
+def multi_hot_genres(genres: tf.Tensor) -> tf.Tensor:
+    """[batch] '|'-joined genre strings -> [batch, len(GENRES)] float 0/1."""
+    table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(
+            tf.constant(features.GENRES),
+            tf.range(len(features.GENRES), dtype=tf.int64)),
+        default_value=-1)
+    # Splitting always yields at least one token per row ("" for an empty
+    # string), so the max over tokens is a dense [batch, width] tensor.
+    tokens = tf.strings.split(genres, features.GENRE_SEPARATOR)
+    indices = tf.ragged.map_flat_values(table.lookup, tokens)
+    # one_hot of -1 (an unknown or empty token) is an all-zero row.
+    one_hot = tf.one_hot(indices, depth=len(features.GENRES), dtype=tf.float32)
+    return tf.ensure_shape(tf.reduce_max(one_hot, axis=1),
+                           [None, len(features.GENRES)])
+
+
+def _dense_strings(values: tf.Tensor) -> tf.Tensor:
+    # genres arrive sparse, [batch, 0 or 1]: an empty CSV cell has no value.
+    if isinstance(values, tf.SparseTensor):
+        values = tf.sparse.to_dense(
+            tf.sparse.reset_shape(values, [values.dense_shape[0], 1]),
+            default_value="")
+    return _squeeze(values)
+
+
+def _squeeze(values: tf.Tensor) -> tf.Tensor:
+    # CsvExampleGen columns arrive as [batch, 1]; the model wants [batch].
+    return tf.reshape(values, [-1])
