@@ -1,0 +1,1 @@
+"""Custom TFX component that evaluates recommenders with top-k metrics."""

@@ -1,0 +1,55 @@
+"""`python -m movielens_data` as a subprocess."""
+import subprocess
+import sys
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "movielens_data", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_synthetic_then_validate(tmp_path):
+    dest = tmp_path / "syn"
+    result = run_cli("synthetic", "--users", "20", "--items", "15",
+                     "--ratings", "200", "--seed", "1", "--dest", str(dest))
+    assert result.returncode == 0, result.stderr
+    assert f"ratings: {dest / 'ratings.csv'} (200 ratings, 20 users, " \
+        "15 items)" in result.stdout
+    assert (tmp_path / "syn-items.csv").is_file()
+    assert "writing 200 ratings" in result.stderr  # progress on stderr
+    result = run_cli("validate", str(dest))
+    assert result.returncode == 0, result.stderr
+    assert "(200 ratings, 20 users, 15 items)" in result.stdout
+
+
+def test_bad_data_exits_2_with_located_message(tmp_path):
+    path = tmp_path / "ratings.csv"
+    path.write_text("user_id,item_id,rating,timestamp,genres\n"
+                    "1,2,abc,3,Drama\n")
+    result = run_cli("validate", str(path))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: {path} line 2, column rating: 'abc' is not a number")
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_convert_missing_items_file_exits_2(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "ratings.dat").write_text("1::2::3::4\n")
+    result = run_cli("convert", "--source", str(tmp_path / "src"),
+                     "--dest", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert f"error: {tmp_path / 'src' / 'movies.dat'}: file not found" in \
+        result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_impossible_synthetic_sizes_exit_2(tmp_path):
+    result = run_cli("synthetic", "--users", "3", "--items", "2",
+                     "--ratings", "7", "--seed", "1", "--dest",
+                     str(tmp_path / "x"))
+    assert result.returncode == 2
+    assert "error: 7 ratings exceed the 6 possible" in result.stderr
+    assert "Traceback" not in result.stderr
