@@ -41,8 +41,9 @@ class HParams:
                 f"{self.hidden_units}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.linear_learning_rate <= 0 or self.dnn_learning_rate <= 0:
-            raise ValueError("learning rates must be positive")
+        _check_positive(self, ("linear_learning_rate", "dnn_learning_rate"))
+        if not self.linear_l1 >= 0:
+            raise ValueError(f"linear_l1 must be >= 0, got {self.linear_l1}")
         if self.train_steps < 0:
             raise ValueError(f"train_steps must be >= 0, got {self.train_steps}")
 
@@ -73,6 +74,7 @@ class HParams:
 
 def _check_positive(hparams: HParams, names: Tuple[str, ...]) -> None:
     for name in names:
-        if getattr(hparams, name) <= 0:
+        # `not > 0` also refuses NaN.
+        if not getattr(hparams, name) > 0:
             raise ValueError(
                 f"{name} must be positive, got {getattr(hparams, name)}")

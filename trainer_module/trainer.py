@@ -74,6 +74,8 @@ def count_records(file_patterns: List[str]) -> int:
     """Number of examples in the gzipped TFRecord files."""
     files = [path for pattern in file_patterns
              for path in tf.io.gfile.glob(pattern)]
+    if not files:
+        raise ValueError(f"no training examples match {file_patterns}")
     dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
     return int(dataset.reduce(0, lambda count, _: count + 1))
 

@@ -1,0 +1,121 @@
+"""Benchmark: the whole pipeline on MovieLens-100k with the seed defaults.
+
+    .venv/bin/python benchmarks/pipeline_benchmark.py --runs 3
+
+Each run is a fresh `local_runner.py` process in a fresh output root (nothing
+cached). Writes benchmarks/results/pipeline_ml100k.json: medians over the
+runs of wall time, peak memory (max RSS of the runner process) and per-
+component wall time from the metadata store, plus the evaluation metrics.
+Extra arguments after `--` go to local_runner.py.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Dict, List
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from pipeline import configs, metadata_report  # noqa: E402
+
+DEFAULT_OUTPUT = os.path.join(REPO, "benchmarks", "results",
+                              "pipeline_ml100k.json")
+
+# Runs a command and prints the peak RSS (KiB) of its largest process: a
+# fresh wrapper per run, so earlier runs do not count.
+_MEASURE = ("import resource, subprocess, sys\n"
+            "code = subprocess.run(sys.argv[1:]).returncode\n"
+            "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+            "print(f'PEAK_RSS_KIB={peak}', file=sys.stderr)\n"
+            "sys.exit(code)\n")
+
+
+def run_once(data_dir: str, extra_args: List[str]) -> Dict:
+    """One fresh pipeline run; returns its measurements."""
+    with tempfile.TemporaryDirectory(prefix="bench-") as output_root:
+        started = time.time()
+        result = subprocess.run(
+            [sys.executable, "-c", _MEASURE,
+             sys.executable, os.path.join(REPO, "local_runner.py"),
+             "--data-dir", data_dir, "--output-root", output_root,
+             *extra_args], cwd=REPO, capture_output=True, text=True)
+        wall = time.time() - started
+        if result.returncode != 0:
+            sys.exit(f"benchmark run failed:\n{result.stdout}\n{result.stderr}")
+        peak_kib = int(result.stderr.rsplit("PEAK_RSS_KIB=", 1)[1].split()[0])
+        store = metadata_report.open_store(os.path.join(
+            output_root, "metadata", configs.PIPELINE_NAME, "metadata.db"))
+        return {
+            "wall_seconds": round(wall, 1),
+            "peak_rss_mb": round(peak_kib / 1024, 1),
+            "component_seconds": {
+                step.component: round(step.seconds, 1)
+                for step in metadata_report.component_runs(store)},
+            "eval_metrics": {
+                name: round(value, 4) for name, value in
+                metadata_report.overall_metrics(
+                    metadata_report.latest_evaluation_uri(store)).items()},
+            "blessed": metadata_report.latest_blessing(store),
+        }
+
+
+def summarize(runs: List[Dict], data_dir: str, extra_args: List[str]) -> Dict:
+    """Medians over runs, under stable keys."""
+    components = runs[0]["component_seconds"]
+    return {
+        "benchmark": "pipeline_ml100k",
+        "command": "benchmarks/pipeline_benchmark.py "
+                   + " ".join([f"--runs {len(runs)}"] + (
+                       ["--", *extra_args] if extra_args else [])),
+        "data_dir": os.path.relpath(data_dir, REPO),
+        "hyperparameters": "seed defaults" if not extra_args else extra_args,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform()},
+        "date": time.strftime("%Y-%m-%d"),
+        "runs": len(runs),
+        "wall_seconds_median": statistics.median(
+            r["wall_seconds"] for r in runs),
+        "peak_rss_mb_median": statistics.median(r["peak_rss_mb"] for r in runs),
+        "component_seconds_median": {
+            name: statistics.median(r["component_seconds"][name] for r in runs)
+            for name in components},
+        "eval_metrics_median": {
+            name: round(statistics.median(r["eval_metrics"][name]
+                                          for r in runs), 4)
+            for name in runs[0]["eval_metrics"]},
+        "per_run": runs,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--data-dir",
+                        default=os.path.join(REPO, configs.DEFAULT_DATA_DIR))
+    parser.add_argument("--output", default=DEFAULT_OUTPUT)
+    parser.add_argument("extra", nargs="*",
+                        help="arguments for local_runner.py (after --)")
+    args = parser.parse_args()
+    runs = []
+    for index in range(args.runs):
+        print(f"run {index + 1}/{args.runs} ...", flush=True)
+        runs.append(run_once(os.path.abspath(args.data_dir), args.extra))
+        print(json.dumps({k: runs[-1][k] for k in
+                          ("wall_seconds", "peak_rss_mb", "eval_metrics")}),
+              flush=True)
+    report = summarize(runs, os.path.abspath(args.data_dir), args.extra)
+    os.makedirs(os.path.dirname(args.output), exist_ok=True)
+    with open(args.output, "w") as handle:
+        json.dump(report, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""Runs the pipeline on this machine: LocalDagRunner, Beam DirectRunner, SQLite.
+
+    python local_runner.py --data-dir data/ml-100k --output-root outputs
+
+Owns only paths and runner configuration; the pipeline itself is
+pipeline.pipeline.create_pipeline, the same for every runner. Progress goes
+to stdout, full logs to <output-root>/logs/<pipeline>-<time>.log.
+"""
+import argparse
+import os
+import sys
+import time
+import warnings
+from typing import List, Optional
+
+# TensorFlow's C++ start-up chatter and google-api-core's notice about Python
+# 3.10 (the stack's pinned version) are noise on a console.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+warnings.filterwarnings("ignore", message=".*non-supported Python version.*")
+
+from trainer_module.hparams import HParams  # noqa: E402  (no TF import)
+from pipeline import configs  # noqa: E402
+
+_HPARAM_FLAGS = {
+    # HParams field (flag --field-name) -> (type, help)
+    "epochs": (int, "passes over the train split (seed: 50)"),
+    "train_steps": (int, "train exactly this many steps (overrides --epochs)"),
+    "batch_size": (int, "examples per step (seed: 256)"),
+    "linear_learning_rate": (float, "FTRL learning rate (seed: 0.0001)"),
+    "linear_l1": (float, "FTRL L1 regularization (seed: 0.0)"),
+    "crossed_hash_buckets": (int, "buckets of the user x item cross (1000)"),
+    "dnn_learning_rate": (float, "Adagrad learning rate (seed: 0.1)"),
+    "user_embedding_dim": (int, "user embedding size (seed: 64)"),
+    "item_embedding_dim": (int, "item embedding size (seed: 4)"),
+    "dropout": (float, "DNN dropout rate (seed: 0.3)"),
+    "random_seed": (int, "graph-level random seed (123)"),
+}
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--data-dir", default=configs.DEFAULT_DATA_DIR,
+                        help="folder holding the pipeline CSV (ratings.csv); "
+                             "make one with `python -m movielens_data`")
+    parser.add_argument("--output-root", default=configs.DEFAULT_OUTPUT_ROOT,
+                        help="pipeline artifacts, metadata, served models, logs")
+    parser.add_argument("--pipeline-name", default=configs.PIPELINE_NAME)
+    parser.add_argument("--beam-workers", type=int, default=1,
+                        help="1: Beam in-memory in this process; N > 1: "
+                             "DirectRunner multi-processing with N workers")
+    parser.add_argument("--max-rmse", type=float, default=configs.MAX_RMSE,
+                        help="bless only a model with eval RMSE at most this")
+    parser.add_argument("--rmse-tolerance", type=float,
+                        default=configs.RMSE_TOLERANCE,
+                        help="bless only if RMSE is at most this much above "
+                             "the latest blessed model's")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="re-run every component")
+    parser.add_argument("--skip-data-check", action="store_true",
+                        help="skip the CSV check before the run; the "
+                             "pipeline's ExampleValidator still stops bad data")
+    parser.add_argument("--hidden-units", default=None,
+                        help="DNN layer sizes, comma-separated "
+                             "(seed: 1024,32,1024)")
+    parser.add_argument("--no-batch-norm", action="store_true",
+                        help="turn off the DNN's batch normalization")
+    for name, (kind, text) in _HPARAM_FLAGS.items():
+        parser.add_argument("--" + name.replace("_", "-"), type=kind,
+                            default=None, help=text)
+    return parser.parse_args(argv)
+
+
+def hparams_from_args(args: argparse.Namespace) -> HParams:
+    """HParams with the seed defaults, overridden by the flags given."""
+    values = {name: getattr(args, name) for name in _HPARAM_FLAGS
+              if getattr(args, name) is not None}
+    if args.hidden_units:
+        values["hidden_units"] = [int(units)
+                                  for units in args.hidden_units.split(",")]
+    if args.no_batch_norm:
+        values["batch_norm"] = False
+    return HParams.from_dict(values)
+
+
+def beam_args(workers: int) -> List[str]:
+    """DirectRunner arguments: in-memory for 1 worker, else multi-process."""
+    if workers <= 1:
+        return ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+    return ["--direct_running_mode=multi_processing",
+            f"--direct_num_workers={workers}"]
+
+
+class RunPaths:
+    """Where a local run keeps everything, under one output root."""
+
+    def __init__(self, output_root: str, pipeline_name: str):
+        root = os.path.abspath(output_root)
+        self.pipeline_root = os.path.join(root, "pipelines", pipeline_name)
+        self.metadata_path = os.path.join(root, "metadata", pipeline_name,
+                                          "metadata.db")
+        self.serving_model_dir = os.path.join(root, "serving_model",
+                                              pipeline_name)
+        self.log_dir = os.path.join(root, "logs")
+
+    def make_dirs(self) -> None:
+        for path in (self.pipeline_root, os.path.dirname(self.metadata_path),
+                     self.log_dir):
+            os.makedirs(path, exist_ok=True)
+
+
+def check_data(data_dir: str) -> None:
+    """Validates the input before any component runs; exits on bad data."""
+    from movielens_data.errors import DataError
+    from movielens_data.validate import validate_pipeline_csv
+    if not os.path.isdir(data_dir):
+        sys.exit(f"error: no data folder {data_dir!r}. Fetch MovieLens-100k "
+                 f"with `python -m movielens_data fetch-100k --dest data` or "
+                 f"point --data-dir at a folder holding ratings.csv.")
+    try:
+        summary = validate_pipeline_csv(data_dir)
+    except DataError as error:
+        sys.exit(f"error: {error}")
+    print(f"data: {summary.path}: {summary.rows} ratings, {summary.users} "
+          f"users, {summary.items} items")
+
+
+def run(args: argparse.Namespace) -> int:
+    hparams = hparams_from_args(args)
+    if not args.skip_data_check:
+        check_data(args.data_dir)
+    paths = RunPaths(args.output_root, args.pipeline_name)
+    paths.make_dirs()
+
+    from tfx import v1 as tfx
+    from pipeline import metadata_report, progress
+    from pipeline.pipeline import create_pipeline
+
+    tfx_pipeline = create_pipeline(
+        pipeline_name=args.pipeline_name,
+        pipeline_root=paths.pipeline_root,
+        data_root=os.path.abspath(args.data_dir),
+        serving_model_dir=paths.serving_model_dir,
+        hparams=hparams,
+        max_rmse=args.max_rmse,
+        rmse_tolerance=args.rmse_tolerance,
+        beam_pipeline_args=beam_args(args.beam_workers),
+        metadata_connection_config=(
+            tfx.orchestration.metadata.sqlite_metadata_connection_config(
+                paths.metadata_path)),
+        enable_cache=not args.no_cache)
+
+    log_path = os.path.join(
+        paths.log_dir, f"{args.pipeline_name}-{time.strftime('%Y%m%d-%H%M%S')}.log")
+    progress.route_logs(log_path, [c.id for c in tfx_pipeline.components])
+    print(f"pipeline: {args.pipeline_name}, root {paths.pipeline_root}\n"
+          f"logs: {log_path}")
+    try:
+        tfx.orchestration.LocalDagRunner().run(tfx_pipeline)
+    except Exception as error:  # pylint: disable=broad-except
+        print(f"error: the pipeline failed: {_root_cause(error)}\n"
+              f"(full log: {log_path})", file=sys.stderr)
+        return 1
+    print_summary(metadata_report.open_store(paths.metadata_path), paths)
+    return 0
+
+
+def print_summary(store, paths: RunPaths) -> None:
+    """What ran, what was pushed, and where to look next."""
+    from pipeline import metadata_report
+    print("\nsummary:")
+    for step in metadata_report.component_runs(store):
+        print(f"  {step.component:32s} {step.state:9s} {step.seconds:8.1f} s")
+    evaluation = metadata_report.latest_evaluation_uri(store)
+    blessed = metadata_report.latest_blessing(store)
+    pushed = metadata_report.latest_pushed_model(store)
+    print(f"evaluation (tfma.load_eval_result): {evaluation}")
+    if evaluation:
+        metrics = metadata_report.overall_metrics(evaluation)
+        print("  eval split: " + ", ".join(
+            f"{name} {value:.4f}" for name, value in sorted(metrics.items())))
+    print(f"blessed by the Evaluator: {blessed}")
+    if blessed:
+        print(f"pushed model: {pushed}")
+    else:
+        print(f"not pushed (see the evaluation's validations); the served "
+              f"model is still: {pushed}")
+    print(f"TensorBoard: tensorboard --logdir "
+          f"{os.path.join(paths.pipeline_root, 'Trainer', 'model_run')}")
+
+
+def _root_cause(error: BaseException) -> str:
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return f"{type(error).__name__}: {error}"
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    return run(parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

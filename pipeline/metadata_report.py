@@ -1,0 +1,128 @@
+"""Reads what a pipeline run did from its ML Metadata store.
+
+Used by the local runner's closing summary, the benchmark and the tests:
+which components ran or were cached, how long each took, what was pushed.
+"""
+import dataclasses
+from typing import Dict, List, Optional
+
+import ml_metadata as mlmd
+from ml_metadata.proto import metadata_store_pb2
+from tfx import v1 as tfx
+
+_RUN_CONTEXT = "pipeline_run"
+_NODE_CONTEXT = "node"
+_PUSHED_MODEL = "PushedModel"
+_MODEL_EVALUATION = "ModelEvaluation"
+_MODEL_BLESSING = "ModelBlessing"
+
+
+@dataclasses.dataclass(frozen=True)
+class ComponentRun:
+    """One execution of one pipeline node."""
+    component: str
+    state: str  # COMPLETE, CACHED, FAILED, RUNNING, ...
+    seconds: float
+    execution_id: int
+
+
+def open_store(metadata_path: str) -> mlmd.MetadataStore:
+    """The SQLite metadata store the local runner writes."""
+    return mlmd.MetadataStore(
+        tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            metadata_path))
+
+
+def run_ids(store: mlmd.MetadataStore) -> List[str]:
+    """Every pipeline run id in the store, oldest first."""
+    contexts = store.get_contexts_by_type(_RUN_CONTEXT)
+    return [c.name for c in sorted(contexts, key=lambda c: c.id)]
+
+
+def component_runs(store: mlmd.MetadataStore,
+                   run_id: Optional[str] = None) -> List[ComponentRun]:
+    """Executions of one run (default: the latest), in execution order.
+
+    The wall time is from the execution's registration to its last update,
+    as the store records them.
+    """
+    ids = run_ids(store)
+    if not ids:
+        return []
+    run = store.get_context_by_type_and_name(_RUN_CONTEXT, run_id or ids[-1])
+    if run is None:
+        raise ValueError(f"no pipeline run {run_id!r} in the metadata store")
+    executions = sorted(store.get_executions_by_context(run.id),
+                        key=lambda e: e.id)
+    return [ComponentRun(
+        component=_node_name(store, execution),
+        state=metadata_store_pb2.Execution.State.Name(
+            execution.last_known_state),
+        seconds=(execution.last_update_time_since_epoch
+                 - execution.create_time_since_epoch) / 1000.0,
+        execution_id=execution.id) for execution in executions]
+
+
+def executions_per_component(store: mlmd.MetadataStore) -> Dict[str, int]:
+    """How many executions (any state, all runs) each node has."""
+    counts: Dict[str, int] = {}
+    for execution in store.get_executions():
+        name = _node_name(store, execution)
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
+def latest_pushed_model(store: mlmd.MetadataStore) -> Optional[str]:
+    """Destination of the newest model the Pusher pushed, else None."""
+    for artifact in _newest_first(store, _PUSHED_MODEL):
+        if artifact.custom_properties["pushed"].int_value == 1:
+            return artifact.custom_properties["pushed_destination"].string_value
+    return None
+
+
+def latest_uri(store: mlmd.MetadataStore, type_name: str) -> Optional[str]:
+    """URI of the newest artifact of a type (ModelEvaluation, Model, ...)."""
+    artifacts = _newest_first(store, type_name)
+    return artifacts[0].uri if artifacts else None
+
+
+def latest_evaluation_uri(store: mlmd.MetadataStore) -> Optional[str]:
+    return latest_uri(store, _MODEL_EVALUATION)
+
+
+def latest_blessing(store: mlmd.MetadataStore) -> Optional[bool]:
+    """Whether the newest ModelBlessing blessed its model (None: no blessing)."""
+    artifacts = _newest_first(store, _MODEL_BLESSING)
+    if not artifacts:
+        return None
+    return artifacts[0].custom_properties["blessed"].int_value == 1
+
+
+def _newest_first(store: mlmd.MetadataStore, type_name: str
+                  ) -> List[metadata_store_pb2.Artifact]:
+    try:
+        artifacts = store.get_artifacts_by_type(type_name)
+    except mlmd.errors.NotFoundError:
+        return []
+    return sorted(artifacts, key=lambda a: a.id, reverse=True)
+
+
+def _node_name(store: mlmd.MetadataStore,
+               execution: metadata_store_pb2.Execution) -> str:
+    for context in store.get_contexts_by_execution(execution.id):
+        if context.type == _NODE_CONTEXT:
+            # Node contexts are named "<pipeline>.<node id>".
+            return context.name.split(".", 1)[-1]
+    return execution.type
+
+
+def overall_metrics(evaluation_uri: str) -> Dict[str, float]:
+    """TFMA's metrics on the overall slice, e.g. {"root_mean_squared_error":..}."""
+    import tensorflow_model_analysis as tfma  # heavy; only when asked
+    result = tfma.load_eval_result(evaluation_uri)
+    for slice_key, metrics in result.slicing_metrics:
+        if slice_key == ():
+            return {name: value["doubleValue"]
+                    for name, value in metrics[""][""].items()
+                    if "doubleValue" in value}
+    return {}

@@ -1,0 +1,76 @@
+"""components.anomalies_gate.gate: ExampleValidator output -> error."""
+import os
+
+import pytest
+from tensorflow_metadata.proto.v0 import anomalies_pb2
+
+from components.anomalies_gate import gate
+
+DESCRIPTION = "Unexpectedly high value: 7 > 5.0 in rating."
+
+
+def _write(uri, split, anomalies):
+    directory = os.path.join(uri, f"Split-{split}")
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, gate.ANOMALIES_FILE), "wb") as f:
+        f.write(anomalies.SerializeToString())
+
+
+def _rating_anomaly():
+    anomalies = anomalies_pb2.Anomalies()
+    info = anomalies.anomaly_info["rating"]
+    info.severity = anomalies_pb2.AnomalyInfo.ERROR
+    info.short_description = "Out-of-range values"
+    reason = info.reason.add()
+    reason.type = anomalies_pb2.AnomalyInfo.FLOAT_TYPE_BIG_FLOAT
+    reason.short_description = "Out-of-range values"
+    reason.description = DESCRIPTION
+    return anomalies
+
+
+def test_file_layout_name():
+    assert gate.ANOMALIES_FILE == "SchemaDiff.pb"
+
+
+def test_anomaly_in_train_raises_naming_split_feature_and_description(tmp_path):
+    uri = str(tmp_path)
+    _write(uri, "train", _rating_anomaly())
+    _write(uri, "eval", anomalies_pb2.Anomalies())
+
+    with pytest.raises(gate.DataAnomaliesError) as error:
+        gate.check_no_anomalies(uri, ["train", "eval"])
+
+    message = str(error.value)
+    assert f"split 'train', feature 'rating': {DESCRIPTION}" in message
+    assert "'eval'" not in message
+    assert isinstance(error.value, RuntimeError)
+
+
+def test_no_anomalies_returns_none(tmp_path):
+    uri = str(tmp_path)
+    _write(uri, "train", anomalies_pb2.Anomalies())
+    _write(uri, "eval", anomalies_pb2.Anomalies())
+    assert gate.check_no_anomalies(uri, ["train", "eval"]) is None
+
+
+def test_every_split_and_dataset_anomaly_is_listed(tmp_path):
+    uri = str(tmp_path)
+    _write(uri, "train", _rating_anomaly())
+    eval_anomalies = anomalies_pb2.Anomalies()
+    eval_anomalies.dataset_anomaly_info.reason.add(
+        short_description="Low count")
+    _write(uri, "eval", eval_anomalies)
+
+    with pytest.raises(gate.DataAnomaliesError) as error:
+        gate.check_no_anomalies(uri, ["train", "eval"])
+    message = str(error.value)
+    assert "split 'train', feature 'rating'" in message
+    # Falls back to the short description when description is empty.
+    assert "split 'eval', whole dataset: Low count" in message
+
+
+def test_only_requested_splits_are_read(tmp_path):
+    uri = str(tmp_path)
+    _write(uri, "train", anomalies_pb2.Anomalies())
+    _write(uri, "eval", _rating_anomaly())
+    assert gate.check_no_anomalies(uri, ["train"]) is None

@@ -1,0 +1,97 @@
+"""trainer_module.hparams: seed defaults, dict round trip, validation, steps."""
+import dataclasses
+
+import pytest
+
+from trainer_module.hparams import CUSTOM_CONFIG_KEY, HParams
+
+
+def test_defaults_equal_the_seed_notebook_parameter_cell():
+    # wide_deep_movielens.md, "Hyperparameters" cell.
+    hparams = HParams()
+    assert hparams.epochs == 50
+    assert hparams.batch_size == 256
+    assert hparams.linear_learning_rate == 0.0001
+    assert hparams.linear_l1 == 0.0
+    assert hparams.dnn_learning_rate == 0.1
+    # DNN_HIDDEN_LAYER_1 = 0 (unused), then 1024, 32, 1024.
+    assert tuple(hparams.hidden_units) == (1024, 32, 1024)
+    assert hparams.user_embedding_dim == 64
+    assert hparams.item_embedding_dim == 4
+    assert hparams.dropout == 0.3
+    assert hparams.batch_norm is True
+    assert hparams.crossed_hash_buckets == 1000
+    assert hparams.train_steps == 0
+    assert CUSTOM_CONFIG_KEY == "hparams"
+
+
+def test_to_dict_is_json_friendly_and_round_trips():
+    hparams = HParams(epochs=3, batch_size=16, hidden_units=(8, 4),
+                      user_embedding_dim=2, item_embedding_dim=3,
+                      dropout=0.0, batch_norm=False, train_steps=7)
+    values = hparams.to_dict()
+    assert values["hidden_units"] == [8, 4]
+    assert isinstance(values["hidden_units"], list)
+    assert values["epochs"] == 3 and values["train_steps"] == 7
+    assert set(values) == {f.name for f in dataclasses.fields(HParams)}
+    restored = HParams.from_dict(values)
+    assert restored == hparams
+    assert isinstance(restored.hidden_units, tuple)
+    # The defaults round trip too, and an empty dict gives the defaults.
+    assert HParams.from_dict(HParams().to_dict()) == HParams()
+    assert HParams.from_dict({}) == HParams()
+
+
+def test_from_dict_partial_overrides_keep_other_defaults():
+    hparams = HParams.from_dict({"batch_size": 32, "hidden_units": [5]})
+    assert hparams.batch_size == 32
+    assert hparams.hidden_units == (5,)
+    assert hparams.epochs == 50
+
+
+def test_unknown_key_raises_and_names_the_key():
+    with pytest.raises(ValueError, match="learning_rat"):
+        HParams.from_dict({"batch_size": 8, "learning_rat": 0.1})
+
+
+@pytest.mark.parametrize("field, value", [
+    ("epochs", 0),
+    ("batch_size", -1),
+    ("crossed_hash_buckets", 0),
+    ("user_embedding_dim", 0),
+    ("item_embedding_dim", -4),
+    ("hidden_units", ()),
+    ("hidden_units", (8, 0)),
+    ("dropout", 1.0),
+    ("dropout", -0.1),
+    ("train_steps", -1),
+])
+def test_invalid_values_raise_with_the_field_name(field, value):
+    with pytest.raises(ValueError, match=field):
+        HParams(**{field: value})
+
+
+@pytest.mark.parametrize("value", [0.0, -0.1, float("nan")])
+@pytest.mark.parametrize("field", ["linear_learning_rate", "dnn_learning_rate"])
+def test_non_positive_learning_rate_error_names_the_field(field, value):
+    with pytest.raises(ValueError, match=field):
+        HParams(**{field: value})
+
+
+@pytest.mark.parametrize("value", [-0.1, float("nan")])
+def test_negative_or_nan_l1_raises(value):
+    with pytest.raises(ValueError, match="linear_l1"):
+        HParams(linear_l1=value)
+
+
+def test_steps_for_uses_epochs_over_rows():
+    # 50 * 75000 // 256 = 3_750_000 // 256 = 14648 (14648.4375 floored).
+    assert HParams().steps_for(75000) == 14648
+    assert HParams(epochs=2, batch_size=10).steps_for(25) == 5
+    # Never zero steps, even with fewer rows than a batch.
+    assert HParams(epochs=1, batch_size=256).steps_for(10) == 1
+
+
+def test_explicit_train_steps_wins():
+    assert HParams(train_steps=123).steps_for(75000) == 123
+    assert HParams(train_steps=1).steps_for(0) == 1

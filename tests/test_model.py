@@ -1,0 +1,301 @@
+"""The estimator from trainer_module.model, trained briefly and exported.
+
+One module-scoped fixture analyses a small dataset with tf.Transform, trains
+the wide-and-deep estimator on the transformed rows for a few hundred steps
+and exports it with trainer.export_serving_model; the tests load the
+SavedModel as TF Serving / TFMA / the batch scorer would.
+"""
+import gzip
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+import tensorflow_transform.beam as tft_beam
+from google.protobuf import text_format
+from tensorflow import estimator as tf_estimator
+from tensorflow_metadata.proto.v0 import schema_pb2
+from tensorflow_transform.tf_metadata import dataset_metadata
+
+from trainer_module import features, model, preprocessing, trainer
+from trainer_module.hparams import HParams
+
+SCHEMA_PATH = os.path.join(os.path.dirname(__file__), os.pardir, "pipeline",
+                           "schema", "schema.pbtxt")
+
+# User A always rates 5, user B always 1, user C 3; every user rates every
+# item several times.
+USER_A, USER_B, USER_C = 1, 2, 3
+ITEMS = list(range(10, 30))
+REPEATS = 5
+ITEM_GENRES = ["Action|Comedy", "Drama", "", "Sci-Fi|War", "Film-Noir"]
+UNSEEN_USER, UNSEEN_ITEM = 424242, 987654
+STEPS = 300
+
+HPARAMS = HParams(batch_size=32, hidden_units=(8, 4), user_embedding_dim=4,
+                  item_embedding_dim=2, crossed_hash_buckets=50, dropout=0.1,
+                  train_steps=STEPS)
+
+
+def _raw_rows():
+    rows = []
+    for _ in range(REPEATS):
+        for user, rating in ((USER_A, 5.0), (USER_B, 1.0), (USER_C, 3.0)):
+            for item in ITEMS:
+                rows.append((user, item, rating,
+                             ITEM_GENRES[item % len(ITEM_GENRES)]))
+    return rows
+
+
+def _instance(user, item, rating, genres):
+    return {features.USER_KEY: [user], features.ITEM_KEY: [item],
+            features.LABEL_KEY: [rating], features.TIMESTAMP_KEY: [881250949],
+            features.GENRES_KEY: [genres] if genres else []}
+
+
+def _metadata():
+    with open(SCHEMA_PATH) as f:
+        return dataset_metadata.DatasetMetadata(
+            text_format.Parse(f.read(), schema_pb2.Schema()))
+
+
+def _input_fn(transformed, batch_size):
+    label_key = features.transformed_name(features.LABEL_KEY)
+    columns = {key: np.stack([np.asarray(row[key]) for row in transformed])
+               for key in transformed[0]}
+    labels = columns.pop(label_key).astype(np.float32)
+
+    def input_fn():
+        return (tf.data.Dataset.from_tensor_slices((columns, labels))
+                .shuffle(len(labels), seed=1).repeat().batch(batch_size))
+    return input_fn
+
+
+class Trained:
+    def __init__(self, root):
+        self.root = root
+        transform_dir = str(root / "transform_output")
+        with tft_beam.Context(temp_dir=str(root / "tft_tmp")):
+            (transformed, _), transform_fn = (
+                ([_instance(*row) for row in _raw_rows()], _metadata())
+                | tft_beam.AnalyzeAndTransformDataset(
+                    preprocessing.preprocessing_fn))
+            _ = transform_fn | tft_beam.WriteTransformFn(transform_dir)
+        self.tf_transform_output = tft.TFTransformOutput(transform_dir)
+        self.num_users, self.num_items = model.vocabulary_sizes(
+            self.tf_transform_output)
+        self.estimator = model.build_estimator(
+            HPARAMS, self.num_users, self.num_items,
+            tf_estimator.RunConfig(model_dir=str(root / "model_run"),
+                                   tf_random_seed=HPARAMS.random_seed,
+                                   save_checkpoints_steps=STEPS,
+                                   log_step_count_steps=STEPS))
+        self.estimator.train(_input_fn(transformed, HPARAMS.batch_size),
+                             max_steps=HPARAMS.steps_for(len(transformed)))
+        self.serving_dir = str(root / "serving_model")
+        trainer.export_serving_model(self.estimator, self.tf_transform_output,
+                                     self.serving_dir)
+        self.loaded = tf.saved_model.load(self.serving_dir)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    return Trained(tmp_path_factory.mktemp("model"))
+
+
+def _example(user=None, item=None, genres=None):
+    """A label-free tf.Example; genres=[] is a feature with no value."""
+    feature = {}
+    if user is not None:
+        feature[features.USER_KEY] = tf.train.Feature(
+            int64_list=tf.train.Int64List(value=[user]))
+    if item is not None:
+        feature[features.ITEM_KEY] = tf.train.Feature(
+            int64_list=tf.train.Int64List(value=[item]))
+    if genres is not None:
+        feature[features.GENRES_KEY] = tf.train.Feature(
+            bytes_list=tf.train.BytesList(value=[g.encode() for g in genres]))
+    return tf.train.Example(
+        features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+# (user, item, genres as a tf.Example list or None for no feature) and the
+# raw-signature genres string for the same row.
+SERVING_ROWS = [
+    ((USER_A, 10, ["Action|Comedy"]), "Action|Comedy"),
+    ((USER_B, 11, ["Drama"]), "Drama"),
+    ((UNSEEN_USER, 12, ["Drama"]), "Drama"),
+    ((USER_C, UNSEEN_ITEM, ["Sci-Fi|War"]), "Sci-Fi|War"),
+    ((USER_A, 13, []), ""),         # genres present with no value
+    ((USER_B, 14, None), ""),       # no genres feature at all
+    ((UNSEEN_USER, UNSEEN_ITEM, None), ""),
+]
+
+
+def _serve_examples(loaded, rows):
+    serialized = tf.constant([_example(u, i, g) for u, i, g in rows])
+    return loaded.signatures[model.SERVING_SIGNATURE](examples=serialized)
+
+
+def _serve_raw(loaded, users, items, genres):
+    return loaded.signatures[model.RAW_SIGNATURE](
+        user_id=tf.constant(users, tf.int64),
+        item_id=tf.constant(items, tf.int64),
+        genres=tf.constant(genres, tf.string))
+
+
+def test_vocabulary_sizes_include_the_oov_bucket(trained):
+    assert trained.tf_transform_output.vocabulary_by_name(
+        features.USER_VOCAB_NAME) == [b"3", b"2", b"1"]  # all 100x: ties
+    assert (trained.num_users, trained.num_items) == (3 + 1, len(ITEMS) + 1)
+
+
+def test_signatures_and_their_inputs(trained):
+    signatures = trained.loaded.signatures
+    assert {model.SERVING_SIGNATURE, model.RAW_SIGNATURE} <= set(signatures)
+    assert model.SERVING_SIGNATURE == "serving_default"
+    assert model.RAW_SIGNATURE == "serving_raw"
+
+    _, serving_inputs = signatures[model.SERVING_SIGNATURE] \
+        .structured_input_signature
+    assert {k: (v.dtype, v.shape.as_list()) for k, v in serving_inputs.items()} \
+        == {"examples": (tf.string, [None])}
+    assert set(signatures[model.SERVING_SIGNATURE].structured_outputs) == {
+        model.PREDICTION_KEY}
+
+    _, raw_inputs = signatures[model.RAW_SIGNATURE].structured_input_signature
+    assert {k: (v.dtype, v.shape.as_list()) for k, v in raw_inputs.items()} \
+        == {features.USER_KEY: (tf.int64, [None]),
+            features.ITEM_KEY: (tf.int64, [None]),
+            features.GENRES_KEY: (tf.string, [None])}
+    assert set(signatures[model.RAW_SIGNATURE].structured_outputs) == {
+        model.PREDICTION_KEY, model.SCORE_KEY}
+
+
+def test_serving_default_predicts_within_the_rating_scale(trained):
+    rows = [row for row, _ in SERVING_ROWS]
+    predictions = _serve_examples(trained.loaded, rows)[model.PREDICTION_KEY]
+    assert predictions.dtype == tf.float32
+    assert predictions.shape == (len(rows), 1)
+    values = predictions.numpy()
+    assert np.all(np.isfinite(values))
+    assert np.all(values >= features.RATING_MIN)
+    assert np.all(values <= features.RATING_MAX)
+
+
+def test_serving_raw_matches_serving_default(trained):
+    rows = [row for row, _ in SERVING_ROWS]
+    from_examples = _serve_examples(trained.loaded, rows)[
+        model.PREDICTION_KEY].numpy()
+    raw = _serve_raw(trained.loaded, [u for u, _, _ in rows],
+                     [i for _, i, _ in rows], [g for _, g in SERVING_ROWS])
+    predictions = raw[model.PREDICTION_KEY].numpy()
+    scores = raw[model.SCORE_KEY].numpy()
+    assert predictions.shape == scores.shape == (len(rows), 1)
+    np.testing.assert_allclose(predictions, from_examples, rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_allclose(
+        np.clip(scores, features.RATING_MIN, features.RATING_MAX),
+        predictions, rtol=1e-6)
+
+
+def test_empty_and_missing_genres_predict_like_an_empty_string(trained):
+    # The same user/item with genres [] and without the feature: identical.
+    out = _serve_examples(trained.loaded, [
+        (USER_A, 13, []), (USER_A, 13, None), (USER_A, 13, [""])])
+    values = out[model.PREDICTION_KEY].numpy().ravel()
+    assert values[0] == pytest.approx(values[1])
+    assert values[0] == pytest.approx(values[2])
+
+
+def test_genres_change_the_prediction(trained):
+    # The genre vector is a model input: a different genre, a different
+    # (unclipped) score.
+    raw = _serve_raw(trained.loaded, [USER_C, USER_C], [10, 10],
+                     ["Action|Comedy", ""])
+    scores = raw[model.SCORE_KEY].numpy().ravel()
+    assert scores[0] != scores[1]
+
+
+def test_missing_user_id_raises(trained):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="user_id"):
+        _serve_examples(trained.loaded, [(None, 10, ["Drama"])])
+
+
+def test_model_learns_the_users_ratings(trained):
+    items = ITEMS[:10]
+    n = len(items)
+    raw = _serve_raw(trained.loaded, [USER_A] * n + [USER_B] * n, items * 2,
+                     [ITEM_GENRES[i % len(ITEM_GENRES)] for i in items] * 2)
+    scores = raw[model.SCORE_KEY].numpy().ravel()
+    a, b = scores[:n], scores[n:]
+    assert np.all(a > b), (a, b)
+    # Clearly apart, not just noise: A towards 5, B towards 1 (after 300
+    # steps about 4.2 and 1.9).
+    assert a.mean() - b.mean() > 1.5, (a, b)
+    assert a.mean() > 3.5 and b.mean() < 2.5, (a, b)
+
+
+class _FakeEstimatorExport(tf.Module):
+    """Stands in for the estimator's TF1 export: fixed, out-of-scale scores."""
+
+    def __init__(self, scores):
+        super().__init__()
+        self.calls = []
+
+        def predict(**inputs):
+            self.calls.append(sorted(inputs))
+            return {model.PREDICTION_KEY: tf.constant(scores, tf.float32)}
+        self.signatures = {"predict": predict, "raw:predict": predict}
+
+
+def test_serving_module_clips_predictions_but_not_scores():
+    scores = [[7.0], [-1.0], [3.25], [0.5], [5.0]]
+    export = _FakeEstimatorExport(scores)
+    module = model.ServingModule(export)
+    signatures = module.signatures()
+    assert set(signatures) == {model.SERVING_SIGNATURE, model.RAW_SIGNATURE}
+
+    out = signatures[model.SERVING_SIGNATURE](
+        examples=tf.constant([b""] * 5))
+    assert set(out) == {model.PREDICTION_KEY}
+    np.testing.assert_array_equal(out[model.PREDICTION_KEY].numpy(),
+                                  [[5.0], [0.5], [3.25], [0.5], [5.0]])
+
+    raw = signatures[model.RAW_SIGNATURE](
+        user_id=tf.constant([1] * 5, tf.int64),
+        item_id=tf.constant([2] * 5, tf.int64),
+        genres=tf.constant([""] * 5))
+    np.testing.assert_array_equal(raw[model.PREDICTION_KEY].numpy(),
+                                  [[5.0], [0.5], [3.25], [0.5], [5.0]])
+    np.testing.assert_array_equal(raw[model.SCORE_KEY].numpy(), scores)
+    assert export.calls == [["examples"], sorted(features.SERVING_FEATURE_KEYS)]
+
+
+def _write_gzipped_records(path, count):
+    with tf.io.TFRecordWriter(str(path), options="GZIP") as writer:
+        for i in range(count):
+            writer.write(_example(i + 1, 10 + i, ["Drama"]))
+
+
+def test_count_records(tmp_path):
+    _write_gzipped_records(tmp_path / "data_tfrecord-00000-of-00002.gz", 7)
+    _write_gzipped_records(tmp_path / "data_tfrecord-00001-of-00002.gz", 3)
+    (tmp_path / "other").mkdir()
+    _write_gzipped_records(tmp_path / "other" / "part.gz", 4)
+    # The files really are gzipped.
+    with gzip.open(tmp_path / "other" / "part.gz", "rb") as f:
+        assert f.read()
+
+    assert trainer.count_records([str(tmp_path / "data_tfrecord-*.gz")]) == 10
+    assert trainer.count_records([
+        str(tmp_path / "data_tfrecord-00000-of-00002.gz"),
+        str(tmp_path / "other" / "*")]) == 11
+    assert trainer.count_records([str(tmp_path / "other" / "*.gz")]) == 4
+
+
+def test_count_records_refuses_patterns_matching_nothing(tmp_path):
+    # A wrong pattern must not silently train for one step.
+    with pytest.raises(ValueError, match="no training examples match"):
+        trainer.count_records([str(tmp_path / "missing-*.gz")])

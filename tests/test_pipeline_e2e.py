@@ -1,0 +1,183 @@
+"""The whole pipeline, as a user runs it: local_runner.py on small synthetic data.
+
+One module fixture makes these runs, in order:
+  1. first run             -> every component executes once, a model is pushed
+  2. same run again        -> only Evaluator and Pusher run again: the
+                              baseline resolver now finds run 1's blessed model
+                              (TFX's LatestBlessedModelStrategy semantics)
+  3. same run a third time -> everything comes from the cache
+  4. impossible threshold  -> Evaluator does not bless, nothing is pushed, the
+                              served model stays byte for byte as it was
+  5. bad data, pre-check skipped -> ExampleValidator's gate stops the run
+                              before Transform, with a message naming the
+                              feature
+"""
+import hashlib
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from movielens_data.output import write_pipeline_csv
+from movielens_data.synthetic import generate_ratings
+from pipeline import metadata_report
+from trainer_module import features
+from trainer_module.model import PREDICTION_KEY, SERVING_SIGNATURE
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PIPELINE = "e2e"
+COMPONENTS = ["CsvExampleGen", "StatisticsGen", "ImportSchemaGen",
+              "ExampleValidator", "AnomaliesGate", "Transform", "Trainer",
+              "latest_blessed_model_resolver", "Evaluator", "Pusher"]
+# A tiny model trained for a few steps: the runs test the wiring, not quality.
+TINY_MODEL_FLAGS = ["--train-steps", "60", "--batch-size", "64",
+                    "--hidden-units", "16,8", "--user-embedding-dim", "4",
+                    "--max-rmse", "3.0"]
+
+
+def run_local(data_dir, output_root, *extra):
+    return subprocess.run(
+        [sys.executable, os.path.join(REPO, "local_runner.py"),
+         "--data-dir", str(data_dir), "--output-root", str(output_root),
+         "--pipeline-name", PIPELINE, *TINY_MODEL_FLAGS, *extra],
+        cwd=REPO, capture_output=True, text=True, timeout=900)
+
+
+def tree_digest(path):
+    """SHA-256 over every file (name and bytes) below path."""
+    digest = hashlib.sha256()
+    for root, _, files in sorted(os.walk(path)):
+        for name in sorted(files):
+            full = os.path.join(root, name)
+            digest.update(os.path.relpath(full, path).encode())
+            with open(full, "rb") as handle:
+                digest.update(handle.read())
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("e2e")
+    data_dir = base / "data" / "synthetic"
+    write_pipeline_csv(generate_ratings(num_users=60, num_items=80,
+                                        num_ratings=1500, seed=7), data_dir)
+    output_root = base / "outputs"
+    store_path = output_root / "metadata" / PIPELINE / "metadata.db"
+    serving_dir = output_root / "serving_model" / PIPELINE
+    results = {"serving_dir": serving_dir}
+
+    results["first"] = run_local(data_dir, output_root)
+    store = metadata_report.open_store(str(store_path))
+    results["first_steps"] = metadata_report.component_runs(store)
+    results["first_counts"] = metadata_report.executions_per_component(store)
+    results["first_versions"] = sorted(os.listdir(serving_dir))
+
+    results["second"] = run_local(data_dir, output_root)
+    results["second_steps"] = metadata_report.component_runs(store)
+    results["second_serving_digest"] = tree_digest(serving_dir)
+    results["cached"] = run_local(data_dir, output_root)
+    results["cached_steps"] = metadata_report.component_runs(store)
+
+    results["strict"] = run_local(data_dir, output_root, "--max-rmse", "0.0")
+    results["strict_steps"] = metadata_report.component_runs(store)
+    results["strict_blessing"] = metadata_report.latest_blessing(store)
+    results["strict_serving_digest"] = tree_digest(serving_dir)
+
+    bad = generate_ratings(num_users=60, num_items=80, num_ratings=1500,
+                           seed=7)
+    bad.loc[bad.index[::50], features.LABEL_KEY] = 7.0
+    bad_dir = base / "data" / "bad"
+    write_pipeline_csv(bad, bad_dir)
+    results["bad"] = run_local(bad_dir, base / "bad_outputs",
+                               "--skip-data-check")
+    results["bad_store"] = str(base / "bad_outputs" / "metadata" / PIPELINE
+                               / "metadata.db")
+    results["bad_serving_dir"] = base / "bad_outputs" / "serving_model"
+    return results
+
+
+def _succeeded(result):
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_first_run_executes_every_component_once(runs):
+    _succeeded(runs["first"])
+    assert runs["first_counts"] == {name: 1 for name in COMPONENTS}
+    assert {s.component for s in runs["first_steps"]} == set(COMPONENTS)
+    assert all(s.state == "COMPLETE" for s in runs["first_steps"])
+
+
+def test_first_run_pushes_a_model_that_serves_ratings(runs):
+    versions = runs["first_versions"]
+    assert len(versions) == 1
+    model = tf.saved_model.load(os.path.join(runs["serving_dir"], versions[0]))
+    examples = [_example(user, item, genres) for user, item, genres in
+                [(1, 1, "Drama"), (2, 3, ""), (999999, 999999, "Action|War")]]
+    predictions = model.signatures[SERVING_SIGNATURE](
+        tf.constant(examples))[PREDICTION_KEY].numpy()
+    assert predictions.shape == (3, 1)
+    assert np.all(predictions >= features.RATING_MIN)
+    assert np.all(predictions <= features.RATING_MAX)
+    # The summary tells the user where the model went.
+    assert f"pushed model: {runs['serving_dir']}" in runs["first"].stdout
+
+
+def test_progress_is_reported_per_component(runs):
+    for name in COMPONENTS:
+        if name != "latest_blessed_model_resolver":
+            assert f"{name} done" in runs["first"].stdout
+
+
+def test_second_run_only_reevaluates_against_the_new_baseline(runs):
+    _succeeded(runs["second"])
+    rerun = {s.component for s in runs["second_steps"]
+             if s.state == "COMPLETE"}
+    assert rerun == {"latest_blessed_model_resolver", "Evaluator", "Pusher"}
+
+
+def test_third_identical_run_is_fully_cached(runs):
+    _succeeded(runs["cached"])
+    states = {s.component: s.state for s in runs["cached_steps"]}
+    # The resolver re-resolves every run; every component is a cache hit.
+    del states["latest_blessed_model_resolver"]
+    assert states == {name: "CACHED" for name in COMPONENTS
+                      if name != "latest_blessed_model_resolver"}
+    assert "reused from cache" in runs["cached"].stdout
+
+
+def test_impossible_threshold_pushes_nothing(runs):
+    _succeeded(runs["strict"])
+    states = {s.component: s.state for s in runs["strict_steps"]}
+    assert states["Trainer"] == "CACHED"
+    assert states["Evaluator"] == "COMPLETE"
+    assert runs["strict_blessing"] is False
+    assert "not pushed" in runs["strict"].stdout
+    assert runs["strict_serving_digest"] == runs["second_serving_digest"]
+
+
+def test_bad_data_stops_before_transform_with_a_clear_message(runs):
+    result = runs["bad"]
+    assert result.returncode != 0
+    assert "DataAnomaliesError" in result.stderr
+    assert "feature 'rating'" in result.stderr
+    assert "Traceback" not in result.stderr
+    counts = metadata_report.executions_per_component(
+        metadata_report.open_store(runs["bad_store"]))
+    assert "Transform" not in counts and "Trainer" not in counts
+    assert not os.path.exists(runs["bad_serving_dir"])
+
+
+def _example(user, item, genres):
+    feature = {
+        features.USER_KEY: tf.train.Feature(
+            int64_list=tf.train.Int64List(value=[user])),
+        features.ITEM_KEY: tf.train.Feature(
+            int64_list=tf.train.Int64List(value=[item])),
+        features.GENRES_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(
+            value=[genres.encode()] if genres else [])),
+    }
+    return tf.train.Example(features=tf.train.Features(
+        feature=feature)).SerializeToString()
