@@ -29,3 +29,10 @@ RMSE_TOLERANCE = 0.01
 # Local runner layout under --output-root.
 DEFAULT_OUTPUT_ROOT = "outputs"
 DEFAULT_DATA_DIR = os.path.join("data", "ml-100k")
+
+# TopKEvaluator gate: recommendations per user, the least ndcg@k a model
+# needs, and how much ndcg@k (and RMSE) it may lose against the latest
+# blessed model.
+TOP_K = 10
+MIN_NDCG = 0.01
+NDCG_TOLERANCE = 0.01

@@ -28,3 +28,8 @@ def source_fingerprint(module_names: Iterable[str]) -> str:
 TRANSFORM_MODULES = ("trainer_module.features", "trainer_module.preprocessing")
 TRAINER_MODULES = TRANSFORM_MODULES + (
     "trainer_module.hparams", "trainer_module.model", "trainer_module.trainer")
+TOPK_EVALUATOR_MODULES = (
+    "components.topk_evaluator.blessing", "components.topk_evaluator.data",
+    "components.topk_evaluator.evaluate", "components.topk_evaluator.executor",
+    "components.topk_evaluator.metrics", "components.topk_evaluator.pool",
+    "components.topk_evaluator.scoring")

@@ -10,12 +10,14 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
 from components.anomalies_gate.component import AnomaliesGate
+from components.topk_evaluator.component import TopKEvaluator
 from pipeline import configs, fingerprint
 from trainer_module import features
 from trainer_module.hparams import CUSTOM_CONFIG_KEY, HParams
 
 # Execution-property key of the user-code hash (see fingerprint.py).
 CODE_FINGERPRINT_KEY = "code_fingerprint"
+TOPK_EVALUATOR_ID = "TopKEvaluator"
 
 
 def create_pipeline(
@@ -26,18 +28,23 @@ def create_pipeline(
         hparams: HParams,
         max_rmse: float = configs.MAX_RMSE,
         rmse_tolerance: float = configs.RMSE_TOLERANCE,
+        top_k: int = configs.TOP_K,
+        min_ndcg: float = configs.MIN_NDCG,
+        ndcg_tolerance: float = configs.NDCG_TOLERANCE,
         beam_pipeline_args: Optional[List[str]] = None,
         metadata_connection_config: Optional[
             metadata_store_pb2.ConnectionConfig] = None,
         schema_path: str = configs.SCHEMA_PATH,
         enable_cache: bool = True,
 ) -> tfx.dsl.Pipeline:
-    """CsvExampleGen -> validation -> Transform -> Trainer -> Evaluator -> Pusher.
+    """CsvExampleGen -> validation -> Transform -> Trainer -> Evaluators -> Pusher.
 
     Args:
       data_root: folder of pipeline CSV files (user_id,item_id,rating,...).
       serving_model_dir: where the Pusher writes versioned SavedModels.
-      max_rmse, rmse_tolerance: the Evaluator's blessing thresholds.
+      max_rmse, rmse_tolerance: the TFMA Evaluator's blessing thresholds.
+      top_k, min_ndcg, ndcg_tolerance: the TopKEvaluator's; it also requires
+        the TFMA blessing, and its blessing gates the Pusher.
     """
     example_gen = tfx.components.CsvExampleGen(
         input_base=data_root, output_config=_hash_split_config())
@@ -70,11 +77,14 @@ def create_pipeline(
                 fingerprint.TRAINER_MODULES),
         })
 
+    # The baseline: the latest model the TopKEvaluator (the Pusher's gate)
+    # blessed. A model only TFMA blessed was never pushed.
     model_resolver = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(
-            type=tfx.types.standard_artifacts.ModelBlessing),
+            type=tfx.types.standard_artifacts.ModelBlessing,
+            producer_component_id=TOPK_EVALUATOR_ID, output_key="blessing"),
     ).with_id("latest_blessed_model_resolver")
 
     evaluator = tfx.components.Evaluator(
@@ -84,9 +94,25 @@ def create_pipeline(
         eval_config=rating_eval_config(max_rmse, rmse_tolerance),
         module_path=configs.TFMA_EXTRACTORS_MODULE)
 
+    topk_evaluator = TopKEvaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=model_resolver.outputs["model"],
+        tfma_blessing=evaluator.outputs["blessing"],
+        top_k=top_k,
+        min_thresholds={"ndcg@k": min_ndcg},
+        max_thresholds={"rmse": max_rmse},
+        baseline_metrics=("ndcg@k", "rmse"),
+        baseline_tolerance=ndcg_tolerance,
+        train_split=configs.TRAIN_SPLIT,
+        eval_split=configs.EVAL_SPLIT,
+        code_fingerprint=fingerprint.source_fingerprint(
+            fingerprint.TOPK_EVALUATOR_MODULES),
+    ).with_id(TOPK_EVALUATOR_ID)
+
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"],
-        model_blessing=evaluator.outputs["blessing"],
+        model_blessing=topk_evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(
                 base_directory=serving_model_dir)))
@@ -96,7 +122,7 @@ def create_pipeline(
         pipeline_root=pipeline_root,
         components=[example_gen, statistics_gen, schema_gen,
                     example_validator, anomalies_gate, transform, trainer,
-                    model_resolver, evaluator, pusher],
+                    model_resolver, evaluator, topk_evaluator, pusher],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args or [])

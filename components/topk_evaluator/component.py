@@ -1,0 +1,98 @@
+"""TopKEvaluator: the recommender's own evaluator and the Pusher's gate.
+
+TFMA ranks only the examples present per query; a recommender must rank every
+item a user has not seen. This component scores that whole pool with the
+trained model (and with the baseline model and a popularity ranker), reports
+rating and ranking metrics, and blesses the model only if every check of
+blessing.py passes.
+"""
+import json
+from typing import Dict, Optional, Sequence
+
+from tfx import types
+from tfx.dsl.components.base import base_beam_component, executor_spec
+from tfx.types import standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ExecutionParameter
+
+from components.topk_evaluator import executor
+
+DEFAULT_TOP_K = 10
+
+
+class TopKEvaluatorSpec(types.ComponentSpec):
+    """Inputs, outputs and parameters of TopKEvaluator."""
+    PARAMETERS = {
+        "top_k": ExecutionParameter(type=int),
+        # JSON objects {metric name: bound}, e.g. {"ndcg@k": 0.05}.
+        "min_thresholds": ExecutionParameter(type=str),
+        "max_thresholds": ExecutionParameter(type=str),
+        # JSON list of metrics compared with the baseline model.
+        "baseline_metrics": ExecutionParameter(type=str),
+        "baseline_tolerance": ExecutionParameter(type=float),
+        "train_split": ExecutionParameter(type=str),
+        "eval_split": ExecutionParameter(type=str),
+        # Hash of the component's code: an edit re-runs it (cache key).
+        "code_fingerprint": ExecutionParameter(type=str, optional=True),
+    }
+    INPUTS = {
+        "examples": ChannelParameter(type=standard_artifacts.Examples),
+        "model": ChannelParameter(type=standard_artifacts.Model),
+        "baseline_model": ChannelParameter(type=standard_artifacts.Model,
+                                           optional=True),
+        "tfma_blessing": ChannelParameter(
+            type=standard_artifacts.ModelBlessing, optional=True),
+    }
+    OUTPUTS = {
+        "evaluation": ChannelParameter(type=standard_artifacts.ModelEvaluation),
+        "blessing": ChannelParameter(type=standard_artifacts.ModelBlessing),
+    }
+
+
+class TopKEvaluator(base_beam_component.BaseBeamComponent):
+    """Rating and top-k metrics over the full unseen pool, and a blessing."""
+
+    SPEC_CLASS = TopKEvaluatorSpec
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+
+    def __init__(self,
+                 examples: types.BaseChannel,
+                 model: types.BaseChannel,
+                 baseline_model: Optional[types.BaseChannel] = None,
+                 tfma_blessing: Optional[types.BaseChannel] = None,
+                 top_k: int = DEFAULT_TOP_K,
+                 min_thresholds: Optional[Dict[str, float]] = None,
+                 max_thresholds: Optional[Dict[str, float]] = None,
+                 baseline_metrics: Sequence[str] = ("ndcg@k", "rmse"),
+                 baseline_tolerance: float = 0.0,
+                 train_split: str = "train",
+                 eval_split: str = "eval",
+                 code_fingerprint: Optional[str] = None):
+        """Args:
+          examples: raw examples with the train and eval splits.
+          model: the Trainer's model (its Format-Serving SavedModel).
+          baseline_model: the latest blessed model, through a resolver.
+          tfma_blessing: the TFMA Evaluator's blessing; not blessed there
+            means not blessed here.
+          top_k: recommendations per user.
+          min_thresholds / max_thresholds: {metric: bound}; metric names are
+            rmse, mae, rsquared, exp_var, precision@k, recall@k, ndcg@k,
+            map, map@k.
+          baseline_metrics, baseline_tolerance: the model must not be worse
+            than the baseline on these metrics by more than the tolerance.
+        """
+        parameters = dict(
+            top_k=top_k,
+            min_thresholds=json.dumps(min_thresholds or {}, sort_keys=True),
+            max_thresholds=json.dumps(max_thresholds or {}, sort_keys=True),
+            baseline_metrics=json.dumps(list(baseline_metrics)),
+            baseline_tolerance=baseline_tolerance, train_split=train_split,
+            eval_split=eval_split)
+        # Fail when the pipeline is built, not hours later in the executor.
+        executor.parse_parameters(parameters)
+        spec = TopKEvaluatorSpec(
+            examples=examples, model=model, baseline_model=baseline_model,
+            tfma_blessing=tfma_blessing, code_fingerprint=code_fingerprint,
+            evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
+            blessing=types.Channel(type=standard_artifacts.ModelBlessing),
+            **parameters)
+        super().__init__(spec=spec)

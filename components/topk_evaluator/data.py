@@ -1,0 +1,68 @@
+"""Reads raw examples (ExampleGen's output) into pandas for evaluation."""
+import os
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from tfx.types import artifact_utils
+from tfx.utils import io_utils
+
+from trainer_module import features
+
+_PARSE_BATCH = 8192
+
+
+def read_split(examples: "tfx.types.Artifact", split: str) -> pd.DataFrame:
+    """user_id, item_id, rating, genres of one split of an Examples artifact."""
+    names = artifact_utils.decode_split_names(examples.split_names)
+    if split not in names:
+        raise ValueError(f"the examples at {examples.uri} have no split "
+                         f"{split!r} (they have {names})")
+    pattern = io_utils.all_files_pattern(
+        artifact_utils.get_split_uri([examples], split))
+    return read_examples(tf.io.gfile.glob(pattern))
+
+
+def read_examples(files) -> pd.DataFrame:
+    """Parses gzipped TFRecords of raw tf.Examples, in batches."""
+    spec = {
+        features.USER_KEY: tf.io.FixedLenFeature([], tf.int64),
+        features.ITEM_KEY: tf.io.FixedLenFeature([], tf.int64),
+        features.LABEL_KEY: tf.io.FixedLenFeature([], tf.float32),
+        features.GENRES_KEY: tf.io.VarLenFeature(tf.string),
+    }
+    columns = {key: [] for key in spec}
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
+    for batch in dataset.batch(_PARSE_BATCH):
+        parsed = tf.io.parse_example(batch, spec)
+        genres = tf.sparse.to_dense(tf.sparse.reset_shape(
+            parsed[features.GENRES_KEY],
+            [tf.shape(batch, out_type=tf.int64)[0], 1]), default_value="")
+        parsed[features.GENRES_KEY] = tf.reshape(genres, [-1])
+        for key in spec:
+            columns[key].append(parsed[key].numpy())
+    if not columns[features.USER_KEY]:
+        raise ValueError(f"no examples in {files}")
+    return pd.DataFrame({key: np.concatenate(values)
+                         for key, values in columns.items()})
+
+
+class Catalog(NamedTuple):
+    """Every item of the data with its genres and train popularity."""
+    item_ids: np.ndarray  # sorted int64
+    genres: np.ndarray  # bytes, aligned with item_ids
+    train_counts: np.ndarray  # number of train ratings, aligned
+
+
+def build_catalog(train: pd.DataFrame, eval_: pd.DataFrame) -> Catalog:
+    """Items of both splits; genres as the data gives them for the item."""
+    both = pd.concat([train, eval_], ignore_index=True)
+    items = both.drop_duplicates(features.ITEM_KEY).sort_values(
+        features.ITEM_KEY)
+    item_ids = items[features.ITEM_KEY].to_numpy(np.int64)
+    counts = train[features.ITEM_KEY].value_counts()
+    return Catalog(
+        item_ids=item_ids,
+        genres=items[features.GENRES_KEY].to_numpy(object),
+        train_counts=counts.reindex(item_ids, fill_value=0).to_numpy(np.int64))
