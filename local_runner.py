@@ -15,7 +15,7 @@ from typing import List, Optional
 
 # TensorFlow's C++ start-up chatter and google-api-core's notice about Python
 # 3.10 (the stack's pinned version) are noise on a console.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 warnings.filterwarnings("ignore", message=".*non-supported Python version.*")
 
 from trainer_module.hparams import HParams  # noqa: E402  (no TF import)
@@ -55,6 +55,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         default=configs.RMSE_TOLERANCE,
                         help="bless only if RMSE is at most this much above "
                              "the latest blessed model's")
+    parser.add_argument("--top-k", type=int, default=configs.TOP_K,
+                        help="recommendations per user the TopKEvaluator ranks")
+    parser.add_argument("--min-ndcg", type=float, default=configs.MIN_NDCG,
+                        help="bless only a model with ndcg@k at least this")
+    parser.add_argument("--ndcg-tolerance", type=float,
+                        default=configs.NDCG_TOLERANCE,
+                        help="bless only if ndcg@k (and RMSE) are at most "
+                             "this much worse than the latest blessed model's")
     parser.add_argument("--no-cache", action="store_true",
                         help="re-run every component")
     parser.add_argument("--skip-data-check", action="store_true",
@@ -144,6 +152,9 @@ def run(args: argparse.Namespace) -> int:
         hparams=hparams,
         max_rmse=args.max_rmse,
         rmse_tolerance=args.rmse_tolerance,
+        top_k=args.top_k,
+        min_ndcg=args.min_ndcg,
+        ndcg_tolerance=args.ndcg_tolerance,
         beam_pipeline_args=beam_args(args.beam_workers),
         metadata_connection_config=(
             tfx.orchestration.metadata.sqlite_metadata_connection_config(
@@ -166,25 +177,29 @@ def run(args: argparse.Namespace) -> int:
 
 
 def print_summary(store, paths: RunPaths) -> None:
-    """What ran, what was pushed, and where to look next."""
+    """What ran, how good the model is, what was pushed, where to look."""
+    from components.topk_evaluator.executor import SUMMARY_FILE
     from pipeline import metadata_report
     print("\nsummary:")
     for step in metadata_report.component_runs(store):
         print(f"  {step.component:32s} {step.state:9s} {step.seconds:8.1f} s")
     evaluation = metadata_report.latest_evaluation_uri(store)
-    blessed = metadata_report.latest_blessing(store)
-    pushed = metadata_report.latest_pushed_model(store)
-    print(f"evaluation (tfma.load_eval_result): {evaluation}")
+    print(f"TFMA evaluation (tfma.load_eval_result): {evaluation}")
     if evaluation:
         metrics = metadata_report.overall_metrics(evaluation)
         print("  eval split: " + ", ".join(
             f"{name} {value:.4f}" for name, value in sorted(metrics.items())))
-    print(f"blessed by the Evaluator: {blessed}")
-    if blessed:
+    topk = metadata_report.latest_evaluation_uri(store, "TopKEvaluator")
+    print(f"top-k evaluation: {topk}")
+    if topk:
+        with open(os.path.join(topk, SUMMARY_FILE)) as handle:
+            print("  " + handle.read().replace("\n", "\n  "))
+    pushed = metadata_report.latest_pushed_model(store)
+    if metadata_report.latest_blessing(store):
         print(f"pushed model: {pushed}")
     else:
-        print(f"not pushed (see the evaluation's validations); the served "
-              f"model is still: {pushed}")
+        print(f"not pushed (see the checks above); the served model is "
+              f"still: {pushed}")
     print(f"TensorBoard: tensorboard --logdir "
           f"{os.path.join(paths.pipeline_root, 'Trainer', 'model_run')}")
 

@@ -22,6 +22,7 @@ from typing import Dict, List
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from components.topk_evaluator.executor import read_evaluation  # noqa: E402
 from pipeline import configs, metadata_report  # noqa: E402
 
 DEFAULT_OUTPUT = os.path.join(REPO, "benchmarks", "results",
@@ -61,8 +62,17 @@ def run_once(data_dir: str, extra_args: List[str]) -> Dict:
                 name: round(value, 4) for name, value in
                 metadata_report.overall_metrics(
                     metadata_report.latest_evaluation_uri(store)).items()},
+            "topk": topk_figures(read_evaluation(
+                metadata_report.latest_evaluation_uri(store,
+                                                      "TopKEvaluator"))),
             "blessed": metadata_report.latest_blessing(store),
         }
+
+
+def topk_figures(evaluation: Dict) -> Dict:
+    """The TopKEvaluator's metrics.json, less the per-check blessing detail."""
+    return {key: evaluation[key] for key in
+            ("k", "pool", "timing", "model", "popularity")}
 
 
 def summarize(runs: List[Dict], data_dir: str, extra_args: List[str]) -> Dict:
@@ -85,12 +95,21 @@ def summarize(runs: List[Dict], data_dir: str, extra_args: List[str]) -> Dict:
         "component_seconds_median": {
             name: statistics.median(r["component_seconds"][name] for r in runs)
             for name in components},
-        "eval_metrics_median": {
-            name: round(statistics.median(r["eval_metrics"][name]
-                                          for r in runs), 4)
-            for name in runs[0]["eval_metrics"]},
+        "eval_metrics_median": _medians([r["eval_metrics"] for r in runs]),
+        "topk_median": {
+            "k": runs[0]["topk"]["k"],
+            "pool": runs[0]["topk"]["pool"],
+            "timing": _medians([r["topk"]["timing"] for r in runs]),
+            "model": _medians([r["topk"]["model"] for r in runs]),
+            "popularity": _medians([r["topk"]["popularity"] for r in runs]),
+        },
         "per_run": runs,
     }
+
+
+def _medians(dicts: List[Dict[str, float]]) -> Dict[str, float]:
+    return {name: round(statistics.median(d[name] for d in dicts), 4)
+            for name in dicts[0]}
 
 
 def main() -> None:
@@ -107,8 +126,8 @@ def main() -> None:
         print(f"run {index + 1}/{args.runs} ...", flush=True)
         runs.append(run_once(os.path.abspath(args.data_dir), args.extra))
         print(json.dumps({k: runs[-1][k] for k in
-                          ("wall_seconds", "peak_rss_mb", "eval_metrics")}),
-              flush=True)
+                          ("wall_seconds", "peak_rss_mb", "eval_metrics",
+                           "topk")}), flush=True)
     report = summarize(runs, os.path.abspath(args.data_dir), args.extra)
     os.makedirs(os.path.dirname(args.output), exist_ok=True)
     with open(args.output, "w") as handle:

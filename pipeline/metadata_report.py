@@ -13,8 +13,6 @@ from tfx import v1 as tfx
 _RUN_CONTEXT = "pipeline_run"
 _NODE_CONTEXT = "node"
 _PUSHED_MODEL = "PushedModel"
-_MODEL_EVALUATION = "ModelEvaluation"
-_MODEL_BLESSING = "ModelBlessing"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,22 +78,38 @@ def latest_pushed_model(store: mlmd.MetadataStore) -> Optional[str]:
     return None
 
 
-def latest_uri(store: mlmd.MetadataStore, type_name: str) -> Optional[str]:
-    """URI of the newest artifact of a type (ModelEvaluation, Model, ...)."""
-    artifacts = _newest_first(store, type_name)
-    return artifacts[0].uri if artifacts else None
-
-
-def latest_evaluation_uri(store: mlmd.MetadataStore) -> Optional[str]:
-    return latest_uri(store, _MODEL_EVALUATION)
-
-
-def latest_blessing(store: mlmd.MetadataStore) -> Optional[bool]:
-    """Whether the newest ModelBlessing blessed its model (None: no blessing)."""
-    artifacts = _newest_first(store, _MODEL_BLESSING)
-    if not artifacts:
+def latest_output(store: mlmd.MetadataStore, component: str,
+                  output_key: str) -> Optional[metadata_store_pb2.Artifact]:
+    """The artifact a component's newest successful execution output under
+    output_key (a cached execution counts: it re-publishes its outputs)."""
+    done = (metadata_store_pb2.Execution.COMPLETE,
+            metadata_store_pb2.Execution.CACHED)
+    executions = [e for e in store.get_executions()
+                  if e.last_known_state in done
+                  and _node_name(store, e) == component]
+    if not executions:
         return None
-    return artifacts[0].custom_properties["blessed"].int_value == 1
+    newest = max(executions, key=lambda e: e.id)
+    ids = [event.artifact_id
+           for event in store.get_events_by_execution_ids([newest.id])
+           if event.type == metadata_store_pb2.Event.OUTPUT
+           and event.path.steps and event.path.steps[0].key == output_key]
+    return store.get_artifacts_by_id(ids)[0] if ids else None
+
+
+def latest_evaluation_uri(store: mlmd.MetadataStore,
+                          component: str = "Evaluator") -> Optional[str]:
+    artifact = latest_output(store, component, "evaluation")
+    return artifact.uri if artifact else None
+
+
+def latest_blessing(store: mlmd.MetadataStore,
+                    component: str = "TopKEvaluator") -> Optional[bool]:
+    """Whether the component's newest blessing blessed (None: no blessing)."""
+    artifact = latest_output(store, component, "blessing")
+    if artifact is None:
+        return None
+    return artifact.custom_properties["blessed"].int_value == 1
 
 
 def _newest_first(store: mlmd.MetadataStore, type_name: str

@@ -1,49 +1,55 @@
 """The whole pipeline, as a user runs it: local_runner.py on small synthetic data.
 
 One module fixture makes these runs, in order:
-  1. first run             -> every component executes once, a model is pushed
-  2. same run again        -> only Evaluator and Pusher run again: the
-                              baseline resolver now finds run 1's blessed model
-                              (TFX's LatestBlessedModelStrategy semantics)
+  1. first run             -> every component executes once, model X pushed
+  2. same run again        -> the baseline resolver now finds X, so the two
+                              evaluators and the Pusher run again (TFX's
+                              LatestBlessedModelStrategy semantics); X is its
+                              own baseline, so it is not pushed a second time
   3. same run a third time -> everything comes from the cache
-  4. impossible threshold  -> Evaluator does not bless, nothing is pushed, the
+  4. new model Y, impossible ndcg threshold -> TFMA blesses Y, the
+                              TopKEvaluator does not, nothing is pushed, the
                               served model stays byte for byte as it was
-  5. bad data, pre-check skipped -> ExampleValidator's gate stops the run
+  5. new model Z           -> its baseline is X, the last model the
+                              TopKEvaluator blessed, not Y
+  6. bad data, pre-check skipped -> ExampleValidator's gate stops the run
                               before Transform, with a message naming the
                               feature
 """
 import hashlib
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import (TINY_MODEL_FLAGS, PipelineRun, run_local_runner,
+                      write_synthetic_data)
 from movielens_data.output import write_pipeline_csv
 from movielens_data.synthetic import generate_ratings
 from pipeline import metadata_report
 from trainer_module import features
 from trainer_module.model import PREDICTION_KEY, SERVING_SIGNATURE
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PIPELINE = "e2e"
 COMPONENTS = ["CsvExampleGen", "StatisticsGen", "ImportSchemaGen",
               "ExampleValidator", "AnomaliesGate", "Transform", "Trainer",
-              "latest_blessed_model_resolver", "Evaluator", "Pusher"]
-# A tiny model trained for a few steps: the runs test the wiring, not quality.
-TINY_MODEL_FLAGS = ["--train-steps", "60", "--batch-size", "64",
-                    "--hidden-units", "16,8", "--user-embedding-dim", "4",
-                    "--max-rmse", "3.0"]
+              "latest_blessed_model_resolver", "Evaluator", "TopKEvaluator",
+              "Pusher"]
 
 
-def run_local(data_dir, output_root, *extra):
-    return subprocess.run(
-        [sys.executable, os.path.join(REPO, "local_runner.py"),
-         "--data-dir", str(data_dir), "--output-root", str(output_root),
-         "--pipeline-name", PIPELINE, *TINY_MODEL_FLAGS, *extra],
-        cwd=REPO, capture_output=True, text=True, timeout=900)
+def run_local(run, *extra):
+    """The tiny model's flags; later flags override them."""
+    return run_local_runner(run, *TINY_MODEL_FLAGS, *extra)
+
+
+def artifact_id(store, component, key):
+    return metadata_report.latest_output(store, component, key).id
+
+
+def topk_baseline_id(store):
+    blessing = metadata_report.latest_output(store, "TopKEvaluator",
+                                             "blessing")
+    return blessing.custom_properties["baseline_model_id"].int_value
 
 
 def tree_digest(path):
@@ -61,41 +67,46 @@ def tree_digest(path):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     base = tmp_path_factory.mktemp("e2e")
-    data_dir = base / "data" / "synthetic"
-    write_pipeline_csv(generate_ratings(num_users=60, num_items=80,
-                                        num_ratings=1500, seed=7), data_dir)
-    output_root = base / "outputs"
-    store_path = output_root / "metadata" / PIPELINE / "metadata.db"
-    serving_dir = output_root / "serving_model" / PIPELINE
+    run = PipelineRun(base / "data" / "synthetic", base / "outputs", "e2e")
+    write_synthetic_data(run.data_dir)
+    serving_dir = run.serving_dir
     results = {"serving_dir": serving_dir}
 
-    results["first"] = run_local(data_dir, output_root)
-    store = metadata_report.open_store(str(store_path))
+    results["first"] = run_local(run)
+    store = metadata_report.open_store(run.metadata_path)
     results["first_steps"] = metadata_report.component_runs(store)
     results["first_counts"] = metadata_report.executions_per_component(store)
     results["first_versions"] = sorted(os.listdir(serving_dir))
+    results["first_serving_digest"] = tree_digest(serving_dir)
+    results["model_x"] = artifact_id(store, "Trainer", "model")
 
-    results["second"] = run_local(data_dir, output_root)
+    results["second"] = run_local(run)
     results["second_steps"] = metadata_report.component_runs(store)
+    results["second_blessing"] = metadata_report.latest_blessing(store)
     results["second_serving_digest"] = tree_digest(serving_dir)
-    results["cached"] = run_local(data_dir, output_root)
+    results["cached"] = run_local(run)
     results["cached_steps"] = metadata_report.component_runs(store)
 
-    results["strict"] = run_local(data_dir, output_root, "--max-rmse", "0.0")
+    results["strict"] = run_local(run, "--train-steps", "61",
+                                  "--min-ndcg", "1.0")
     results["strict_steps"] = metadata_report.component_runs(store)
+    results["strict_tfma_blessing"] = metadata_report.latest_blessing(
+        store, "Evaluator")
     results["strict_blessing"] = metadata_report.latest_blessing(store)
+    results["strict_baseline"] = topk_baseline_id(store)
     results["strict_serving_digest"] = tree_digest(serving_dir)
+
+    results["retrain"] = run_local(run, "--train-steps", "62")
+    results["retrain_baseline"] = topk_baseline_id(store)
 
     bad = generate_ratings(num_users=60, num_items=80, num_ratings=1500,
                            seed=7)
     bad.loc[bad.index[::50], features.LABEL_KEY] = 7.0
-    bad_dir = base / "data" / "bad"
-    write_pipeline_csv(bad, bad_dir)
-    results["bad"] = run_local(bad_dir, base / "bad_outputs",
-                               "--skip-data-check")
-    results["bad_store"] = str(base / "bad_outputs" / "metadata" / PIPELINE
-                               / "metadata.db")
-    results["bad_serving_dir"] = base / "bad_outputs" / "serving_model"
+    bad_run = PipelineRun(base / "data" / "bad", base / "bad_outputs", "e2e")
+    write_pipeline_csv(bad, bad_run.data_dir)
+    results["bad"] = run_local(bad_run, "--skip-data-check")
+    results["bad_store"] = bad_run.metadata_path
+    results["bad_serving_dir"] = bad_run.serving_dir
     return results
 
 
@@ -131,11 +142,15 @@ def test_progress_is_reported_per_component(runs):
             assert f"{name} done" in runs["first"].stdout
 
 
-def test_second_run_only_reevaluates_against_the_new_baseline(runs):
+def test_second_run_reevaluates_but_does_not_push_the_same_model_again(runs):
     _succeeded(runs["second"])
     rerun = {s.component for s in runs["second_steps"]
              if s.state == "COMPLETE"}
-    assert rerun == {"latest_blessed_model_resolver", "Evaluator", "Pusher"}
+    assert rerun == {"latest_blessed_model_resolver", "Evaluator",
+                     "TopKEvaluator", "Pusher"}
+    assert runs["second_blessing"] is False
+    assert "already the latest blessed model" in runs["second"].stdout
+    assert runs["second_serving_digest"] == runs["first_serving_digest"]
 
 
 def test_third_identical_run_is_fully_cached(runs):
@@ -151,11 +166,19 @@ def test_third_identical_run_is_fully_cached(runs):
 def test_impossible_threshold_pushes_nothing(runs):
     _succeeded(runs["strict"])
     states = {s.component: s.state for s in runs["strict_steps"]}
-    assert states["Trainer"] == "CACHED"
-    assert states["Evaluator"] == "COMPLETE"
+    assert states["Trainer"] == "COMPLETE"  # a new model, Y
+    assert runs["strict_tfma_blessing"] is True
     assert runs["strict_blessing"] is False
+    assert "[FAILED] ndcg@k" in runs["strict"].stdout
     assert "not pushed" in runs["strict"].stdout
-    assert runs["strict_serving_digest"] == runs["second_serving_digest"]
+    assert runs["strict_baseline"] == runs["model_x"]
+    assert runs["strict_serving_digest"] == runs["first_serving_digest"]
+
+
+def test_baseline_is_the_last_model_the_pusher_gate_blessed(runs):
+    _succeeded(runs["retrain"])
+    # Y was blessed by TFMA only; the baseline stays X.
+    assert runs["retrain_baseline"] == runs["model_x"]
 
 
 def test_bad_data_stops_before_transform_with_a_clear_message(runs):

@@ -85,7 +85,8 @@ class TopKEvaluator(base_beam_component.BaseBeamComponent):
             min_thresholds=json.dumps(min_thresholds or {}, sort_keys=True),
             max_thresholds=json.dumps(max_thresholds or {}, sort_keys=True),
             baseline_metrics=json.dumps(list(baseline_metrics)),
-            baseline_tolerance=baseline_tolerance, train_split=train_split,
+            baseline_tolerance=float(baseline_tolerance),
+            train_split=train_split,
             eval_split=eval_split)
         # Fail when the pipeline is built, not hours later in the executor.
         executor.parse_parameters(parameters)

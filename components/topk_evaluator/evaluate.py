@@ -15,6 +15,7 @@ from typing import Callable, Dict, List, Optional
 import apache_beam as beam
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 
 from components.topk_evaluator import metrics, pool
 from components.topk_evaluator.data import Catalog, build_catalog
@@ -71,7 +72,8 @@ def rank_pool(make_pipeline: Callable[[], beam.Pipeline],
                  {"ranker": name, **dataclasses.asdict(sums)}))
              | "Write" >> beam.io.WriteToText(result_path,
                                               shard_name_template=""))
-    with open(result_path) as handle:
+    # GFile: the temp dir is under the pipeline root, possibly gs://.
+    with tf.io.gfile.GFile(result_path) as handle:
         rows = [json.loads(line) for line in handle]
     return {row.pop("ranker"): metrics.RankingSums(**row) for row in rows}
 

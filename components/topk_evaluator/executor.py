@@ -38,7 +38,7 @@ class Parameters(NamedTuple):
 def parse_parameters(exec_properties: Dict[str, Any]) -> Parameters:
     """Checks the parameters before any work; errors name the parameter."""
     top_k = exec_properties["top_k"]
-    if not isinstance(top_k, int) or top_k < 1:
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
     tolerance = float(exec_properties["baseline_tolerance"])
     if not tolerance >= 0:

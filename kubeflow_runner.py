@@ -1,0 +1,203 @@
+"""Compiles the pipeline for Kubeflow Pipelines v1: an Argo workflow package.
+
+    python kubeflow_runner.py --image gcr.io/PROJECT/movielens-tfx:TAG \\
+        --pipeline-root gs://BUCKET/tfx --data-root gs://BUCKET/data/ml-100k
+
+writes movielens-wide-deep.tar.gz; upload it to the KFP UI or with kfp.Client.
+Owns only paths and runner configuration: the pipeline is
+pipeline.pipeline.create_pipeline, the same as local_runner.py's, and every
+pod runs --image, where this package (user code, custom components, schema)
+is installed. kubeflow_v2_runner.py shares this module's flags.
+"""
+import argparse
+import os
+import sys
+from typing import Dict, List, Optional
+
+import local_runner  # its model and gate flags; imports no TensorFlow
+from pipeline import beam_args
+
+# The curated schema inside the image: the Dockerfile links it there from the
+# installed package, whose site-packages path depends on the base image.
+IMAGE_SCHEMA_PATH = "/opt/movielens-tfx/schema.pbtxt"
+
+# local_runner flags that make no sense in a cluster, and what replaces them.
+_LOCAL_ONLY_FLAGS = {"--data-dir": "--data-root",
+                     "--output-root": "--pipeline-root",
+                     "--skip-data-check": None}
+
+_MODEL_FLAGS_HELP = """\
+model and blessing flags, the same as local_runner.py's (see its --help):
+  --pipeline-name, --no-cache, --max-rmse, --rmse-tolerance, --top-k,
+  --min-ndcg, --ndcg-tolerance, --hidden-units, --no-batch-norm, --epochs,
+  --train-steps, --batch-size, --dropout, ... (every hyper-parameter flag)
+
+Beam presets (pipeline/beam_args.py):
+  direct    DirectRunner, multi-processing inside each pod (default)
+  local     DirectRunner in-memory, one process (tiny data only)
+  dataflow  Dataflow, workers run --image (--project --region --temp-location)
+  flink     PortableRunner on a Flink job server (--job-endpoint)
+  spark     PortableRunner on a Spark job server (--job-endpoint)
+Raw Beam arguments go after --beam-arg=, e.g. --beam-arg=--max_num_workers=8
+"""
+
+
+def build_parser(description: str, default_output: str) -> argparse.ArgumentParser:
+    """The cluster flags; model flags are parsed by local_runner.parse_args."""
+    parser = argparse.ArgumentParser(
+        description=description, epilog=_MODEL_FLAGS_HELP, allow_abbrev=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--image", required=True,
+                        help="the pipeline image (built from Dockerfile) "
+                             "every component runs")
+    parser.add_argument("--pipeline-root", required=True,
+                        help="artifact root the pods share, e.g. "
+                             "gs://BUCKET/tfx")
+    parser.add_argument("--data-root", required=True,
+                        help="folder of pipeline CSVs the pods read, e.g. "
+                             "gs://BUCKET/data/ml-100k")
+    parser.add_argument("--serving-model-dir", default=None,
+                        help="where the Pusher writes versioned SavedModels "
+                             "(default: <pipeline-root>/serving_model/<name>)")
+    parser.add_argument("--schema-path", default=IMAGE_SCHEMA_PATH,
+                        help="curated schema as the pods see it (default: "
+                             "the copy installed in the image)")
+    parser.add_argument("--output", default=None,
+                        help=f"compiled spec file (default: {default_output} "
+                             f"in the current folder)")
+    beam = parser.add_argument_group("Beam")
+    beam.add_argument("--beam-preset", choices=beam_args.PRESETS,
+                      default="direct")
+    beam.add_argument("--beam-workers", type=int, default=0,
+                      help="direct/local: worker processes per pod "
+                           "(0: one per CPU); dataflow: most workers")
+    beam.add_argument("--project", help="dataflow: GCP project")
+    beam.add_argument("--region", help="dataflow: GCP region")
+    beam.add_argument("--temp-location", help="dataflow: gs:// temp folder")
+    beam.add_argument("--job-endpoint",
+                      help="flink/spark: the Beam job server, host:port")
+    beam.add_argument("--environment-type", default="EXTERNAL",
+                      choices=beam_args.ENVIRONMENT_TYPES,
+                      help="flink/spark: how workers run the SDK harness")
+    beam.add_argument("--environment-config", default=None,
+                      help="flink/spark: worker pool address (EXTERNAL) or "
+                           "image (DOCKER; default --image)")
+    beam.add_argument("--beam-arg", action="append", default=[],
+                      metavar="=--NAME=VALUE",
+                      help="extra raw Beam argument, repeatable")
+    return parser
+
+
+def parse_args(argv: Optional[List[str]], description: str,
+               default_output: str) -> argparse.Namespace:
+    """Cluster flags from build_parser, the rest as local_runner parses them."""
+    parser = build_parser(description, default_output)
+    args, rest = parser.parse_known_args(argv)
+    _refuse_local_only_flags(parser, rest)
+    model_args = local_runner.parse_args(rest)
+    merged = argparse.Namespace(**{**vars(model_args), **vars(args)})
+    for name in ("pipeline_root", "data_root", "serving_model_dir",
+                 "schema_path"):
+        if getattr(merged, name) and not _is_pod_visible(getattr(merged, name)):
+            parser.error(f"--{name.replace('_', '-')} must be a URL "
+                         f"(gs://...) or an absolute path the pods mount, "
+                         f"got {getattr(merged, name)!r}")
+    try:
+        merged.beam_pipeline_args = beam_pipeline_args(merged)
+    except ValueError as error:
+        parser.error(str(error))
+    return merged
+
+
+def beam_pipeline_args(args: argparse.Namespace) -> List[str]:
+    """The preset's arguments, then the raw --beam-arg ones."""
+    preset = args.beam_preset
+    if preset == "local":
+        chosen = beam_args.local(max(args.beam_workers, 1))
+    elif preset == "direct":
+        chosen = beam_args.direct(args.beam_workers)
+    elif preset == "dataflow":
+        chosen = beam_args.dataflow(args.project, args.region,
+                                    args.temp_location, args.image,
+                                    max_workers=args.beam_workers or None)
+    else:
+        portable = beam_args.flink if preset == "flink" else beam_args.spark
+        chosen = portable(args.job_endpoint, args.environment_type,
+                          args.environment_config, args.image)
+    return chosen + list(args.beam_arg)
+
+
+def pipeline_paths(args: argparse.Namespace) -> Dict[str, str]:
+    """Every path the pipeline needs, as the pods see them."""
+    serving = args.serving_model_dir or _join(
+        args.pipeline_root, "serving_model", args.pipeline_name)
+    return {"pipeline_root": _join(args.pipeline_root, args.pipeline_name),
+            "data_root": args.data_root, "serving_model_dir": serving,
+            "schema_path": args.schema_path}
+
+
+def create_kubeflow_pipeline(args: argparse.Namespace):
+    """create_pipeline with cluster paths; the runner supplies metadata."""
+    from pipeline.pipeline import create_pipeline
+    return create_pipeline(
+        pipeline_name=args.pipeline_name,
+        hparams=local_runner.hparams_from_args(args),
+        max_rmse=args.max_rmse,
+        rmse_tolerance=args.rmse_tolerance,
+        top_k=args.top_k,
+        min_ndcg=args.min_ndcg,
+        ndcg_tolerance=args.ndcg_tolerance,
+        beam_pipeline_args=args.beam_pipeline_args,
+        metadata_connection_config=None,
+        enable_cache=not args.no_cache,
+        **pipeline_paths(args))
+
+
+def output_location(args: argparse.Namespace, suffix: str) -> List[str]:
+    """[folder, file name] of the compiled spec."""
+    path = os.path.abspath(args.output or args.pipeline_name + suffix)
+    return [os.path.dirname(path), os.path.basename(path)]
+
+
+def compile_v1(args: argparse.Namespace) -> str:
+    """Writes the Argo workflow package; returns its path."""
+    from tfx.orchestration.kubeflow import kubeflow_dag_runner
+    output_dir, filename = output_location(args, ".tar.gz")
+    config = kubeflow_dag_runner.KubeflowDagRunnerConfig(
+        kubeflow_metadata_config=(
+            kubeflow_dag_runner.get_default_kubeflow_metadata_config()),
+        tfx_image=args.image)
+    kubeflow_dag_runner.KubeflowDagRunner(
+        config=config, output_dir=output_dir,
+        output_filename=filename).run(create_kubeflow_pipeline(args))
+    return os.path.join(output_dir, filename)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv, __doc__, "<pipeline-name>.tar.gz")
+    path = compile_v1(args)
+    print(f"wrote {path} (KFP v1 workflow, image {args.image})")
+    return 0
+
+
+def _refuse_local_only_flags(parser: argparse.ArgumentParser,
+                             rest: List[str]) -> None:
+    for token in rest:
+        flag = token.split("=", 1)[0]
+        if flag in _LOCAL_ONLY_FLAGS:
+            instead = _LOCAL_ONLY_FLAGS[flag]
+            parser.error(f"{flag} is a local_runner flag"
+                         + (f"; use {instead}" if instead else ""))
+
+
+def _is_pod_visible(path: str) -> bool:
+    return "://" in path or path.startswith("/")
+
+
+def _join(root: str, *parts: str) -> str:
+    # Plain "/" joins: the paths are URLs or pod paths, never local ones.
+    return "/".join([root.rstrip("/"), *parts])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

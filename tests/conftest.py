@@ -1,0 +1,70 @@
+"""Fixtures shared by test modules.
+
+`tiny_pipeline_run` runs the whole pipeline once per test session, as a user
+would (local_runner.py in a subprocess), on small synthetic data, and hands
+out read-only paths to what it made. Tests that change a pipeline root make
+their own (see test_pipeline_e2e.py).
+"""
+import dataclasses
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+TINY_PIPELINE = "tiny"
+# A tiny model trained for a few steps: tests check wiring, not quality.
+TINY_MODEL_FLAGS = ("--batch-size", "64", "--hidden-units", "16,8",
+                    "--user-embedding-dim", "4", "--max-rmse", "3.0",
+                    "--ndcg-tolerance", "1.0", "--train-steps", "60",
+                    "--min-ndcg", "0.0")
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineRun:
+    """Where one local pipeline run put things."""
+    data_dir: pathlib.Path
+    output_root: pathlib.Path
+    pipeline_name: str
+
+    @property
+    def metadata_path(self) -> str:
+        return str(self.output_root / "metadata" / self.pipeline_name
+                   / "metadata.db")
+
+    @property
+    def serving_dir(self) -> pathlib.Path:
+        return self.output_root / "serving_model" / self.pipeline_name
+
+
+def write_synthetic_data(data_dir: pathlib.Path, seed: int = 7):
+    """60 users, 80 items, 1,500 ratings in data_dir/ratings.csv."""
+    from movielens_data.output import write_pipeline_csv
+    from movielens_data.synthetic import generate_ratings
+    write_pipeline_csv(generate_ratings(num_users=60, num_items=80,
+                                        num_ratings=1500, seed=seed), data_dir)
+
+
+def run_local_runner(run: PipelineRun, *flags: str
+                     ) -> subprocess.CompletedProcess:
+    """local_runner.py in a subprocess, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, str(REPO / "local_runner.py"),
+         "--data-dir", str(run.data_dir), "--output-root", str(run.output_root),
+         "--pipeline-name", run.pipeline_name, *flags],
+        cwd=REPO, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline_run(tmp_path_factory) -> PipelineRun:
+    """One successful run of the whole pipeline; do not modify its outputs."""
+    base = tmp_path_factory.mktemp("tiny_run")
+    run = PipelineRun(base / "data" / "synthetic", base / "outputs",
+                      TINY_PIPELINE)
+    write_synthetic_data(run.data_dir)
+    result = run_local_runner(run, *TINY_MODEL_FLAGS)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert os.listdir(run.serving_dir), "the tiny run pushed no model"
+    return run

@@ -1,0 +1,543 @@
+"""TopKEvaluator's executor end to end on fake examples and fake models.
+
+The fake models score (user, item) by a known table, so every metric is
+checked twice: against a brute-force pandas pool scored by the same table
+and ranked by metrics.ranking_metrics, and by hand.
+
+Data (k = 2), 4 users x 6 items:
+  train: u1: i1 i2 i6 | u2: i4 i6 | u3: i2 i5 i6        (8 pairs)
+  eval:  u1: i3 i5    | u2: i1    | u3: i4  | u4: i2 i3
+  u4 is only in eval, i3 only in eval; pool = 4 * 6 - 8 = 16 pairs.
+  train counts (popularity): i1 1, i2 2, i3 0, i4 1, i5 1, i6 3.
+
+Rankers (ties broken by item id ascending):
+  MODEL   score 7 - item (prefers low ids; predictions clip(7 - item))
+  WORSE   score item (prefers high ids)
+  BETTER  score 10 on the eval pairs (an oracle), 7 - item elsewhere
+"""
+import json
+import math
+import os
+
+import apache_beam as beam
+import numpy as np
+import pandas as pd
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+from tfx import types
+from tfx.dsl.components.base import base_beam_executor
+from tfx.types import standard_artifacts
+from tfx.utils import path_utils
+
+from components.topk_evaluator import data, evaluate, executor, metrics
+from components.topk_evaluator.component import TopKEvaluator
+from topk_fixtures import (make_model_artifact, rows_frame,
+                           write_examples_artifact)
+from trainer_module.features import ITEM_KEY, LABEL_KEY, USER_KEY
+
+K = 2
+GENRES = {1: b"Comedy", 2: None, 3: b"Drama|War", 4: b"Action", 5: None,
+          6: b"Horror"}
+
+
+def _rows(triples, start):
+    return [(user, item, rating, GENRES[item], start + n)
+            for n, (user, item, rating) in enumerate(triples)]
+
+
+TRAIN_ROWS = _rows([(1, 1, 5.0), (1, 2, 4.0), (1, 6, 3.0),
+                    (2, 4, 4.0), (2, 6, 2.0),
+                    (3, 2, 3.0), (3, 6, 4.0), (3, 5, 2.5)], 0)
+EVAL_ROWS = _rows([(1, 3, 4.0), (1, 5, 2.0),
+                   (2, 1, 5.0),
+                   (3, 4, 3.5),
+                   (4, 2, 1.0), (4, 3, 4.5)], 100)
+USERS, ITEMS = [1, 2, 3, 4], [1, 2, 3, 4, 5, 6]
+
+# Score tables indexed [user_id, item_id].
+_U, _I = np.meshgrid(np.arange(5), np.arange(7), indexing="ij")
+MODEL_TABLE = (7.0 - _I).astype(np.float32)
+WORSE_TABLE = _I.astype(np.float32)
+BETTER_TABLE = MODEL_TABLE.copy()
+for _user, _item, *_ in EVAL_ROWS:
+    BETTER_TABLE[_user, _item] = 10.0
+
+LN2, LN3 = math.log(2), math.log(3)
+IDCG2 = 1 / LN2 + 1 / LN3  # two relevant items, k = 2
+
+# MODEL's top 2 per user:
+#   u1 unseen {3,4,5} -> [3, 4]; truth {3,5}: hit at rank 1
+#       p 1/2, r 1/2, ndcg (1/ln2)/IDCG2, AP numerator 1 -> AP 1/2
+#   u2 unseen {1,2,3,5} -> [1, 2]; truth {1}: hit at rank 1
+#       p 1/2, r 1, ndcg 1, AP 1
+#   u3 unseen {1,3,4} -> [1, 3]; truth {4}: no hit -> all 0
+#   u4 unseen {1..6} -> [1, 2]; truth {2,3}: hit at rank 2
+#       p 1/2, r 1/2, ndcg (1/ln3)/IDCG2, AP numerator 1/2 -> AP 1/4
+# ndcg: u1 + u4 = (1/ln2 + 1/ln3)/IDCG2 = 1, so (1 + 1 + 0) / 4 = 1/2.
+HAND_MODEL = {"precision@k": 3 / 8, "recall@k": (0.5 + 1 + 0 + 0.5) / 4,
+              "ndcg@k": 0.5, "map": (0.5 + 1 + 0 + 0.25) / 4,
+              "map@k": (0.5 + 1 + 0 + 0.25) / 4, "num_users": 4}
+# Popularity's top 2 (counts i1 1, i2 2, i3 0, i4 1, i5 1, i6 3):
+#   u1 {3,4,5} -> [4, 5]: hit 5 at rank 2: p 1/2, r 1/2,
+#       ndcg (1/ln3)/IDCG2, AP (1/2)/2 = 1/4
+#   u2 {1,2,3,5} -> [2, 1]: hit 1 at rank 2: p 1/2, r 1,
+#       ndcg (1/ln3)/(1/ln2) = ln2/ln3, AP 1/2
+#   u3 {1,3,4} -> [1, 4]: hit 4 at rank 2: as u2
+#   u4 {1..6} -> [6, 2]: hit 2 at rank 2: as u1
+_POP_NDCG_2REL = (1 / LN3) / IDCG2
+HAND_POPULARITY = {
+    "precision@k": 0.5, "recall@k": (0.5 + 1 + 1 + 0.5) / 4,
+    "ndcg@k": (2 * _POP_NDCG_2REL + 2 * LN2 / LN3) / 4,
+    "map": (0.25 + 0.5 + 0.5 + 0.25) / 4,
+    "map@k": (0.25 + 0.5 + 0.5 + 0.25) / 4, "num_users": 4}
+# MODEL's predictions on the eval rows, clip(7 - item, 0.5, 5):
+#   (1,3) 4 vs 4 | (1,5) 2 vs 2 | (2,1) 5 vs 5 | (3,4) 3 vs 3.5 |
+#   (4,2) 5 vs 1 | (4,3) 4 vs 4.5
+#   errors 0, 0, 0, 0.5, 4, 0.5 -> mse 16.5 / 6 = 2.75, mae 5 / 6
+HAND_RATING = {"rmse": math.sqrt(2.75), "mae": 5 / 6}
+
+DEFAULTS = dict(top_k=K, min_thresholds="{}", max_thresholds="{}",
+                baseline_metrics=json.dumps(["ndcg@k", "rmse"]),
+                baseline_tolerance=0.0, train_split="train",
+                eval_split="eval")
+
+
+# -------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return tmp_path_factory.mktemp("topk_executor")
+
+
+@pytest.fixture(scope="module")
+def examples(root):
+    return write_examples_artifact(root / "examples",
+                                   {"train": TRAIN_ROWS, "eval": EVAL_ROWS})
+
+
+@pytest.fixture(scope="module")
+def model(root):
+    return make_model_artifact(root / "model", MODEL_TABLE, 11)
+
+
+@pytest.fixture(scope="module")
+def worse_baseline(root):
+    return make_model_artifact(root / "worse", WORSE_TABLE, 7)
+
+
+@pytest.fixture(scope="module")
+def better_baseline(root):
+    return make_model_artifact(root / "better", BETTER_TABLE, 8)
+
+
+def _tfma_blessing(blessed):
+    artifact = standard_artifacts.ModelBlessing()
+    artifact.set_int_custom_property("blessed", blessed)
+    return artifact
+
+
+class Run:
+    """One Executor.Do: its metrics.json, summary and blessing artifact."""
+
+    def __init__(self, root, name, examples, model, baseline=None,
+                 tfma_blessing=None, **params):
+        self.evaluation = standard_artifacts.ModelEvaluation()
+        self.evaluation.uri = str(root / name / "evaluation")
+        self.blessing = standard_artifacts.ModelBlessing()
+        self.blessing.uri = str(root / name / "blessing")
+        inputs = {"examples": [examples], "model": [model]}
+        if baseline is not None:
+            inputs["baseline_model"] = [baseline]
+        if tfma_blessing is not None:
+            inputs["tfma_blessing"] = [tfma_blessing]
+        context = base_beam_executor.BaseBeamExecutor.Context(
+            tmp_dir=str(root / name / "tmp"), unique_id=name,
+            # A plain in-memory DirectRunner: beam_pipeline_args would make
+            # TFX build an sdist of itself for the workers.
+            make_beam_pipeline_fn=lambda: beam.Pipeline(
+                options=PipelineOptions(["--direct_running_mode=in_memory",
+                                         "--direct_num_workers=1"])))
+        executor.Executor(context=context).Do(
+            inputs, {"evaluation": [self.evaluation],
+                     "blessing": [self.blessing]},
+            dict(DEFAULTS, **params))
+        self.metrics = executor.read_evaluation(self.evaluation.uri)
+        with open(os.path.join(self.evaluation.uri,
+                               executor.SUMMARY_FILE)) as handle:
+            self.summary = handle.read()
+
+    @property
+    def blessed(self):
+        return self.blessing.get_int_custom_property("blessed")
+
+    def checks(self, passed=None):
+        return [c for c in self.metrics["blessing"]["checks"]
+                if passed is None or c["passed"] is passed]
+
+    def marker_files(self):
+        return sorted(name for name in os.listdir(self.blessing.uri)
+                      if name in ("BLESSED", "NOT_BLESSED"))
+
+
+@pytest.fixture(scope="module")
+def plain(root, examples, model):
+    return Run(root, "plain", examples, model)
+
+
+@pytest.fixture(scope="module")
+def impossible_ndcg(root, examples, model):
+    return Run(root, "impossible", examples, model,
+               min_thresholds=json.dumps({"ndcg@k": 1.0}))
+
+
+@pytest.fixture(scope="module")
+def vs_better(root, examples, model, better_baseline):
+    return Run(root, "better", examples, model, better_baseline)
+
+
+@pytest.fixture(scope="module")
+def vs_worse(root, examples, model, worse_baseline):
+    return Run(root, "worse", examples, model, worse_baseline,
+               tfma_blessing=_tfma_blessing(1))
+
+
+@pytest.fixture(scope="module")
+def vs_itself(root, examples, model):
+    same = standard_artifacts.Model()
+    same.uri, same.id = model.uri, model.id
+    return Run(root, "itself", examples, model, same)
+
+
+@pytest.fixture(scope="module")
+def tfma_rejected(root, examples, model):
+    return Run(root, "tfma0", examples, model,
+               tfma_blessing=_tfma_blessing(0))
+
+
+# -------------------------------------------------------- brute force
+
+
+def brute_force_pool(table=None):
+    """Users x items minus train pairs, scored by `table` or popularity."""
+    train = pd.DataFrame(TRAIN_ROWS).iloc[:, :2]
+    train.columns = [USER_KEY, ITEM_KEY]
+    cross = pd.DataFrame([(u, i) for u in USERS for i in ITEMS],
+                         columns=[USER_KEY, ITEM_KEY])
+    merged = cross.merge(train, how="left", indicator=True)
+    unseen = merged[merged["_merge"] == "left_only"].drop(columns="_merge")
+    if table is None:
+        counts = train[ITEM_KEY].value_counts()
+        unseen["score"] = unseen[ITEM_KEY].map(counts).fillna(0).astype(
+            np.float64)
+    else:
+        unseen["score"] = table[unseen[USER_KEY], unseen[ITEM_KEY]]
+    return unseen.reset_index(drop=True)
+
+
+def brute_force_ranking(table=None):
+    truth = pd.DataFrame([r[:3] for r in EVAL_ROWS],
+                         columns=[USER_KEY, ITEM_KEY, LABEL_KEY])
+    return metrics.ranking_metrics(truth, brute_force_pool(table), K,
+                                   col_prediction="score")
+
+
+def numpy_rating_metrics(table):
+    y_true = np.array([r[2] for r in EVAL_ROWS], np.float64)
+    y_pred = np.clip([table[r[0], r[1]] for r in EVAL_ROWS], 0.5, 5.0)
+    error = y_true - y_pred
+    return {"rmse": float(np.sqrt(np.mean(error ** 2))),
+            "mae": float(np.mean(np.abs(error))),
+            "rsquared": 1 - np.mean(error ** 2) / np.var(y_true),
+            "exp_var": 1 - np.var(error) / np.var(y_true)}
+
+
+def assert_close(actual, expected):
+    assert set(expected) <= set(actual)
+    for name, value in expected.items():
+        assert actual[name] == pytest.approx(value, rel=1e-9, abs=1e-12), name
+
+
+# ------------------------------------------------------ the brute force
+
+
+def test_brute_force_matches_the_hand_values():
+    assert len(brute_force_pool()) == 16
+    assert_close(brute_force_ranking(MODEL_TABLE), HAND_MODEL)
+    assert_close(brute_force_ranking(None), HAND_POPULARITY)
+    assert_close(numpy_rating_metrics(MODEL_TABLE), HAND_RATING)
+    # The baselines are really better / worse than the model.
+    assert brute_force_ranking(BETTER_TABLE)["ndcg@k"] == pytest.approx(1.0)
+    assert brute_force_ranking(WORSE_TABLE)["ndcg@k"] < 0.5
+    assert (numpy_rating_metrics(WORSE_TABLE)["rmse"]
+            > numpy_rating_metrics(MODEL_TABLE)["rmse"])
+
+
+# ----------------------------------------------------------- plain run
+
+
+def test_writes_the_artifacts(plain):
+    assert sorted(os.listdir(plain.evaluation.uri)) == ["metrics.json",
+                                                        "summary.txt"]
+    assert plain.marker_files() == ["BLESSED"]
+
+
+def test_model_ranking_metrics(plain):
+    model = plain.metrics["model"]
+    assert_close(model, brute_force_ranking(MODEL_TABLE))
+    assert_close(model, HAND_MODEL)
+    assert model["num_users"] == 4
+
+
+def test_popularity_ranking_metrics(plain):
+    popularity = plain.metrics["popularity"]
+    assert_close(popularity, brute_force_ranking(None))
+    assert_close(popularity, HAND_POPULARITY)
+    # A ranker, not a rating model: no rating metrics.
+    assert "rmse" not in popularity
+
+
+def test_rating_metrics(plain):
+    model = plain.metrics["model"]
+    assert_close(model, numpy_rating_metrics(MODEL_TABLE))
+    assert_close(model, HAND_RATING)
+
+
+def test_pool_counts(plain):
+    assert plain.metrics["k"] == K
+    assert plain.metrics["pool"] == {"users": 4, "items": 6, "pairs": 16,
+                                     "shards": 1}
+    assert plain.metrics["timing"]["model_pairs_scored"] == 16
+    assert "baseline" not in plain.metrics
+
+
+def test_blessing_properties(plain, model):
+    assert plain.blessed == 1
+    assert plain.metrics["blessing"] == {"blessed": True, "checks": []}
+    assert plain.blessing.get_int_custom_property("current_model_id") == 11
+    assert plain.blessing.get_int_custom_property(
+        "current_model_id") == model.id
+    assert plain.blessing.get_string_custom_property(
+        "current_model") == model.uri
+    assert not plain.blessing.has_custom_property("baseline_model_id")
+
+
+def test_summary(plain):
+    lines = plain.summary.splitlines()
+    assert lines[0].startswith(
+        "top-2 evaluation over 16 unseen (user, item) pairs "
+        "(4 users x 6 items minus train)")
+    assert lines[1].split() == ["metric", "model", "popularity"]
+    ndcg = next(line for line in lines if line.startswith("ndcg@2"))
+    assert ndcg.split() == ["ndcg@2", "0.5000",
+                            f"{HAND_POPULARITY['ndcg@k']:.4f}"]
+    rmse = next(line for line in lines if line.startswith("rmse"))
+    assert rmse.split() == ["rmse", f"{math.sqrt(2.75):.4f}", "-"]
+    assert lines[-1] == "BLESSED"
+
+
+# --------------------------------------------------------- not blessed
+
+
+def test_failing_threshold(impossible_ndcg):
+    run = impossible_ndcg
+    assert run.blessed == 0
+    assert run.marker_files() == ["NOT_BLESSED"]
+    assert run.metrics["blessing"]["blessed"] is False
+    [check] = run.checks()
+    assert check == {"name": "ndcg@k >= 1", "passed": False,
+                     "detail": "ndcg@k = 0.5000, minimum 1"}
+    assert "NOT BLESSED" in run.summary
+    assert "[FAILED] ndcg@k = 0.5000, minimum 1" in run.summary
+
+
+def test_better_baseline_is_not_blessed(vs_better, better_baseline):
+    run = vs_better
+    assert run.blessed == 0
+    assert run.marker_files() == ["NOT_BLESSED"]
+    # The oracle ranks every user's eval items first.
+    assert_close(run.metrics["baseline"], brute_force_ranking(BETTER_TABLE))
+    assert run.metrics["baseline"]["ndcg@k"] == pytest.approx(1.0)
+    assert_close(run.metrics["baseline"], numpy_rating_metrics(BETTER_TABLE))
+    [failure] = run.checks(passed=False)
+    assert failure["name"] == "ndcg@k not worse than baseline"
+    assert failure["detail"] == ("ndcg@k = 0.5000, baseline 1.0000, needs "
+                                 ">= 1.0000 (tolerance 0)")
+    # The oracle predicts 5 on every eval row: its rmse is worse.
+    assert [c["name"] for c in run.checks(passed=True)] == [
+        "rmse not worse than baseline"]
+    assert run.blessing.get_int_custom_property("baseline_model_id") == 8
+    assert run.blessing.get_int_custom_property(
+        "baseline_model_id") == better_baseline.id
+    assert run.blessing.get_string_custom_property(
+        "baseline_model") == better_baseline.uri
+    assert run.metrics["timing"]["model_pairs_scored"] == 32
+
+
+def test_worse_baseline_is_blessed(vs_worse, worse_baseline, model):
+    run = vs_worse
+    assert run.blessed == 1
+    assert run.marker_files() == ["BLESSED"]
+    assert_close(run.metrics["baseline"], brute_force_ranking(WORSE_TABLE))
+    assert_close(run.metrics["baseline"], numpy_rating_metrics(WORSE_TABLE))
+    # The model's own metrics do not depend on the baseline.
+    assert_close(run.metrics["model"], HAND_MODEL)
+    assert [c["name"] for c in run.checks()] == [
+        "TFMA Evaluator blessed the model",
+        "ndcg@k not worse than baseline", "rmse not worse than baseline"]
+    assert all(c["passed"] for c in run.checks())
+    assert run.blessing.get_int_custom_property("baseline_model_id") == 7
+    assert run.blessing.get_int_custom_property(
+        "current_model_id") == model.id
+    assert "baseline" in run.summary.splitlines()[1].split()
+
+
+def test_model_is_its_own_baseline(vs_itself, model):
+    run = vs_itself
+    assert run.blessed == 0
+    assert run.marker_files() == ["NOT_BLESSED"]
+    [check] = run.checks()
+    assert check["passed"] is False
+    assert "already the latest blessed model" in check["detail"]
+    # Not ranked a second time.
+    assert "baseline" not in run.metrics
+    assert run.metrics["timing"]["model_pairs_scored"] == 16
+    assert run.blessing.get_int_custom_property(
+        "baseline_model_id") == model.id
+
+
+def test_tfma_not_blessed(tfma_rejected):
+    run = tfma_rejected
+    assert run.blessed == 0
+    assert run.marker_files() == ["NOT_BLESSED"]
+    [check] = run.checks()
+    assert check["name"] == "TFMA Evaluator blessed the model"
+    assert check["passed"] is False
+
+
+# ------------------------------------------------ several shards in Beam
+
+
+def test_several_shards_give_the_same_metrics(root, examples, model,
+                                              worse_baseline):
+    train = data.read_split(examples, "train")
+    eval_ = data.read_split(examples, "eval")
+    tmp = root / "shards_tmp"
+    tmp.mkdir()
+    result = evaluate.evaluate(
+        train, eval_, path_utils.serving_model_path(model.uri),
+        path_utils.serving_model_path(worse_baseline.uri), K,
+        lambda: beam.Pipeline(options=PipelineOptions(
+            ["--direct_running_mode=in_memory", "--direct_num_workers=1"])),
+        str(tmp), max_pairs_per_shard=6)  # one user per shard
+    assert result["pool"]["shards"] == 4
+    assert_close(result["model"], HAND_MODEL)
+    assert_close(result["popularity"], HAND_POPULARITY)
+    assert_close(result["baseline"], brute_force_ranking(WORSE_TABLE))
+
+
+# ---------------------------------------------------------------- data
+
+
+def test_read_split(examples):
+    train = data.read_split(examples, "train")
+    expected = rows_frame(TRAIN_ROWS)
+    key = [USER_KEY, ITEM_KEY]
+    pd.testing.assert_frame_equal(
+        train.sort_values(key).reset_index(drop=True),
+        expected.sort_values(key).reset_index(drop=True))
+    with pytest.raises(ValueError, match="'test'"):
+        data.read_split(examples, "test")
+
+
+# ---------------------------------------------------------- parameters
+
+
+@pytest.mark.parametrize("override, parameter", [
+    ({"top_k": 0}, "top_k"),
+    ({"top_k": -3}, "top_k"),
+    ({"top_k": 2.0}, "top_k"),
+    ({"top_k": True}, "top_k"),
+    ({"min_thresholds": json.dumps({"ndcg@10": 0.1})}, "min_thresholds"),
+    ({"max_thresholds": json.dumps({"RMSE": 1.0})}, "max_thresholds"),
+    ({"baseline_metrics": json.dumps(["ndcg"])}, "baseline_metrics"),
+    ({"baseline_tolerance": -0.01}, "baseline_tolerance"),
+    ({"baseline_tolerance": float("nan")}, "baseline_tolerance"),
+    ({"eval_split": "train"}, "train_split and eval_split"),
+])
+def test_parse_parameters_rejects(override, parameter):
+    with pytest.raises(ValueError) as error:
+        executor.parse_parameters(dict(DEFAULTS, **override))
+    assert parameter in str(error.value)
+
+
+def test_parse_parameters_names_the_unknown_metric():
+    with pytest.raises(ValueError, match="ndcg@10"):
+        executor.parse_parameters(dict(
+            DEFAULTS, min_thresholds=json.dumps({"ndcg@10": 0.1,
+                                                 "map": 0.1})))
+
+
+def test_parse_parameters_accepts():
+    params = executor.parse_parameters(dict(
+        DEFAULTS, min_thresholds=json.dumps({"ndcg@k": 0.1, "map@k": 0}),
+        max_thresholds=json.dumps({"rmse": 2}), baseline_tolerance=0))
+    assert params == executor.Parameters(
+        2, {"ndcg@k": 0.1, "map@k": 0.0}, {"rmse": 2.0}, ("ndcg@k", "rmse"),
+        0.0, "train", "eval")
+    assert isinstance(params.max_thresholds["rmse"], float)
+
+
+def test_executor_rejects_before_work(root, examples, model):
+    # Bad parameters fail before any file is read or written.
+    evaluation = standard_artifacts.ModelEvaluation()
+    evaluation.uri = str(root / "rejected" / "evaluation")
+    blessing = standard_artifacts.ModelBlessing()
+    blessing.uri = str(root / "rejected" / "blessing")
+    with pytest.raises(ValueError, match="top_k"):
+        executor.Executor().Do(
+            {"examples": [examples], "model": [model]},
+            {"evaluation": [evaluation], "blessing": [blessing]},
+            dict(DEFAULTS, top_k=0))
+    assert not os.path.exists(str(root / "rejected"))
+
+
+# ----------------------------------------------------------- component
+
+
+def _channels():
+    return dict(examples=types.Channel(type=standard_artifacts.Examples),
+                model=types.Channel(type=standard_artifacts.Model))
+
+
+def test_component_rejects_unknown_metric_at_construction():
+    with pytest.raises(ValueError) as error:
+        TopKEvaluator(**_channels(), min_thresholds={"ndcg@10": 0.2})
+    assert "min_thresholds" in str(error.value)
+    assert "ndcg@10" in str(error.value)
+    with pytest.raises(ValueError, match="baseline_metrics"):
+        TopKEvaluator(**_channels(), baseline_metrics=["precision"])
+    with pytest.raises(ValueError, match="top_k"):
+        TopKEvaluator(**_channels(), top_k=0)
+
+
+def test_component_accepts_a_whole_number_tolerance():
+    component = TopKEvaluator(**_channels(), baseline_tolerance=0)
+    assert component.exec_properties["baseline_tolerance"] == 0.0
+
+
+def test_component_builds():
+    component = TopKEvaluator(
+        **_channels(),
+        baseline_model=types.Channel(type=standard_artifacts.Model),
+        tfma_blessing=types.Channel(type=standard_artifacts.ModelBlessing),
+        top_k=5, min_thresholds={"ndcg@k": 0.1}, max_thresholds={"rmse": 1.2},
+        baseline_tolerance=0.01)
+    props = component.exec_properties
+    assert props["top_k"] == 5
+    assert json.loads(props["min_thresholds"]) == {"ndcg@k": 0.1}
+    assert json.loads(props["max_thresholds"]) == {"rmse": 1.2}
+    assert json.loads(props["baseline_metrics"]) == ["ndcg@k", "rmse"]
+    assert set(component.outputs) == {"evaluation", "blessing"}
+    assert component.outputs["blessing"].type is \
+        standard_artifacts.ModelBlessing

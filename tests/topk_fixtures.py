@@ -1,0 +1,128 @@
+"""Shared helpers of the TopKEvaluator tests: fake models and fake examples.
+
+A fake model is a SavedModel with only the `serving_raw` signature the
+TopKEvaluator uses, whose score is a known function of (user, item, genres),
+so every metric can be computed by hand or by brute force.
+"""
+import os
+from typing import Callable, Dict, Iterable, Optional, Sequence, Tuple
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from tfx.types import artifact_utils, standard_artifacts
+from tfx.utils import path_utils
+
+from trainer_module import features
+from trainer_module.model import PREDICTION_KEY, RAW_SIGNATURE, SCORE_KEY
+
+# (user_id, item_id, rating, genres or None for no genres value, timestamp)
+Row = Tuple[int, int, float, Optional[bytes], int]
+
+_RAW_SPEC = [tf.TensorSpec([None], tf.int64, name=features.USER_KEY),
+             tf.TensorSpec([None], tf.int64, name=features.ITEM_KEY),
+             tf.TensorSpec([None], tf.string, name=features.GENRES_KEY)]
+
+
+# ------------------------------------------------------------ fake models
+
+
+def save_fake_model(export_dir: str,
+                    score_fn: Callable[[tf.Tensor, tf.Tensor, tf.Tensor],
+                                       tf.Tensor],
+                    signature_name: str = RAW_SIGNATURE) -> str:
+    """Saves a SavedModel whose `signature_name` returns
+    {"predictions": clip(score, 0.5, 5) [n, 1], "scores": score [n, 1]}
+    with score = score_fn(user_id, item_id, genres) (float32 [n])."""
+    module = tf.Module()
+
+    def serve(user_id, item_id, genres):
+        score = tf.reshape(tf.cast(score_fn(user_id, item_id, genres),
+                                   tf.float32), [-1, 1])
+        return {PREDICTION_KEY: tf.clip_by_value(
+                    score, features.RATING_MIN, features.RATING_MAX),
+                SCORE_KEY: score}
+
+    module.serve = tf.function(serve, input_signature=_RAW_SPEC)
+    tf.saved_model.save(module, export_dir, signatures={
+        signature_name: module.serve.get_concrete_function()})
+    return export_dir
+
+
+def table_score_fn(table: np.ndarray):
+    """score = table[user_id, item_id] (ids index the table directly)."""
+    constant = tf.constant(np.asarray(table, np.float32))
+
+    def score(user_id, item_id, genres):
+        del genres
+        return tf.gather_nd(constant, tf.stack([user_id, item_id], axis=1))
+    return score
+
+
+def save_table_model(export_dir: str, table: np.ndarray) -> str:
+    return save_fake_model(export_dir, table_score_fn(table))
+
+
+def make_model_artifact(root: str, table: np.ndarray,
+                        artifact_id: int) -> standard_artifacts.Model:
+    """A Model artifact at `root` whose Format-Serving dir is a table model."""
+    model = standard_artifacts.Model()
+    model.uri = str(root)
+    model.id = artifact_id
+    save_table_model(path_utils.serving_model_path(model.uri), table)
+    return model
+
+
+# ---------------------------------------------------------- fake examples
+
+
+def make_example(row: Row) -> tf.train.Example:
+    user, item, rating, genres, timestamp = row
+    feature = {
+        features.USER_KEY: tf.train.Feature(
+            int64_list=tf.train.Int64List(value=[user])),
+        features.ITEM_KEY: tf.train.Feature(
+            int64_list=tf.train.Int64List(value=[item])),
+        features.LABEL_KEY: tf.train.Feature(
+            float_list=tf.train.FloatList(value=[rating])),
+        # No value at all for a missing genre, as CsvExampleGen writes an
+        # empty cell.
+        features.GENRES_KEY: tf.train.Feature(bytes_list=tf.train.BytesList(
+            value=[] if genres is None else [genres])),
+        features.TIMESTAMP_KEY: tf.train.Feature(
+            int64_list=tf.train.Int64List(value=[timestamp])),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=feature))
+
+
+def write_examples_artifact(uri: str, splits: Dict[str, Sequence[Row]],
+                            files_per_split: int = 2
+                            ) -> standard_artifacts.Examples:
+    """Gzipped TFRecords of raw tf.Examples under <uri>/Split-<name>/."""
+    for name, rows in splits.items():
+        split_dir = os.path.join(str(uri), f"Split-{name}")
+        os.makedirs(split_dir, exist_ok=True)
+        options = tf.io.TFRecordOptions(compression_type="GZIP")
+        for part in range(files_per_split):
+            path = os.path.join(
+                split_dir,
+                f"data_tfrecord-{part:05d}-of-{files_per_split:05d}.gz")
+            with tf.io.TFRecordWriter(path, options) as writer:
+                for row in list(rows)[part::files_per_split]:
+                    writer.write(make_example(row).SerializeToString())
+    examples = standard_artifacts.Examples()
+    examples.uri = str(uri)
+    examples.split_names = artifact_utils.encode_split_names(list(splits))
+    return examples
+
+
+def rows_frame(rows: Iterable[Row]):
+    """The frame data.read_examples returns for these rows (any order)."""
+    rows = list(rows)
+    return pd.DataFrame({
+        features.USER_KEY: np.array([r[0] for r in rows], np.int64),
+        features.ITEM_KEY: np.array([r[1] for r in rows], np.int64),
+        features.LABEL_KEY: np.array([r[2] for r in rows], np.float32),
+        features.GENRES_KEY: np.array(
+            [b"" if r[3] is None else r[3] for r in rows], object),
+    })
