@@ -61,8 +61,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help="bless only a model with ndcg@k at least this")
     parser.add_argument("--ndcg-tolerance", type=float,
                         default=configs.NDCG_TOLERANCE,
-                        help="bless only if ndcg@k (and RMSE) are at most "
-                             "this much worse than the latest blessed model's")
+                        help="bless only if ndcg@k is at most this much "
+                             "below the latest blessed model's")
     parser.add_argument("--no-cache", action="store_true",
                         help="re-run every component")
     parser.add_argument("--skip-data-check", action="store_true",
