@@ -12,10 +12,13 @@ is installed. kubeflow_v2_runner.py shares this module's flags.
 import argparse
 import os
 import sys
-from typing import Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 import local_runner  # its model and gate flags; imports no TensorFlow
 from pipeline import beam_args
+
+if TYPE_CHECKING:
+    from tfx import v1 as tfx
 
 # The curated schema inside the image: the Dockerfile links it there from the
 # installed package, whose site-packages path depends on the base image.
@@ -26,26 +29,23 @@ _LOCAL_ONLY_FLAGS = {"--data-dir": "--data-root",
                      "--output-root": "--pipeline-root",
                      "--skip-data-check": None}
 
-_MODEL_FLAGS_HELP = """\
-model and blessing flags, the same as local_runner.py's (see its --help):
-  --pipeline-name, --no-cache, --max-rmse, --rmse-tolerance, --top-k,
-  --min-ndcg, --ndcg-tolerance, --hidden-units, --no-batch-norm, --epochs,
-  --train-steps, --batch-size, --dropout, ... (every hyper-parameter flag)
-
+_BEAM_PRESETS_HELP = """\
 Beam presets (pipeline/beam_args.py):
   direct    DirectRunner, multi-processing inside each pod (default)
   local     DirectRunner in-memory, one process (tiny data only)
   dataflow  Dataflow, workers run --image (--project --region --temp-location)
   flink     PortableRunner on a Flink job server (--job-endpoint)
   spark     PortableRunner on a Spark job server (--job-endpoint)
-Raw Beam arguments go after --beam-arg=, e.g. --beam-arg=--max_num_workers=8
+Flink and Spark workers: EXTERNAL (default) uses a Beam worker pool sidecar
+running --image on each task manager / worker; DOCKER has them start --image.
 """
 
 
-def build_parser(description: str, default_output: str) -> argparse.ArgumentParser:
-    """The cluster flags; model flags are parsed by local_runner.parse_args."""
+def build_parser(description: str,
+                 default_output: str) -> argparse.ArgumentParser:
+    """The cluster flags, then the flags every runner shares."""
     parser = argparse.ArgumentParser(
-        description=description, epilog=_MODEL_FLAGS_HELP, allow_abbrev=False,
+        description=description, epilog=_BEAM_PRESETS_HELP, allow_abbrev=False,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--image", required=True,
                         help="the pipeline image (built from Dockerfile) "
@@ -58,7 +58,7 @@ def build_parser(description: str, default_output: str) -> argparse.ArgumentPars
                              "gs://BUCKET/data/ml-100k")
     parser.add_argument("--serving-model-dir", default=None,
                         help="where the Pusher writes versioned SavedModels "
-                             "(default: <pipeline-root>/serving_model/<name>)")
+                             "(default: <pipeline-root>/serving_model)")
     parser.add_argument("--schema-path", default=IMAGE_SCHEMA_PATH,
                         help="curated schema as the pods see it (default: "
                              "the copy installed in the image)")
@@ -67,7 +67,7 @@ def build_parser(description: str, default_output: str) -> argparse.ArgumentPars
                              f"in the current folder)")
     beam = parser.add_argument_group("Beam")
     beam.add_argument("--beam-preset", choices=beam_args.PRESETS,
-                      default="direct")
+                      default="direct", help="where Beam runs (see below)")
     beam.add_argument("--beam-workers", type=int, default=0,
                       help="direct/local: worker processes per pod "
                            "(0: one per CPU); dataflow: most workers")
@@ -83,30 +83,32 @@ def build_parser(description: str, default_output: str) -> argparse.ArgumentPars
                       help="flink/spark: worker pool address (EXTERNAL) or "
                            "image (DOCKER; default --image)")
     beam.add_argument("--beam-arg", action="append", default=[],
-                      metavar="=--NAME=VALUE",
-                      help="extra raw Beam argument, repeatable")
+                      metavar="ARG", help="extra raw Beam argument, "
+                      "repeatable: --beam-arg=--max_num_workers=8")
+    local_runner.add_pipeline_flags(parser)
     return parser
 
 
 def parse_args(argv: Optional[List[str]], description: str,
                default_output: str) -> argparse.Namespace:
-    """Cluster flags from build_parser, the rest as local_runner parses them."""
+    """All flags, checked: pod-visible paths, a complete Beam preset."""
     parser = build_parser(description, default_output)
     args, rest = parser.parse_known_args(argv)
     _refuse_local_only_flags(parser, rest)
-    model_args = local_runner.parse_args(rest)
-    merged = argparse.Namespace(**{**vars(model_args), **vars(args)})
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     for name in ("pipeline_root", "data_root", "serving_model_dir",
                  "schema_path"):
-        if getattr(merged, name) and not _is_pod_visible(getattr(merged, name)):
+        path = getattr(args, name)
+        if path and not _is_pod_visible(path):
             parser.error(f"--{name.replace('_', '-')} must be a URL "
                          f"(gs://...) or an absolute path the pods mount, "
-                         f"got {getattr(merged, name)!r}")
+                         f"got {path!r}")
     try:
-        merged.beam_pipeline_args = beam_pipeline_args(merged)
+        args.beam_pipeline_args = beam_pipeline_args(args)
     except ValueError as error:
         parser.error(str(error))
-    return merged
+    return args
 
 
 def beam_pipeline_args(args: argparse.Namespace) -> List[str]:
@@ -129,14 +131,14 @@ def beam_pipeline_args(args: argparse.Namespace) -> List[str]:
 
 def pipeline_paths(args: argparse.Namespace) -> Dict[str, str]:
     """Every path the pipeline needs, as the pods see them."""
-    serving = args.serving_model_dir or _join(
-        args.pipeline_root, "serving_model", args.pipeline_name)
-    return {"pipeline_root": _join(args.pipeline_root, args.pipeline_name),
+    serving = args.serving_model_dir or _join(args.pipeline_root,
+                                              "serving_model")
+    return {"pipeline_root": args.pipeline_root,
             "data_root": args.data_root, "serving_model_dir": serving,
             "schema_path": args.schema_path}
 
 
-def create_kubeflow_pipeline(args: argparse.Namespace):
+def create_kubeflow_pipeline(args: argparse.Namespace) -> "tfx.dsl.Pipeline":
     """create_pipeline with cluster paths; the runner supplies metadata."""
     from pipeline.pipeline import create_pipeline
     return create_pipeline(
@@ -153,16 +155,17 @@ def create_kubeflow_pipeline(args: argparse.Namespace):
         **pipeline_paths(args))
 
 
-def output_location(args: argparse.Namespace, suffix: str) -> List[str]:
-    """[folder, file name] of the compiled spec."""
+def prepare_output(args: argparse.Namespace, suffix: str) -> List[str]:
+    """[folder, file name] of the compiled spec; makes the folder."""
     path = os.path.abspath(args.output or args.pipeline_name + suffix)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     return [os.path.dirname(path), os.path.basename(path)]
 
 
 def compile_v1(args: argparse.Namespace) -> str:
     """Writes the Argo workflow package; returns its path."""
     from tfx.orchestration.kubeflow import kubeflow_dag_runner
-    output_dir, filename = output_location(args, ".tar.gz")
+    output_dir, filename = prepare_output(args, ".tar.gz")
     config = kubeflow_dag_runner.KubeflowDagRunnerConfig(
         kubeflow_metadata_config=(
             kubeflow_dag_runner.get_default_kubeflow_metadata_config()),
@@ -182,12 +185,13 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def _refuse_local_only_flags(parser: argparse.ArgumentParser,
                              rest: List[str]) -> None:
+    # Prefixes too: local_runner's parser accepts abbreviations.
     for token in rest:
-        flag = token.split("=", 1)[0]
-        if flag in _LOCAL_ONLY_FLAGS:
-            instead = _LOCAL_ONLY_FLAGS[flag]
-            parser.error(f"{flag} is a local_runner flag"
-                         + (f"; use {instead}" if instead else ""))
+        given = token.split("=", 1)[0]
+        for flag, instead in _LOCAL_ONLY_FLAGS.items():
+            if given.startswith("--") and flag.startswith(given):
+                parser.error(f"{flag} is a local_runner flag"
+                             + (f"; use {instead}" if instead else ""))
 
 
 def _is_pod_visible(path: str) -> bool:

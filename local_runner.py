@@ -19,7 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 warnings.filterwarnings("ignore", message=".*non-supported Python version.*")
 
 from trainer_module.hparams import HParams  # noqa: E402  (no TF import)
-from pipeline import configs  # noqa: E402
+from pipeline import beam_args, configs  # noqa: E402
 
 _HPARAM_FLAGS = {
     # HParams field (flag --field-name) -> (type, help)
@@ -45,38 +45,45 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                              "make one with `python -m movielens_data`")
     parser.add_argument("--output-root", default=configs.DEFAULT_OUTPUT_ROOT,
                         help="pipeline artifacts, metadata, served models, logs")
-    parser.add_argument("--pipeline-name", default=configs.PIPELINE_NAME)
     parser.add_argument("--beam-workers", type=int, default=1,
                         help="1: Beam in-memory in this process; N > 1: "
                              "DirectRunner multi-processing with N workers")
-    parser.add_argument("--max-rmse", type=float, default=configs.MAX_RMSE,
-                        help="bless only a model with eval RMSE at most this")
-    parser.add_argument("--rmse-tolerance", type=float,
-                        default=configs.RMSE_TOLERANCE,
-                        help="bless only if RMSE is at most this much above "
-                             "the latest blessed model's")
-    parser.add_argument("--top-k", type=int, default=configs.TOP_K,
-                        help="recommendations per user the TopKEvaluator ranks")
-    parser.add_argument("--min-ndcg", type=float, default=configs.MIN_NDCG,
-                        help="bless only a model with ndcg@k at least this")
-    parser.add_argument("--ndcg-tolerance", type=float,
-                        default=configs.NDCG_TOLERANCE,
-                        help="bless only if ndcg@k is at most this much "
-                             "below the latest blessed model's")
-    parser.add_argument("--no-cache", action="store_true",
-                        help="re-run every component")
     parser.add_argument("--skip-data-check", action="store_true",
                         help="skip the CSV check before the run; the "
                              "pipeline's ExampleValidator still stops bad data")
-    parser.add_argument("--hidden-units", default=None,
-                        help="DNN layer sizes, comma-separated "
-                             "(seed: 1024,32,1024)")
-    parser.add_argument("--no-batch-norm", action="store_true",
-                        help="turn off the DNN's batch normalization")
-    for name, (kind, text) in _HPARAM_FLAGS.items():
-        parser.add_argument("--" + name.replace("_", "-"), type=kind,
-                            default=None, help=text)
+    add_pipeline_flags(parser)
     return parser.parse_args(argv)
+
+
+def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags every runner shares: name, cache, gates, hyper-parameters."""
+    parser.add_argument("--pipeline-name", default=configs.PIPELINE_NAME)
+    parser.add_argument("--no-cache", action="store_true",
+                        help="re-run every component")
+    gates = parser.add_argument_group("blessing (what gets pushed)")
+    gates.add_argument("--max-rmse", type=float, default=configs.MAX_RMSE,
+                       help="bless only a model with eval RMSE at most this")
+    gates.add_argument("--rmse-tolerance", type=float,
+                       default=configs.RMSE_TOLERANCE,
+                       help="bless only if RMSE is at most this much above "
+                            "the latest blessed model's")
+    gates.add_argument("--top-k", type=int, default=configs.TOP_K,
+                       help="recommendations per user the TopKEvaluator ranks")
+    gates.add_argument("--min-ndcg", type=float, default=configs.MIN_NDCG,
+                       help="bless only a model with ndcg@k at least this")
+    gates.add_argument("--ndcg-tolerance", type=float,
+                       default=configs.NDCG_TOLERANCE,
+                       help="bless only if ndcg@k is at most this much "
+                            "below the latest blessed model's")
+    model = parser.add_argument_group("model (defaults: the seed notebook)")
+    model.add_argument("--hidden-units", default=None,
+                       help="DNN layer sizes, comma-separated "
+                            "(seed: 1024,32,1024)")
+    model.add_argument("--no-batch-norm", action="store_true",
+                       help="turn off the DNN's batch normalization")
+    for name, (kind, text) in _HPARAM_FLAGS.items():
+        model.add_argument("--" + name.replace("_", "-"), type=kind,
+                           default=None, help=text)
 
 
 def hparams_from_args(args: argparse.Namespace) -> HParams:
@@ -89,14 +96,6 @@ def hparams_from_args(args: argparse.Namespace) -> HParams:
     if args.no_batch_norm:
         values["batch_norm"] = False
     return HParams.from_dict(values)
-
-
-def beam_args(workers: int) -> List[str]:
-    """DirectRunner arguments: in-memory for 1 worker, else multi-process."""
-    if workers <= 1:
-        return ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
-    return ["--direct_running_mode=multi_processing",
-            f"--direct_num_workers={workers}"]
 
 
 class RunPaths:
@@ -155,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         top_k=args.top_k,
         min_ndcg=args.min_ndcg,
         ndcg_tolerance=args.ndcg_tolerance,
-        beam_pipeline_args=beam_args(args.beam_workers),
+        beam_pipeline_args=beam_args.local(args.beam_workers),
         metadata_connection_config=(
             tfx.orchestration.metadata.sqlite_metadata_connection_config(
                 paths.metadata_path)),

@@ -18,6 +18,8 @@ INSTALL_REQUIRES = [
     # Beam > 2.53 no longer installs dill, which TFT 1.15 imports.
     "apache-beam[gcp]==2.53.0",
     "pandas",
+    # Plots of the HTML run report.
+    "matplotlib",
     # kfp 1.8, tensorboard and tensorflow_hub import pkg_resources, which
     # setuptools removed in release 81.
     "setuptools<81",

@@ -9,7 +9,6 @@ component wall time from the metadata store, plus the evaluation metrics.
 Extra arguments after `--` go to local_runner.py.
 """
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -22,6 +21,7 @@ from typing import Dict, List
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from benchmarks import common  # noqa: E402
 from components.topk_evaluator.executor import read_evaluation  # noqa: E402
 from pipeline import configs, metadata_report  # noqa: E402
 
@@ -95,21 +95,16 @@ def summarize(runs: List[Dict], data_dir: str, extra_args: List[str]) -> Dict:
         "component_seconds_median": {
             name: statistics.median(r["component_seconds"][name] for r in runs)
             for name in components},
-        "eval_metrics_median": _medians([r["eval_metrics"] for r in runs]),
+        "eval_metrics_median": common.medians([r["eval_metrics"] for r in runs]),
         "topk_median": {
             "k": runs[0]["topk"]["k"],
             "pool": runs[0]["topk"]["pool"],
-            "timing": _medians([r["topk"]["timing"] for r in runs]),
-            "model": _medians([r["topk"]["model"] for r in runs]),
-            "popularity": _medians([r["topk"]["popularity"] for r in runs]),
+            "timing": common.medians([r["topk"]["timing"] for r in runs]),
+            "model": common.medians([r["topk"]["model"] for r in runs]),
+            "popularity": common.medians([r["topk"]["popularity"] for r in runs]),
         },
         "per_run": runs,
     }
-
-
-def _medians(dicts: List[Dict[str, float]]) -> Dict[str, float]:
-    return {name: round(statistics.median(d[name] for d in dicts), 4)
-            for name in dicts[0]}
 
 
 def main() -> None:
@@ -121,19 +116,10 @@ def main() -> None:
     parser.add_argument("extra", nargs="*",
                         help="arguments for local_runner.py (after --)")
     args = parser.parse_args()
-    runs = []
-    for index in range(args.runs):
-        print(f"run {index + 1}/{args.runs} ...", flush=True)
-        runs.append(run_once(os.path.abspath(args.data_dir), args.extra))
-        print(json.dumps({k: runs[-1][k] for k in
-                          ("wall_seconds", "peak_rss_mb", "eval_metrics",
-                           "topk")}), flush=True)
-    report = summarize(runs, os.path.abspath(args.data_dir), args.extra)
-    os.makedirs(os.path.dirname(args.output), exist_ok=True)
-    with open(args.output, "w") as handle:
-        json.dump(report, handle, indent=2, sort_keys=True)
-        handle.write("\n")
-    print(f"wrote {args.output}")
+    data_dir = os.path.abspath(args.data_dir)
+    runs = common.repeat(args.runs, lambda: run_once(data_dir, args.extra),
+                         ("wall_seconds", "peak_rss_mb", "eval_metrics"))
+    common.write_report(args.output, summarize(runs, data_dir, args.extra))
 
 
 if __name__ == "__main__":

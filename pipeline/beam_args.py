@@ -14,7 +14,7 @@ from typing import List, Optional, Sequence
 
 # Names the runners' --beam-preset flag accepts.
 PRESETS = ("local", "direct", "dataflow", "flink", "spark")
-ENVIRONMENT_TYPES = ("EXTERNAL", "DOCKER", "PROCESS", "LOOPBACK")
+ENVIRONMENT_TYPES = ("EXTERNAL", "DOCKER")
 # A Beam worker pool sidecar (`/opt/apache/beam/boot --worker_pool`) listens
 # here, next to the Flink task manager or Spark worker.
 DEFAULT_WORKER_POOL = "localhost:50000"
@@ -70,7 +70,7 @@ def dataflow(project: str, region: str, temp_location: str, image: str,
 
 def flink(job_endpoint: str, environment_type: str = "EXTERNAL",
           environment_config: Optional[str] = None,
-          image: Optional[str] = None, parallelism: int = 0) -> List[str]:
+          image: Optional[str] = None) -> List[str]:
     """Apache Flink through Beam's portable runner and a Flink job server.
 
     The job server (beam_flink<version>_job_server, e.g. as a service next to
@@ -78,12 +78,10 @@ def flink(job_endpoint: str, environment_type: str = "EXTERNAL",
     no Java. Workers: EXTERNAL (default) talks to a worker pool sidecar of
     each task manager that runs the pipeline image; DOCKER makes the task
     managers start the pipeline image themselves (needs Docker there).
+    Either way the workers must reach the pipeline root (e.g. gs://).
     """
-    args = _portable(job_endpoint, environment_type, environment_config,
+    return _portable(job_endpoint, environment_type, environment_config,
                      image)
-    if parallelism:
-        args.append(f"--parallelism={parallelism}")
-    return args
 
 
 def spark(job_endpoint: str, environment_type: str = "EXTERNAL",
@@ -109,13 +107,10 @@ def _portable(job_endpoint: str, environment_type: str,
         environment_config = (image if environment_type == "DOCKER"
                               else DEFAULT_WORKER_POOL)
     if not environment_config:
-        raise ValueError(f"{environment_type} workers need an image or an "
-                         f"environment_config")
-    args = ["--runner=PortableRunner", f"--job_endpoint={job_endpoint}",
-            f"--environment_type={environment_type}"]
-    if environment_type != "LOOPBACK":
-        args.append(f"--environment_config={environment_config}")
-    return args
+        raise ValueError("DOCKER workers need the pipeline image")
+    return ["--runner=PortableRunner", f"--job_endpoint={job_endpoint}",
+            f"--environment_type={environment_type}",
+            f"--environment_config={environment_config}"]
 
 
 def _require(**values: Optional[str]) -> None:

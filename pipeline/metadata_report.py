@@ -140,3 +140,16 @@ def overall_metrics(evaluation_uri: str) -> Dict[str, float]:
                     for name, value in metrics[""][""].items()
                     if "doubleValue" in value}
     return {}
+
+
+def latest_examples(store: mlmd.MetadataStore,
+                    component: str = "CsvExampleGen"
+                    ) -> Optional["tfx.types.standard_artifacts.Examples"]:
+    """The newest raw Examples, as the TFX artifact readers expect."""
+    found = latest_output(store, component, "examples")
+    if found is None:
+        return None
+    examples = tfx.types.standard_artifacts.Examples()
+    examples.uri = found.uri
+    examples.split_names = found.properties["split_names"].string_value
+    return examples

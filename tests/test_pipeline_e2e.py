@@ -22,6 +22,7 @@ import os
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_model_analysis as tfma
 
 from conftest import (TINY_MODEL_FLAGS, PipelineRun, run_local_runner,
                       write_synthetic_data)
@@ -79,6 +80,7 @@ def runs(tmp_path_factory):
     results["first_versions"] = sorted(os.listdir(serving_dir))
     results["first_serving_digest"] = tree_digest(serving_dir)
     results["model_x"] = artifact_id(store, "Trainer", "model")
+    results["first_tfma_uri"] = metadata_report.latest_evaluation_uri(store)
 
     results["second"] = run_local(run)
     results["second_steps"] = metadata_report.component_runs(store)
@@ -134,6 +136,18 @@ def test_first_run_pushes_a_model_that_serves_ratings(runs):
     assert np.all(predictions <= features.RATING_MAX)
     # The summary tells the user where the model went.
     assert f"pushed model: {runs['serving_dir']}" in runs["first"].stdout
+
+
+def test_tfma_evaluation_loads_with_overall_and_per_genre_slices(runs):
+    result = tfma.load_eval_result(runs["first_tfma_uri"])
+    slices = dict(result.slicing_metrics)
+    overall = slices[()][""][""]
+    assert overall["example_count"]["doubleValue"] > 0
+    assert overall["root_mean_squared_error"]["doubleValue"] == pytest.approx(
+        overall["mean_squared_error"]["doubleValue"] ** 0.5, rel=1e-5)
+    genres = {key[0][1] for key in slices
+              if key and key[0][0] == features.GENRE_SLICE_KEY}
+    assert genres and genres <= set(features.GENRES) | {""}
 
 
 def test_progress_is_reported_per_component(runs):

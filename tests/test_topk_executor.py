@@ -235,10 +235,10 @@ def brute_force_pool(table=None):
     return unseen.reset_index(drop=True)
 
 
-def brute_force_ranking(table=None):
+def brute_force_ranking(table=None, k=K):
     truth = pd.DataFrame([r[:3] for r in EVAL_ROWS],
                          columns=[USER_KEY, ITEM_KEY, LABEL_KEY])
-    return metrics.ranking_metrics(truth, brute_force_pool(table), K,
+    return metrics.ranking_metrics(truth, brute_force_pool(table), k,
                                    col_prediction="score")
 
 
@@ -287,6 +287,18 @@ def test_model_ranking_metrics(plain):
     assert_close(model, brute_force_ranking(MODEL_TABLE))
     assert_close(model, HAND_MODEL)
     assert model["num_users"] == 4
+
+
+@pytest.mark.parametrize("ranker, table", [("model", MODEL_TABLE),
+                                           ("popularity", None)])
+def test_curves_hold_the_metrics_at_every_cutoff(plain, ranker, table):
+    curve = plain.metrics["curves"][ranker]
+    assert curve["k"] == list(range(1, evaluate.CURVE_MAX_K + 1))
+    for k in (1, 2, 3, 6, 20):
+        expected = brute_force_ranking(table, k)
+        for name in ("precision@k", "recall@k", "ndcg@k"):
+            assert curve[name][k - 1] == pytest.approx(expected[name],
+                                                       abs=1e-6), (name, k)
 
 
 def test_popularity_ranking_metrics(plain):

@@ -1,19 +1,19 @@
 """Reads raw examples (ExampleGen's output) into pandas for evaluation."""
-import os
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import tensorflow as tf
+from tfx import types
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
-from trainer_module import features
+from trainer_module import features, preprocessing
 
 _PARSE_BATCH = 8192
 
 
-def read_split(examples: "tfx.types.Artifact", split: str) -> pd.DataFrame:
+def read_split(examples: types.Artifact, split: str) -> pd.DataFrame:
     """user_id, item_id, rating, genres of one split of an Examples artifact."""
     names = artifact_utils.decode_split_names(examples.split_names)
     if split not in names:
@@ -36,10 +36,8 @@ def read_examples(files) -> pd.DataFrame:
     dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
     for batch in dataset.batch(_PARSE_BATCH):
         parsed = tf.io.parse_example(batch, spec)
-        genres = tf.sparse.to_dense(tf.sparse.reset_shape(
-            parsed[features.GENRES_KEY],
-            [tf.shape(batch, out_type=tf.int64)[0], 1]), default_value="")
-        parsed[features.GENRES_KEY] = tf.reshape(genres, [-1])
+        parsed[features.GENRES_KEY] = preprocessing.dense_genre_strings(
+            parsed[features.GENRES_KEY])
         for key in spec:
             columns[key].append(parsed[key].numpy())
     if not columns[features.USER_KEY]:

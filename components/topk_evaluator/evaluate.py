@@ -10,7 +10,7 @@ import dataclasses
 import json
 import os
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import apache_beam as beam
 import numpy as np
@@ -22,17 +22,21 @@ from components.topk_evaluator.data import Catalog, build_catalog
 from components.topk_evaluator.scoring import ModelScorer
 from trainer_module import features
 
+# Ranking metrics are also reported at every cutoff 1..CURVE_MAX_K (the
+# report plots precision@k and recall@k against k).
+CURVE_MAX_K = 20
 POPULARITY = "popularity"
 MODEL = "model"
 BASELINE = "baseline"
 
 
 class RankShard(beam.DoFn):
-    """UserShard -> (ranker name, RankingSums) for every ranker."""
+    """UserShard -> ((ranker, cutoff), RankingSums) for every ranker and
+    every cutoff in `cutoffs` (the top-k lists of one ranking, truncated)."""
 
-    def __init__(self, model_dirs: Dict[str, str], k: int):
+    def __init__(self, model_dirs: Dict[str, str], cutoffs: List[int]):
         self._model_dirs = model_dirs
-        self._k = k
+        self._cutoffs = sorted(set(cutoffs))
         self._scorers: Dict[str, ModelScorer] = {}
 
     def setup(self):
@@ -46,16 +50,26 @@ class RankShard(beam.DoFn):
         for name, scorer in self._scorers.items():
             rankers[name] = scorer.predict(users, items, catalog.genres[cols])[1]
         for name, scores in rankers.items():
-            top = metrics.top_k_per_user(users, items, scores, self._k)
-            yield name, metrics.ranking_partial_sums(
-                top, shard.truth_user_ids, shard.truth_item_ids)
+            top = metrics.top_k_per_user(users, items, scores,
+                                         self._cutoffs[-1])
+            for cutoff in self._cutoffs:
+                yield (name, cutoff), metrics.ranking_partial_sums(
+                    truncate(top, cutoff), shard.truth_user_ids,
+                    shard.truth_item_ids)
+
+
+def truncate(top: metrics.TopK, k: int) -> metrics.TopK:
+    """The top-k lists within longer ones (ties are broken the same way)."""
+    keep = top.ranks <= k
+    return metrics.TopK(top.user_ids[keep], top.item_ids[keep],
+                        top.ranks[keep], k)
 
 
 def rank_pool(make_pipeline: Callable[[], beam.Pipeline],
               shards: List[pool.UserShard], catalog: Catalog,
-              model_dirs: Dict[str, str], k: int, tmp_dir: str
-              ) -> Dict[str, metrics.RankingSums]:
-    """Runs the Beam ranking and returns the summed RankingSums per ranker."""
+              model_dirs: Dict[str, str], cutoffs: List[int], tmp_dir: str
+              ) -> Dict[Tuple[str, int], metrics.RankingSums]:
+    """Runs the Beam ranking; the summed RankingSums per (ranker, cutoff)."""
     result_path = os.path.join(tmp_dir, "ranking_sums")
     with make_pipeline() as pipeline:
         catalog_view = beam.pvalue.AsSingleton(
@@ -64,18 +78,19 @@ def rank_pool(make_pipeline: Callable[[], beam.Pipeline],
              | "Shards" >> beam.Create(shards)
              # One shard per worker task: shards are the unit of parallelism.
              | "Spread" >> beam.Reshuffle()
-             | "RankShards" >> beam.ParDo(RankShard(model_dirs, k),
+             | "RankShards" >> beam.ParDo(RankShard(model_dirs, cutoffs),
                                           catalog_view)
              | "SumPerRanker" >> beam.CombinePerKey(
                  metrics.combine_ranking_sums)
-             | "ToJson" >> beam.MapTuple(lambda name, sums: json.dumps(
-                 {"ranker": name, **dataclasses.asdict(sums)}))
+             | "ToJson" >> beam.MapTuple(lambda key, sums: json.dumps(
+                 {"ranker": key[0], **dataclasses.asdict(sums)}))
              | "Write" >> beam.io.WriteToText(result_path,
                                               shard_name_template=""))
     # GFile: the temp dir is under the pipeline root, possibly gs://.
     with tf.io.gfile.GFile(result_path) as handle:
         rows = [json.loads(line) for line in handle]
-    return {row.pop("ranker"): metrics.RankingSums(**row) for row in rows}
+    return {(row.pop("ranker"), row["k"]): metrics.RankingSums(**row)
+            for row in rows}
 
 
 def rating_metrics_for(model_dir: str, eval_: pd.DataFrame) -> Dict[str, float]:
@@ -100,8 +115,10 @@ def evaluate(train: pd.DataFrame, eval_: pd.DataFrame, model_dir: str,
     if baseline_dir:
         model_dirs[BASELINE] = baseline_dir
     shards = list(pool.make_shards(train, eval_, catalog, max_pairs_per_shard))
+    cutoffs = sorted(set(range(1, CURVE_MAX_K + 1)) | {k})
     started = time.time()
-    sums = rank_pool(make_pipeline, shards, catalog, model_dirs, k, tmp_dir)
+    sums = rank_pool(make_pipeline, shards, catalog, model_dirs, cutoffs,
+                     tmp_dir)
     ranking_seconds = time.time() - started
     pairs = pool.pool_size(train, eval_, catalog)
     result = {
@@ -116,9 +133,21 @@ def evaluate(train: pd.DataFrame, eval_: pd.DataFrame, model_dir: str,
             "pairs_per_second": round(pairs * len(model_dirs)
                                       / max(ranking_seconds, 1e-9)),
         },
-        POPULARITY: metrics.finalize_ranking_metrics(sums[POPULARITY]),
+        POPULARITY: metrics.finalize_ranking_metrics(sums[POPULARITY, k]),
+        "curves": {name: curve(sums, name, range(1, CURVE_MAX_K + 1))
+                   for name in [POPULARITY, *model_dirs]},
     }
     for name, path in model_dirs.items():
         result[name] = {**rating_metrics_for(path, eval_),
-                        **metrics.finalize_ranking_metrics(sums[name])}
+                        **metrics.finalize_ranking_metrics(sums[name, k])}
     return result
+
+
+def curve(sums: Dict[Tuple[str, int], metrics.RankingSums], ranker: str,
+          cutoffs) -> Dict[str, List[float]]:
+    """{"k": [1, 2, ...], "precision@k": [...], ...} of one ranker."""
+    points = [metrics.finalize_ranking_metrics(sums[ranker, k])
+              for k in cutoffs]
+    return {"k": list(cutoffs),
+            **{name: [round(p[name], 6) for p in points]
+               for name in ("precision@k", "recall@k", "ndcg@k")}}

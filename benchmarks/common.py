@@ -1,0 +1,32 @@
+"""What every benchmark command shares: repeated runs, medians, the JSON."""
+import json
+import os
+import statistics
+from typing import Callable, Dict, List, Sequence
+
+
+def repeat(runs: int, measure: Callable[[], Dict],
+           shown: Sequence[str]) -> List[Dict]:
+    """Calls measure() `runs` times, printing the `shown` figures of each."""
+    results = []
+    for index in range(runs):
+        print(f"run {index + 1}/{runs} ...", flush=True)
+        results.append(measure())
+        print(json.dumps({key: results[-1][key] for key in shown}),
+              flush=True)
+    return results
+
+
+def medians(dicts: List[Dict[str, float]]) -> Dict[str, float]:
+    """Key-wise medians of dicts with the same numeric keys."""
+    return {name: round(statistics.median(d[name] for d in dicts), 4)
+            for name in dicts[0]}
+
+
+def write_report(path: str, report: Dict) -> None:
+    """The benchmark's JSON, with sorted keys so diffs stay readable."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as handle:
+        json.dump(report, handle, indent=2, sort_keys=True)
+        handle.write("\n")
+    print(f"wrote {path}")
