@@ -81,7 +81,8 @@ def main() -> None:
         "benchmark": "topk_scale",
         "command": f"benchmarks/topk_benchmark.py --model-dir <model> "
                    f"--data-dir {os.path.relpath(args.data_dir, REPO)} "
-                   f"--k {args.k} --runs {args.runs}",
+                   f"--k {args.k} --runs {args.runs} --output "
+                   f"{os.path.relpath(args.output, REPO)}",
         "machine": {"cpus": os.cpu_count(),
                     "python": platform.python_version()},
         "date": time.strftime("%Y-%m-%d"),
