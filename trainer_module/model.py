@@ -5,7 +5,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tensorflow import estimator as tf_estimator
 
-from trainer_module import features
+from trainer_module import features, preprocessing
 from trainer_module.hparams import HParams
 
 # Signatures of the exported model. SERVING_SIGNATURE takes serialized raw
@@ -106,10 +106,8 @@ def parse_raw_examples(serialized: tf.Tensor) -> Dict[str, tf.Tensor]:
         # value, which a FixedLenFeature refuses.
         features.GENRES_KEY: tf.io.VarLenFeature(tf.string),
     })
-    genres = parsed[features.GENRES_KEY]
-    parsed[features.GENRES_KEY] = tf.reshape(tf.sparse.to_dense(
-        tf.sparse.reset_shape(genres, [genres.dense_shape[0], 1]),
-        default_value=""), [-1])
+    parsed[features.GENRES_KEY] = preprocessing.dense_genre_strings(
+        parsed[features.GENRES_KEY])
     return parsed
 
 

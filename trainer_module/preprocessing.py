@@ -27,7 +27,7 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
         features.transformed_name(features.ITEM_KEY): _id_to_index(
             inputs[features.ITEM_KEY], features.ITEM_VOCAB_NAME),
         features.transformed_name(features.GENRES_KEY): multi_hot_genres(
-            _dense_strings(inputs[features.GENRES_KEY])),
+            dense_genre_strings(inputs[features.GENRES_KEY])),
     }
     if features.LABEL_KEY in inputs:
         outputs[features.transformed_name(features.LABEL_KEY)] = tf.cast(
@@ -61,8 +61,9 @@ def multi_hot_genres(genres: tf.Tensor) -> tf.Tensor:
                            [None, len(features.GENRES)])
 
 
-def _dense_strings(values: tf.Tensor) -> tf.Tensor:
-    # genres arrive sparse, [batch, 0 or 1]: an empty CSV cell has no value.
+def dense_genre_strings(values: tf.Tensor) -> tf.Tensor:
+    """genres as parsed ([batch, 0 or 1] sparse: an empty CSV cell has no
+    value) -> [batch] strings, "" where there was no value."""
     if isinstance(values, tf.SparseTensor):
         values = tf.sparse.to_dense(
             tf.sparse.reset_shape(values, [values.dense_shape[0], 1]),

@@ -1,5 +1,4 @@
 """The Trainer entry point: `run_fn`, called by TFX's GenericExecutor."""
-import os
 import tempfile
 from typing import List
 
