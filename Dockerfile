@@ -17,6 +17,7 @@ COPY pipeline/ ${SRC}/pipeline/
 COPY components/ ${SRC}/components/
 COPY trainer_module/ ${SRC}/trainer_module/
 COPY movielens_data/ ${SRC}/movielens_data/
+COPY reporting/ ${SRC}/reporting/
 RUN pip install --no-cache-dir --no-deps ${SRC}
 
 # From here on, run outside the sources: every import, in these checks and in

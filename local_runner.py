@@ -98,24 +98,6 @@ def hparams_from_args(args: argparse.Namespace) -> HParams:
     return HParams.from_dict(values)
 
 
-class RunPaths:
-    """Where a local run keeps everything, under one output root."""
-
-    def __init__(self, output_root: str, pipeline_name: str):
-        root = os.path.abspath(output_root)
-        self.pipeline_root = os.path.join(root, "pipelines", pipeline_name)
-        self.metadata_path = os.path.join(root, "metadata", pipeline_name,
-                                          "metadata.db")
-        self.serving_model_dir = os.path.join(root, "serving_model",
-                                              pipeline_name)
-        self.log_dir = os.path.join(root, "logs")
-
-    def make_dirs(self) -> None:
-        for path in (self.pipeline_root, os.path.dirname(self.metadata_path),
-                     self.log_dir):
-            os.makedirs(path, exist_ok=True)
-
-
 def check_data(data_dir: str) -> None:
     """Validates the input before any component runs; exits on bad data."""
     from movielens_data.errors import DataError
@@ -136,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     hparams = hparams_from_args(args)
     if not args.skip_data_check:
         check_data(args.data_dir)
-    paths = RunPaths(args.output_root, args.pipeline_name)
+    paths = configs.LocalPaths(args.output_root, args.pipeline_name)
     paths.make_dirs()
 
     from tfx import v1 as tfx
@@ -175,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_summary(store, paths: RunPaths) -> None:
+def print_summary(store, paths: configs.LocalPaths) -> None:
     """What ran, how good the model is, what was pushed, where to look."""
     from components.topk_evaluator.executor import SUMMARY_FILE
     from pipeline import metadata_report

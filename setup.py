@@ -33,7 +33,8 @@ setuptools.setup(
     packages=setuptools.find_packages(
         include=["pipeline", "pipeline.*", "components", "components.*",
                  "trainer_module", "trainer_module.*",
-                 "movielens_data", "movielens_data.*"]),
+                 "movielens_data", "movielens_data.*",
+                 "reporting", "reporting.*"]),
     package_data={"pipeline": ["schema/*.pbtxt"]},
     install_requires=INSTALL_REQUIRES,
     extras_require={"test": ["pytest"]},

@@ -30,6 +30,25 @@ RMSE_TOLERANCE = 0.01
 DEFAULT_OUTPUT_ROOT = "outputs"
 DEFAULT_DATA_DIR = os.path.join("data", "ml-100k")
 
+
+class LocalPaths:
+    """Where a local run keeps everything, under one output root; the
+    report and recommend commands find a run's metadata store here too."""
+
+    def __init__(self, output_root: str, pipeline_name: str):
+        root = os.path.abspath(output_root)
+        self.pipeline_root = os.path.join(root, "pipelines", pipeline_name)
+        self.metadata_path = os.path.join(root, "metadata", pipeline_name,
+                                          "metadata.db")
+        self.serving_model_dir = os.path.join(root, "serving_model",
+                                              pipeline_name)
+        self.log_dir = os.path.join(root, "logs")
+
+    def make_dirs(self) -> None:
+        for path in (self.pipeline_root, os.path.dirname(self.metadata_path),
+                     self.log_dir):
+            os.makedirs(path, exist_ok=True)
+
 # TopKEvaluator gate: recommendations per user, the least ndcg@k a model
 # needs, and how much ndcg@k (and RMSE) it may lose against the latest
 # blessed model.

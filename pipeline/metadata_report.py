@@ -4,11 +4,15 @@ Used by the local runner's closing summary, the benchmark and the tests:
 which components ran or were cached, how long each took, what was pushed.
 """
 import dataclasses
+import os
 from typing import Dict, List, Optional
 
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
-from tfx import v1 as tfx
+# Not `tfx.v1`: it loads every component (tens of seconds), and the report
+# and recommend commands only read the store.
+from tfx.orchestration import metadata as tfx_metadata
+from tfx.types import standard_artifacts
 
 _RUN_CONTEXT = "pipeline_run"
 _NODE_CONTEXT = "node"
@@ -27,8 +31,18 @@ class ComponentRun:
 def open_store(metadata_path: str) -> mlmd.MetadataStore:
     """The SQLite metadata store the local runner writes."""
     return mlmd.MetadataStore(
-        tfx.orchestration.metadata.sqlite_metadata_connection_config(
+        tfx_metadata.sqlite_metadata_connection_config(
             metadata_path))
+
+
+def open_existing_store(metadata_path: str) -> mlmd.MetadataStore:
+    """The store at metadata_path; never creates one (SQLite would)."""
+    if not os.path.isfile(metadata_path):
+        raise FileNotFoundError(
+            f"no metadata store at {metadata_path}: no pipeline has run with "
+            f"this --output-root and --pipeline-name (run `python "
+            f"local_runner.py` first)")
+    return open_store(metadata_path)
 
 
 def run_ids(store: mlmd.MetadataStore) -> List[str]:
@@ -144,12 +158,12 @@ def overall_metrics(evaluation_uri: str) -> Dict[str, float]:
 
 def latest_examples(store: mlmd.MetadataStore,
                     component: str = "CsvExampleGen"
-                    ) -> Optional["tfx.types.standard_artifacts.Examples"]:
+                    ) -> Optional[standard_artifacts.Examples]:
     """The newest raw Examples, as the TFX artifact readers expect."""
     found = latest_output(store, component, "examples")
     if found is None:
         return None
-    examples = tfx.types.standard_artifacts.Examples()
+    examples = standard_artifacts.Examples()
     examples.uri = found.uri
     examples.split_names = found.properties["split_names"].string_value
     return examples

@@ -1,0 +1,1 @@
+"""Looking at a pipeline run: the HTML report and the recommend command."""

@@ -1,0 +1,256 @@
+"""The HTML run report on the tiny pipeline run: the numbers it shows, its
+embedded figures, how a real browser renders it, and its errors."""
+import base64
+import copy
+import html
+import io
+import pathlib
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from matplotlib import image as mpimg
+
+from components.topk_evaluator.executor import (SUMMARY_FILE,
+                                                read_evaluation)
+from pipeline import configs, metadata_report
+from reporting import report
+from trainer_module.features import GENRE_SLICE_KEY
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+IMG_TAG = re.compile(r"<img\b[^>]*>")
+DATA_URI = re.compile(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+# matplotlib's default first two colours; the page's CSS uses neither, so
+# they reach a screenshot only through the figures.
+TAB_BLUE = (31 / 255, 119 / 255, 180 / 255)
+TAB_ORANGE = (255 / 255, 127 / 255, 14 / 255)
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu",
+                  "--disable-quic", "--no-first-run",
+                  "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync",
+                  "--hide-scrollbars",
+                  "--run-all-compositor-stages-before-draw",
+                  "--virtual-time-budget=5000")
+
+
+@pytest.fixture(scope="module")
+def page_path(tiny_pipeline_run, tmp_path_factory):
+    """The report of the tiny run, written by the command-line entry point."""
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    code = report.main(["--output-root", str(tiny_pipeline_run.output_root),
+                        "--pipeline-name", tiny_pipeline_run.pipeline_name,
+                        "--out", str(out)])
+    assert code == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def page(page_path) -> str:
+    return page_path.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def store(tiny_pipeline_run):
+    return metadata_report.open_store(tiny_pipeline_run.metadata_path)
+
+
+@pytest.fixture(scope="module")
+def gathered(tiny_pipeline_run):
+    return report.gather_report(str(tiny_pipeline_run.output_root),
+                                tiny_pipeline_run.pipeline_name)
+
+
+def test_page_shows_topk_metrics_as_the_evaluator_summary(page, store):
+    uri = metadata_report.latest_evaluation_uri(store, "TopKEvaluator")
+    metrics = read_evaluation(uri)
+    # The TopKEvaluator's summary.txt, written independently of the report:
+    # "metric  model  popularity" rows, the same numbers as metrics.json.
+    summary = (pathlib.Path(uri) / SUMMARY_FILE).read_text().splitlines()
+    assert summary[1].split() == ["metric", "model", "popularity"]
+    rows = [line.split() for line in summary[2:11]]
+    assert [row[0] for row in rows] == [
+        "rmse", "mae", "rsquared", "exp_var", "precision@10", "recall@10",
+        "ndcg@10", "map", "map@10"]
+    assert rows[6][1] == f"{metrics['model']['ndcg@k']:.4f}"
+    for name, model, popularity in rows:
+        assert (f"<tr><td>{name}</td><td>{model}</td><td>{popularity}</td>"
+                f"</tr>") in page
+    # The tiny run is the store's first: nothing to compare with.
+    assert "baseline" not in metrics
+    assert "No previous blessed model." in page
+    assert "previous blessed model</th>" not in page
+    # The tiny run's evaluation has the curves, so the figure plots them.
+    assert metrics["curves"]["model"]["k"] == list(range(1, 21))
+    assert "Precision and recall at k = 1..20," in page
+    pool = metrics["pool"]
+    assert f"{pool['users']:,} users \u00d7 {pool['items']:,} items" in page
+
+
+def test_page_shows_blessing_checks_and_push(page, store, tiny_pipeline_run):
+    metrics = read_evaluation(
+        metadata_report.latest_evaluation_uri(store, "TopKEvaluator"))
+    assert metrics["blessing"]["blessed"] is True
+    assert "TopKEvaluator: BLESSED" in page
+    assert metrics["blessing"]["checks"]
+    for check in metrics["blessing"]["checks"]:
+        assert check["passed"]
+        assert (f'<span class="ok">[ok]</span> {html.escape(check["detail"])}'
+                in page)
+    destination = metadata_report.latest_pushed_model(store)
+    assert destination.startswith(str(tiny_pipeline_run.serving_dir))
+    assert f"Pushed to {html.escape(destination)}." in page
+    for step in metadata_report.component_runs(store):
+        assert f"<td>{step.component}</td><td>{step.state}</td>" in page
+
+
+def test_slice_table_has_a_row_per_genre_in_tfma(page, store):
+    import tensorflow_model_analysis as tfma
+    result = tfma.load_eval_result(
+        metadata_report.latest_evaluation_uri(store))
+    genres = {}
+    for slice_key, metrics in result.slicing_metrics:
+        if len(slice_key) == 1 and slice_key[0][0] == GENRE_SLICE_KEY:
+            values = metrics[""][""]
+            genres[slice_key[0][1] or report.NO_GENRE] = (
+                int(values["example_count"]["doubleValue"]),
+                values["root_mean_squared_error"]["doubleValue"],
+                values["mean_absolute_error"]["doubleValue"])
+    assert len(genres) >= 5
+    positions = []
+    for genre, (count, rmse, mae) in genres.items():
+        row = (f"<tr><td>{html.escape(genre)}</td><td>{count:,}</td>"
+               f"<td>{rmse:.4f}</td><td>{mae:.4f}</td>")
+        assert page.count(row) == 1, row
+        positions.append((page.index(row), count))
+    # Most examples first.
+    counts = [count for _, count in sorted(positions)]
+    assert counts == sorted(counts, reverse=True)
+
+
+def test_four_figures_are_embedded_pngs_and_nothing_is_fetched(page):
+    tags = IMG_TAG.findall(page)
+    assert len(tags) == 4
+    for tag in tags:
+        match = DATA_URI.search(tag)
+        assert match, tag[:80]
+        png = base64.b64decode(match.group(1), validate=True)
+        assert png.startswith(PNG_SIGNATURE)
+        pixels = mpimg.imread(io.BytesIO(png), format="png")
+        assert pixels.shape[0] > 100 and pixels.shape[1] > 100
+        assert pixels[..., :3].std() > 0.05  # a drawing, not a blank canvas
+    assert not re.search(r"https?://", page)
+    for outside in ("<script", "<link", "@import", "url(", "<iframe"):
+        assert outside not in page.lower()
+
+
+def test_gathered_data_matches_the_run(gathered, store):
+    ratings = gathered["eval_ratings"]
+    count = metadata_report.overall_metrics(
+        metadata_report.latest_evaluation_uri(store))["example_count"]
+    assert len(ratings["true"]) == len(ratings["predicted"]) == count
+    assert ratings["predicted"].min() >= 0.5
+    assert ratings["predicted"].max() <= 5.0
+    # The model's own RMSE on these rows is the one the TopKEvaluator found.
+    rmse = np.sqrt(np.mean((ratings["true"] - ratings["predicted"]) ** 2))
+    assert rmse == pytest.approx(gathered["topk"]["model"]["rmse"], abs=1e-4)
+    train_steps = [step for step, _ in gathered["loss"]["train"]]
+    assert train_steps and max(train_steps) <= 60  # --train-steps 60
+    assert all(np.isfinite(loss) for _, loss in gathered["loss"]["train"])
+    assert gathered["loss"]["eval"], "no eval loss in the Trainer's events"
+
+
+def test_all_text_is_escaped(gathered):
+    hostile = copy.deepcopy(gathered)
+    hostile["pipeline"] = "<b>x</b>"
+    hostile["topk"]["blessing"]["checks"][0]["detail"] = "a < b & \"c\""
+    hostile["push"]["destination"] = "/srv/<i>&"
+    hostile["slices"][0]["slice"] = "<td>Drama"
+    page = report.render_html(hostile,
+                              [("<i>caption</i>", PNG_SIGNATURE)] * 4)
+    assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
+    assert "a &lt; b &amp; &quot;c&quot;" in page
+    assert "<i>caption</i>" not in page
+    assert "Pushed to /srv/&lt;i&gt;&amp;." in page
+    assert "<tr><td>&lt;td&gt;Drama</td>" in page
+
+
+def test_page_with_a_baseline_and_a_refusal(gathered):
+    """What the tiny run cannot show: a previous blessed model to compare
+    with, a failed check, no push."""
+    changed = copy.deepcopy(gathered)
+    topk = changed["topk"]
+    topk["baseline"] = {**topk["model"], "ndcg@k": 0.5}
+    changed["baseline_uri"] = "/models/previous"
+    topk["blessing"] = {"blessed": False, "checks": [
+        {"name": "ndcg@k vs baseline", "passed": False,
+         "detail": "ndcg@k = 0.2642, baseline 0.5000, needs >= 0.4900"}]}
+    changed["push"] = {"pushed": False, "destination": None,
+                       "served": "/serving/1"}
+    page = report.render_html(changed, [("figure", PNG_SIGNATURE)] * 4)
+    assert ("<th>metric</th><th>model</th><th>previous blessed model</th>"
+            "<th>popularity</th>") in page
+    k = topk["k"]
+    assert (f"<tr><td>ndcg@{k}</td><td>{topk['model']['ndcg@k']:.4f}</td>"
+            f"<td>0.5000</td><td>{topk['popularity']['ndcg@k']:.4f}</td>"
+            f"</tr>") in page
+    assert "Previous blessed model: /models/previous." in page
+    assert ('<span class="failed">[FAILED]</span> ndcg@k = 0.2642, baseline '
+            '0.5000, needs &gt;= 0.4900') in page
+    assert "NOT BLESSED \u2014 not pushed; the served model is still " \
+           "/serving/1" in page
+    assert 'class="verdict not-blessed"' in page
+
+
+def test_chromium_renders_the_report(page_path, tmp_path):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.fail("chromium is not installed; install it with "
+                    "`apt-get update && apt-get install -y chromium` "
+                    "(.ci/run does)")
+    flags = [browser, *CHROMIUM_FLAGS,
+             f"--user-data-dir={tmp_path / 'profile'}"]
+    url = page_path.as_uri()
+    screenshot = tmp_path / "report.png"
+    shot = subprocess.run(
+        [*flags, f"--screenshot={screenshot}", "--window-size=1280,2400", url],
+        capture_output=True, text=True, timeout=120)
+    assert shot.returncode == 0, shot.stderr[-2000:]
+    pixels = mpimg.imread(str(screenshot))[..., :3]
+    assert pixels.shape[:2] == (2400, 1280)
+    assert pixels.std() > 0.05, "the screenshot is blank"
+    # The figures' colours, drawn by the browser from the data URIs.
+    for color in (TAB_BLUE, TAB_ORANGE):
+        near = np.all(np.abs(pixels - color) < 0.04, axis=-1)
+        assert near.sum() > 200, f"no figure pixels of colour {color}"
+
+    dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True,
+                         text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    tags = IMG_TAG.findall(dom.stdout)
+    assert len(tags) == 4
+    assert all(DATA_URI.search(tag) for tag in tags)
+
+
+@pytest.mark.parametrize("make_store", [False, True],
+                         ids=["no-store", "store-without-run"])
+def test_missing_run_is_a_clear_error(tmp_path, capsys, make_store):
+    metadata_path = configs.LocalPaths(str(tmp_path), "nothing").metadata_path
+    if make_store:
+        (tmp_path / "metadata" / "nothing").mkdir(parents=True)
+        metadata_report.open_store(metadata_path)
+    out = tmp_path / "report.html"
+    code = report.main(["--output-root", str(tmp_path), "--pipeline-name",
+                        "nothing", "--out", str(out)])
+    assert code == 2
+    error = capsys.readouterr().err
+    expected = ("the metadata store holds no pipeline run" if make_store
+                else f"error: no metadata store at {metadata_path}")
+    assert expected in error
+    assert "Traceback" not in error
+    assert not out.exists()
+    assert (tmp_path / "metadata" / "nothing" / "metadata.db").exists() \
+        == make_store  # the report never creates a store
+
+
