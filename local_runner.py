@@ -120,7 +120,19 @@ def run(args: argparse.Namespace) -> int:
         check_data(args.data_dir)
     paths = configs.LocalPaths(args.output_root, args.pipeline_name)
     paths.make_dirs()
+    from pipeline import run_lock
+    try:
+        with run_lock.exclusive_run(os.path.dirname(paths.metadata_path),
+                                    args.pipeline_name):
+            return run_pipeline(args, hparams, paths)
+    except run_lock.PipelineBusyError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3
 
+
+def run_pipeline(args: argparse.Namespace, hparams: HParams,
+                 paths: configs.LocalPaths) -> int:
+    """Builds the pipeline, runs it with LocalDagRunner, prints a summary."""
     from tfx import v1 as tfx
     from pipeline import metadata_report, progress
     from pipeline.pipeline import create_pipeline

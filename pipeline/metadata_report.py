@@ -67,7 +67,7 @@ def component_runs(store: mlmd.MetadataStore,
     executions = sorted(store.get_executions_by_context(run.id),
                         key=lambda e: e.id)
     return [ComponentRun(
-        component=_node_name(store, execution),
+        component=component_name(store, execution),
         state=metadata_store_pb2.Execution.State.Name(
             execution.last_known_state),
         seconds=(execution.last_update_time_since_epoch
@@ -79,7 +79,7 @@ def executions_per_component(store: mlmd.MetadataStore) -> Dict[str, int]:
     """How many executions (any state, all runs) each node has."""
     counts: Dict[str, int] = {}
     for execution in store.get_executions():
-        name = _node_name(store, execution)
+        name = component_name(store, execution)
         counts[name] = counts.get(name, 0) + 1
     return counts
 
@@ -100,7 +100,7 @@ def latest_output(store: mlmd.MetadataStore, component: str,
             metadata_store_pb2.Execution.CACHED)
     executions = [e for e in store.get_executions()
                   if e.last_known_state in done
-                  and _node_name(store, e) == component]
+                  and component_name(store, e) == component]
     if not executions:
         return None
     newest = max(executions, key=lambda e: e.id)
@@ -135,8 +135,9 @@ def _newest_first(store: mlmd.MetadataStore, type_name: str
     return sorted(artifacts, key=lambda a: a.id, reverse=True)
 
 
-def _node_name(store: mlmd.MetadataStore,
-               execution: metadata_store_pb2.Execution) -> str:
+def component_name(store: mlmd.MetadataStore,
+                   execution: metadata_store_pb2.Execution) -> str:
+    """The pipeline node (component id) an execution belongs to."""
     for context in store.get_contexts_by_execution(execution.id):
         if context.type == _NODE_CONTEXT:
             # Node contexts are named "<pipeline>.<node id>".

@@ -55,7 +55,8 @@ def create_pipeline(
         statistics=statistics_gen.outputs["statistics"],
         schema=schema_gen.outputs["schema"])
     anomalies_gate = AnomaliesGate(
-        anomalies=example_validator.outputs["anomalies"])
+        anomalies=example_validator.outputs["anomalies"],
+        examples=example_gen.outputs["examples"])
 
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],

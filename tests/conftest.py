@@ -6,6 +6,7 @@ out read-only paths to what it made. Tests that change a pipeline root make
 their own (see test_pipeline_e2e.py).
 """
 import dataclasses
+import hashlib
 import os
 import pathlib
 import subprocess
@@ -55,6 +56,18 @@ def run_local_runner(run: PipelineRun, *flags: str
          "--data-dir", str(run.data_dir), "--output-root", str(run.output_root),
          "--pipeline-name", run.pipeline_name, *flags],
         cwd=REPO, capture_output=True, text=True, timeout=900)
+
+
+def tree_digest(path) -> str:
+    """SHA-256 over every file (name and bytes) below path."""
+    digest = hashlib.sha256()
+    for root, _, files in sorted(os.walk(path)):
+        for name in sorted(files):
+            full = os.path.join(root, name)
+            digest.update(os.path.relpath(full, path).encode())
+            with open(full, "rb") as handle:
+                digest.update(handle.read())
+    return digest.hexdigest()
 
 
 @pytest.fixture(scope="session")

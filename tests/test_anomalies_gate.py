@@ -1,6 +1,7 @@
 """components.anomalies_gate.gate: ExampleValidator output -> error."""
 import os
 
+import pandas as pd
 import pytest
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
@@ -74,3 +75,50 @@ def test_only_requested_splits_are_read(tmp_path):
     _write(uri, "train", anomalies_pb2.Anomalies())
     _write(uri, "eval", _rating_anomaly())
     assert gate.check_no_anomalies(uri, ["train"]) is None
+
+
+def test_empty_split_is_reported(tmp_path):
+    uri = str(tmp_path)
+    _write(uri, "train", anomalies_pb2.Anomalies(data_missing=True))
+    _write(uri, "eval", anomalies_pb2.Anomalies())
+    with pytest.raises(gate.DataAnomaliesError) as error:
+        gate.check_no_anomalies(uri, ["train", "eval"])
+    assert ("split 'train': no examples (is the input data empty?)"
+            in str(error.value))
+
+
+# --- checks on the examples themselves --------------------------------------
+
+def _ratings(rows):
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "rating",
+                                       "genres"])
+
+
+def test_clean_examples_pass():
+    splits = {"train": _ratings([(1, 10, 4.0, "Comedy|Drama"),
+                                 (2, 10, 3.0, "")]),
+              "eval": _ratings([(1, 11, 5.0, "Sci-Fi")])}
+    assert gate.describe_bad_examples(splits) == []
+    gate.check_examples(splits)
+
+
+def test_unknown_genre_is_named_with_its_split_and_count():
+    # Genres as parsed examples hold them: bytes.
+    splits = {"train": _ratings([(1, 10, 4.0, b"Comedy|Cyberpunk"),
+                                 (2, 12, 3.0, b"Cyberpunk")]),
+              "eval": _ratings([(1, 11, 5.0, "Drama")])}
+    lines = gate.describe_bad_examples(splits)
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        "split 'train', feature 'genres': 2 value(s) outside the known "
+        "genres, such as 'Cyberpunk'")
+
+
+def test_pair_repeated_across_splits_is_named():
+    splits = {"train": _ratings([(1, 10, 4.0, "Drama"), (2, 10, 3.0, "")]),
+              "eval": _ratings([(1, 10, 5.0, "Drama"), (3, 4, 1.0, "")])}
+    with pytest.raises(gate.DataAnomaliesError) as error:
+        gate.check_examples(splits)
+    assert ("features 'user_id', 'item_id': 1 (user, item) pair(s) rated "
+            "more than once, such as user 1 item 10") in str(error.value)
+    assert "nothing was trained or pushed" in str(error.value)

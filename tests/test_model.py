@@ -218,6 +218,24 @@ def test_genres_change_the_prediction(trained):
     assert scores[0] != scores[1]
 
 
+def test_unseen_ids_share_the_oov_bucket(trained):
+    # Ids the vocabularies never saw all map to the one OOV bucket: a
+    # defined, finite score, the same for every unseen id.
+    raw = _serve_raw(trained.loaded, [USER_A, USER_A, 900, 901],
+                     [998, 999, 10, 10], ["Drama"] * 4)
+    scores = raw[model.SCORE_KEY].numpy().ravel()
+    assert np.all(np.isfinite(scores))
+    assert scores[0] == scores[1]
+    assert scores[2] == scores[3]
+
+
+def test_unknown_genre_serves_like_no_genre(trained):
+    raw = _serve_raw(trained.loaded, [USER_C] * 3, [10] * 3,
+                     ["Cyberpunk", "", "Cyberpunk|"])
+    scores = raw[model.SCORE_KEY].numpy().ravel()
+    assert scores[0] == scores[1] == scores[2]
+
+
 def test_missing_user_id_raises(trained):
     with pytest.raises(tf.errors.InvalidArgumentError, match="user_id"):
         _serve_examples(trained.loaded, [(None, 10, ["Drama"])])

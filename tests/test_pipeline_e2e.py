@@ -16,7 +16,6 @@ One module fixture makes these runs, in order:
                               before Transform, with a message naming the
                               feature
 """
-import hashlib
 import os
 
 import numpy as np
@@ -25,7 +24,7 @@ import tensorflow as tf
 import tensorflow_model_analysis as tfma
 
 from conftest import (TINY_MODEL_FLAGS, PipelineRun, run_local_runner,
-                      write_synthetic_data)
+                      tree_digest, write_synthetic_data)
 from movielens_data.output import write_pipeline_csv
 from movielens_data.synthetic import generate_ratings
 from pipeline import metadata_report
@@ -51,18 +50,6 @@ def topk_baseline_id(store):
     blessing = metadata_report.latest_output(store, "TopKEvaluator",
                                              "blessing")
     return blessing.custom_properties["baseline_model_id"].int_value
-
-
-def tree_digest(path):
-    """SHA-256 over every file (name and bytes) below path."""
-    digest = hashlib.sha256()
-    for root, _, files in sorted(os.walk(path)):
-        for name in sorted(files):
-            full = os.path.join(root, name)
-            digest.update(os.path.relpath(full, path).encode())
-            with open(full, "rb") as handle:
-                digest.update(handle.read())
-    return digest.hexdigest()
 
 
 @pytest.fixture(scope="module")
