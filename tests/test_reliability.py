@@ -28,6 +28,7 @@ import pytest
 
 from ml_metadata.proto import metadata_store_pb2
 
+from bad_data import BAD_DATA, edit_field, write_bad_data
 from conftest import (REPO, TINY_MODEL_FLAGS, PipelineRun, run_local_runner,
                       tree_digest, write_synthetic_data)
 from pipeline import metadata_report
@@ -139,8 +140,8 @@ def runs(tmp_path_factory):
     # Both breakages in one file: the gate reports every problem at once.
     gate_data = write_bad_data(run.data_dir, base / "data" / "gate",
                                "duplicate_pair")
-    lines = _edit((gate_data / "ratings.csv").read_text().splitlines(), 11,
-                  "genres", "Comedy|Cyberpunk")
+    lines = edit_field((gate_data / "ratings.csv").read_text().splitlines(),
+                       11, "genres", "Comedy|Cyberpunk")
     (gate_data / "ratings.csv").write_text("".join(l + "\n" for l in lines))
     results["gate"] = run_local(
         PipelineRun(gate_data, run.output_root, run.pipeline_name),
@@ -217,56 +218,6 @@ def test_edited_preprocessing_code_reruns_transform_and_after(runs):
 
 # --- bad data ---------------------------------------------------------------
 
-def _edit(lines, number, column, value):
-    """lines with field `column` of line `number` (1-based) set to value."""
-    out = list(lines)
-    header = out[0].split(",")
-    fields = out[number - 1].split(",")
-    fields[header.index(column)] = value
-    out[number - 1] = ",".join(fields)
-    return out
-
-
-def _drop_column(lines, column):
-    index = lines[0].split(",").index(column)
-    return [",".join(f for i, f in enumerate(line.split(",")) if i != index)
-            for line in lines]
-
-
-# case -> (how to break the good CSV's lines, what the error must say)
-BAD_DATA = {
-    "missing_column": (lambda lines: _drop_column(lines, "rating"),
-                       "line 1, column rating: header must be "
-                       "user_id,item_id,rating,timestamp,genres"),
-    "non_numeric_rating": (lambda lines: _edit(lines, 11, "rating", "good"),
-                           "line 11, column rating: 'good' is not a number"),
-    "rating_out_of_range": (lambda lines: _edit(lines, 11, "rating", "6"),
-                            "line 11, column rating: rating 6 is outside "
-                            "[0.5, 5]"),
-    "empty_file": (lambda lines: [], "ratings.csv: file is empty"),
-    "truncated_line": (lambda lines: lines + [lines[5].rsplit(",", 2)[0]],
-                       "line 1502, column timestamp: expected 5 fields "
-                       "separated by ',', found 3"),
-    "duplicate_pair": (lambda lines: lines + [lines[5]],
-                       "line 1502, column item_id: duplicate rating of item"),
-    "unknown_genre": (lambda lines: _edit(lines, 11, "genres",
-                                          "Comedy|Cyberpunk"),
-                      "line 11, column genres: unknown genre 'Cyberpunk'"),
-    "non_integer_id": (lambda lines: _edit(lines, 11, "user_id", "u42"),
-                       "line 11, column user_id: 'u42' is not an integer"),
-}
-
-
-def write_bad_data(good_dir: pathlib.Path, bad_dir: pathlib.Path,
-                   case: str) -> pathlib.Path:
-    lines = (good_dir / "ratings.csv").read_text().splitlines()
-    bad_dir.mkdir(parents=True, exist_ok=True)
-    broken = BAD_DATA[case][0](lines)
-    (bad_dir / "ratings.csv").write_text(
-        "".join(line + "\n" for line in broken))
-    return bad_dir
-
-
 @pytest.mark.parametrize("case", sorted(BAD_DATA))
 def test_bad_data_is_refused_before_any_component_runs(runs, case, tmp_path):
     run = runs["run"]
@@ -280,7 +231,7 @@ def test_bad_data_is_refused_before_any_component_runs(runs, case, tmp_path):
     assert result.returncode != 0
     assert result.stderr.startswith(
         f"error: {bad.data_dir / 'ratings.csv'}"), result.stderr
-    assert BAD_DATA[case][1] in result.stderr
+    assert BAD_DATA[case].data_check_says in result.stderr
     assert "Traceback" not in result.stderr
     assert len(metadata_report.open_store(
         run.metadata_path).get_executions()) == executions

@@ -5,8 +5,11 @@ import pandas as pd
 import pytest
 import tensorflow_data_validation as tfdv
 from google.protobuf import text_format
-from tensorflow_metadata.proto.v0 import schema_pb2
+from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
+from bad_data import BAD_DATA, write_bad_data
+from components.anomalies_gate import gate
+from conftest import write_synthetic_data
 from trainer_module import features
 
 SCHEMA_PATH = os.path.join(os.path.dirname(__file__), os.pardir, "pipeline",
@@ -82,3 +85,34 @@ def test_tfdv_accepts_clean_data(schema):
     anomalies = tfdv.validate_statistics(stats, schema)
     assert dict(anomalies.anomaly_info) == {}
     assert not anomalies.HasField("dataset_anomaly_info")
+
+
+# --- the bad-data cases the schema catches (README table) -------------------
+
+SCHEMA_CASES = sorted(case for case, bad in BAD_DATA.items()
+                      if bad.schema_says)
+
+
+@pytest.fixture(scope="module")
+def good_data(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("good")
+    write_synthetic_data(data_dir)
+    return data_dir
+
+
+@pytest.mark.parametrize("case", SCHEMA_CASES)
+def test_schema_anomaly_as_the_gate_reports_it(schema, good_data, case,
+                                               tmp_path):
+    # What ExampleValidator computes from StatisticsGen's output, read by
+    # the AnomaliesGate; TFDV's CSV reader decodes as CsvExampleGen does.
+    path = write_bad_data(good_data, tmp_path, case) / "ratings.csv"
+    if path.stat().st_size:
+        stats = tfdv.generate_statistics_from_csv(str(path))
+    else:
+        # TFDV's reader refuses a file without a header; CsvExampleGen
+        # reads it as zero examples, and StatisticsGen says so.
+        stats = statistics_pb2.DatasetFeatureStatisticsList(datasets=[
+            statistics_pb2.DatasetFeatureStatistics(num_examples=0)])
+    lines = gate.describe_anomalies(
+        tfdv.validate_statistics(stats, schema), "train")
+    assert any(BAD_DATA[case].schema_says in line for line in lines), lines
