@@ -25,6 +25,22 @@ INSTALL_REQUIRES = [
     "setuptools<81",
 ]
 
+# notebooks/tfma_dashboard.ipynb, not the pipeline (so not the image, whose
+# checks skip extras). The test extra, which requirements.lock is compiled
+# with, includes it: tests/test_notebook.py opens the notebook in nbclassic.
+NOTEBOOK_REQUIRES = [
+    # The classic Notebook front end: TFMA 0.46's widgets (ipywidgets 7) ship
+    # only as a classic nbextension, which Notebook 7 and JupyterLab 4 cannot
+    # load. nbclassic 1.x runs beside Notebook 7 on the same jupyter_server
+    # (`jupyter nbclassic`).
+    "nbclassic>=1.0",
+    # widgetsnbextension 3.6.7+ (ipywidgets 7.8.2+) is compiled to ES2017
+    # classes, whose static methods Backbone's .extend, which TFMA's widget
+    # models use, does not copy: the classic front end then fails with
+    # "_deserialize_state is not a function". 3.6.6 is the last ES5 build.
+    "widgetsnbextension<3.6.7",
+]
+
 setuptools.setup(
     name="movielens-tfx",
     version="0.1.0",
@@ -37,5 +53,6 @@ setuptools.setup(
                  "reporting", "reporting.*"]),
     package_data={"pipeline": ["schema/*.pbtxt"]},
     install_requires=INSTALL_REQUIRES,
-    extras_require={"test": ["pytest"]},
+    extras_require={"notebook": NOTEBOOK_REQUIRES,
+                    "test": ["pytest", *NOTEBOOK_REQUIRES]},
 )

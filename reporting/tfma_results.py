@@ -2,7 +2,8 @@
 
 Plain functions behind notebooks/tfma_dashboard.ipynb: which evaluations a
 pipeline root holds (from its metadata store, not by listing folders), and
-TFMA's metrics as pandas tables, overall, per slice and across runs.
+TFMA's metrics as pandas tables, overall, per slice and across runs; and
+the script that lets TFMA's widgets load in the classic Notebook.
 """
 import dataclasses
 from typing import Dict, List, Optional, Tuple
@@ -10,6 +11,7 @@ from typing import Dict, List, Optional, Tuple
 import ml_metadata as mlmd
 import pandas as pd
 import tensorflow_model_analysis as tfma
+from IPython.display import Javascript
 from ml_metadata.proto import metadata_store_pb2
 from tensorflow_model_analysis.view.view_types import EvalResults
 
@@ -132,6 +134,54 @@ def metrics_over_runs(store: mlmd.MetadataStore,
     return pd.DataFrame(rows, columns=[
         "run", "run_id", "time", *_RUN_COLUMNS.values(), "blessed",
         "evaluation_uri"])
+
+
+# TFMA's widget views load their elements' bundle (vulcanized_tfma.js) with a
+# plain <script>. The bundle's d3-tip is a UMD module: on a page with
+# RequireJS, as the classic Notebook's, it calls an anonymous define(), and
+# the next require() then fails with "Mismatched anonymous define() module".
+# That next require() is often the widget manager loading the second TFMA
+# view, which then never shows. This script runs the bundle itself, once,
+# with define hidden (d3-tip then attaches to the bundle's own d3, as it
+# does without RequireJS), and leaves a <script> with the bundle's src, so
+# the views do not load it again. It does nothing on other pages (JupyterLab,
+# Notebook 7, an nbconvert page), which have no data-base-url.
+_WIDGET_BUNDLE_LOADER = """
+(function () {
+  var base = document.body.getAttribute('data-base-url');
+  if (base === null || typeof window.define !== 'function') return;
+  var src = base + 'nbextensions/tensorflow_model_analysis/vulcanized_tfma.js';
+  if (document.querySelector('script[src="' + src + '"]')) return;
+  // A script of an unknown type is neither fetched nor run.
+  var marker = document.createElement('script');
+  marker.type = 'text/x-tfma-loaded-without-amd';
+  marker.setAttribute('src', src);
+  document.head.appendChild(marker);
+  fetch(src, {credentials: 'same-origin'}).then(function (response) {
+    if (!response.ok) throw new Error(response.status + ' ' + src);
+    return response.text();
+  }).then(function (code) {
+    var define = window.define;
+    window.define = undefined;
+    try {
+      var script = document.createElement('script');
+      script.textContent = code;
+      document.head.appendChild(script);  // runs now, synchronously
+    } finally {
+      window.define = define;
+    }
+  }).catch(function (error) {
+    marker.remove();  // the views load it their own way
+    console.error('TFMA widget bundle:', error);
+  });
+})();
+"""
+
+
+def widget_bundle_loader() -> Javascript:
+    """Display it (in the notebook, before TFMA's first view) to load TFMA's
+    widget elements without breaking RequireJS in the classic Notebook."""
+    return Javascript(_WIDGET_BUNDLE_LOADER)
 
 
 def _successful_executions(store: mlmd.MetadataStore, component: str

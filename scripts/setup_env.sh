@@ -29,4 +29,23 @@ echo "setup: installing the locked stack (requirements.lock) and this package"
 # pip stays in the venv: TFX and Beam may pip-install packages at run time.
 uv pip install --quiet --python .venv/bin/python -r requirements.lock pip
 uv pip install --quiet --python .venv/bin/python --no-deps -e .
+
+# TFMA's widgets in notebooks/tfma_dashboard.ipynb have a front end only as a
+# classic-Notebook extension, which nbclassic serves (README "TFMA
+# dashboard"). TFMA's wheel puts its files in .venv/share/jupyter/nbextensions
+# (installed again from the package if missing); enabling it writes
+# .venv/etc/jupyter/nbconfig/notebook.json. Both steps are idempotent.
+nbextension() {  # quiet unless it fails or does not validate
+  local out
+  if ! out=$(.venv/bin/jupyter nbclassic-extension "$@" 2>&1) || [[ "$out" != *OK* ]]; then
+    echo "$out" >&2
+    echo "setup: 'jupyter nbclassic-extension $*' failed" >&2
+    exit 1
+  fi
+}
+if [ ! -f .venv/share/jupyter/nbextensions/tensorflow_model_analysis/extension.js ]; then
+  echo "setup: installing TFMA's notebook extension"
+  nbextension install --py --sys-prefix --overwrite tensorflow_model_analysis
+fi
+nbextension enable --sys-prefix tensorflow_model_analysis/extension
 echo "setup: .venv ready ($(.venv/bin/python --version))"

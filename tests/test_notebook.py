@@ -4,18 +4,31 @@ The notebook runs headless (nbclient) against the shared tiny run, in a
 kernel of this interpreter (the venv's python) whatever kernel specs the
 machine has; reporting/tfma_results.py is tested on the same run and on a
 hand-made metadata store (cached, failed and other components' executions).
+Then the README's command serves it with nbclassic and headless Chromium runs
+it, as a user would, to check that TFMA's widgets render.
 """
+import base64
 import json
 import os
 import pathlib
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
 import sys
-from typing import Dict, List, Tuple
+import time
+import urllib.request
+import importlib.metadata
+from typing import Any, Dict, Iterator, List, Tuple
 
 import ml_metadata as mlmd
 import nbclient
 import nbformat
 import pytest
 import tensorflow_model_analysis as tfma
+import websocket
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from ml_metadata.proto import metadata_store_pb2
@@ -25,8 +38,8 @@ from pipeline import metadata_report
 from reporting import tfma_results
 from trainer_module import features
 
-NOTEBOOK = (pathlib.Path(__file__).resolve().parent.parent / "notebooks"
-            / "tfma_dashboard.ipynb")
+REPO = pathlib.Path(__file__).resolve().parent.parent
+NOTEBOOK = REPO / "notebooks" / "tfma_dashboard.ipynb"
 KERNEL_NAME = "movielens-tfx-test"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -261,3 +274,316 @@ def test_notebook_shows_runs(executed_notebook, tiny_pipeline_run):
         _outputs(executed_notebook, "metrics-over-runs"))
     assert any("image/png" in output.get("data", {})
                for output in _outputs(executed_notebook, "rmse-plot"))
+
+
+# --- the README's command, in headless Chromium ----------------------------
+# TFMA 0.46's widgets have a front end only as a classic-Notebook extension:
+# scripts/setup_env.sh enables it and the README opens the notebook in
+# nbclassic. Here that command serves a copy of the notebook (nbclassic saves
+# what it runs), and Chromium, driven through the DevTools protocol, runs
+# every cell in a live kernel, as Cell > Run All does, and reads the page.
+
+JUPYTER = pathlib.Path(sys.executable).parent / "jupyter"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+MSG_TYPE = re.compile(r'"msg_type":\s*"(\w+)"')
+# Google Charts and Fonts, which TFMA's views load at run time: blocked, so
+# the test reaches no host but this one whether or not the machine is online.
+BLOCKED_URLS = ["*.gstatic.com/*", "*.googleapis.com/*"]
+# The page's state: cells run, errors shown, and each TFMA view: whether its
+# Polymer element is defined and rendered, its rows of data, the custom
+# elements inside it and its text (through shadow roots, without styles).
+_PAGE_STATE = """(() => {
+const deepText = (n) => {
+  if (n.nodeType === Node.TEXT_NODE) return n.textContent + ' ';
+  if (n.nodeName === 'STYLE' || n.nodeName === 'SCRIPT') return '';
+  let t = n.shadowRoot ? deepText(n.shadowRoot) : '';
+  for (const c of n.childNodes) t += deepText(c);
+  return t;
+};
+const deepTags = (n, acc) => {
+  if (n.tagName && n.tagName.includes('-')) acc.add(n.tagName.toLowerCase());
+  if (n.shadowRoot) deepTags(n.shadowRoot, acc);
+  for (const c of n.children || []) deepTags(c, acc);
+  return acc;
+};
+const view = (name) => {
+  const el = document.querySelector(name);
+  return el && {upgraded: !!customElements.get(name) && !!el.shadowRoot,
+                rows: (el.data || []).length,
+                tags: [...deepTags(el, new Set())],
+                text: deepText(el).replace(/\\s+/g, ' ').trim()};
+};
+const code = Jupyter.notebook.get_cells().filter(c => c.cell_type === 'code');
+return JSON.stringify({
+  executed: code.filter(c => typeof c.input_prompt_number === 'number').length,
+  cells: code.length,
+  busy: Jupyter.notebook.kernel_busy,
+  errors: [...document.querySelectorAll('.output_area')].filter(o =>
+      o.querySelector('.output_error')
+      || /Error displaying widget|model not found|Could not create/i.test(o.innerText))
+    .map(o => o.innerText.slice(0, 2000)),
+  slicing: view('tfma-nb-slicing-metrics'),
+  time_series: view('tfma-nb-time-series'),
+  // What tfma_results.widget_bundle_loader() leaves.
+  bundle_loaded_without_amd:
+    !!document.querySelector('script[type="text/x-tfma-loaded-without-amd"]')
+    && typeof (window.d3 && window.d3.tip) === 'function',
+});
+})()"""
+_KERNEL_READY = """!!(window.Jupyter && Jupyter.notebook && Jupyter.notebook.kernel
+  && Jupyter.notebook.kernel.is_connected() && Jupyter.notebook.kernel.widget_manager
+  && Object.keys(Jupyter.notebook.kernel.info_reply || {}).length)"""
+# TFMA's nbextension maps the widgets' module name to its code.
+_TFMA_LOADED = """!!(requirejs.s.contexts._.config.map['*'] || {})
+  .tensorflow_model_analysis"""
+# Once the kernel is ready, the widget manager asks it for its widgets (over
+# the control comm, or else with comm_info) and then re-renders every widget
+# output: cells run before its answer lose their widgets. A person is never
+# that quick; the test waits for the answer.
+_WIDGET_MANAGER_ANSWERED = {"comm_info_reply", "update_states"}
+
+
+def _readme_open_command() -> List[str]:
+    """The README's command that opens the dashboard, as argv."""
+    readme = (REPO / "README.md").read_text()
+    [line] = [line for line in readme.splitlines()
+              if line.startswith(".venv/bin/jupyter nbclassic ")]
+    return shlex.split(line, comments=True)
+
+
+def test_tfma_nbextension_is_enabled_in_the_venv():
+    # Each "Validating" line, on stderr, follows its extension's line.
+    listing = subprocess.run([str(JUPYTER), "nbclassic-extension", "list"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             text=True, timeout=60)
+    text = ANSI.sub("", listing.stdout)
+    assert listing.returncode == 0, text
+    assert f"config dir: {sys.prefix}/etc/jupyter/nbconfig" in text, text
+    for extension in ("tensorflow_model_analysis/extension",
+                      "jupyter-js-widgets/extension"):
+        assert re.search(re.escape(extension)
+                         + r"\s+enabled\s*\n\s*- Validating: OK", text), text
+    # 3.6.7 and later are built as ES2017 classes, whose static methods
+    # TFMA's Backbone-style models do not inherit.
+    version = tuple(int(part) for part in importlib.metadata.version(
+        "widgetsnbextension").split(".")[:3])
+    assert version < (3, 6, 7)
+
+
+def test_readme_and_notebook_give_the_same_open_command():
+    command = _readme_open_command()
+    assert command[:2] == [".venv/bin/jupyter", "nbclassic"]
+    assert (f"--NotebookApp.default_url=/nbclassic/notebooks/"
+            f"{NOTEBOOK.relative_to(REPO)}") in command
+    intro = nbformat.read(NOTEBOOK, as_version=4).cells[0].source
+    assert shlex.join(command) in intro
+
+
+def test_notebook_loads_the_widget_bundle_before_the_views():
+    code = [cell.source for cell in nbformat.read(NOTEBOOK, as_version=4).cells
+            if cell.cell_type == "code"]
+    [loader] = [i for i, source in enumerate(code)
+                if "tfma_results.widget_bundle_loader()" in source]
+    views = [i for i, source in enumerate(code) if "tfma.view.render" in source]
+    assert len(views) == 2 and loader < min(views)
+    script = tfma_results.widget_bundle_loader().data
+    assert "nbextensions/tensorflow_model_analysis/vulcanized_tfma.js" in script
+    assert (pathlib.Path(sys.prefix) / "share/jupyter/nbextensions"
+            / "tensorflow_model_analysis/vulcanized_tfma.js").is_file()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _poll(fetch, done, timeout: float, interval: float = 0.5):
+    """fetch() until done(value) or the timeout; the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if done(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
+
+
+def _wait(condition, timeout: float, what: str, interval: float = 0.25):
+    value = _poll(condition, bool, timeout, interval)
+    assert value, f"timed out after {timeout:.0f} s waiting for {what}"
+    return value
+
+
+@pytest.fixture
+def dashboard_url(tiny_pipeline_run, tmp_path) -> Iterator[str]:
+    """Runs the README's command in a folder laid out like the repository
+    (a copy of the notebook in notebooks/), with fresh Jupyter config, data
+    and runtime folders, so only the venv's (sys.prefix) configuration
+    counts, and yields the page it opens in a user's browser."""
+    root = tmp_path / "repo"
+    (root / "notebooks").mkdir(parents=True)
+    shutil.copy(NOTEBOOK, root / "notebooks")
+    command = _readme_open_command()
+    runtime = tmp_path / "jupyter" / "runtime"
+    env = dict(os.environ,
+               MOVIELENS_OUTPUT_ROOT=str(tiny_pipeline_run.output_root),
+               MOVIELENS_PIPELINE_NAME=tiny_pipeline_run.pipeline_name,
+               JUPYTER_RUNTIME_DIR=str(runtime),
+               JUPYTER_CONFIG_DIR=str(tmp_path / "jupyter" / "config"),
+               JUPYTER_DATA_DIR=str(tmp_path / "jupyter" / "data"),
+               IPYTHONDIR=str(tmp_path / "ipython"))
+    token = os.urandom(16).hex()
+    flags = ["--no-browser", "--ServerApp.ip=127.0.0.1",
+             f"--ServerApp.port={_free_port()}",
+             f"--IdentityProvider.token={token}"]
+    if os.geteuid() == 0:
+        flags.append("--allow-root")
+    log_path = tmp_path / "server.log"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen([str(JUPYTER), *command[1:], *flags],
+                                  cwd=root, env=env, stdout=log,
+                                  stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+    try:
+        # The page `jupyter nbclassic` opens in the user's browser.
+        open_file = runtime / f"jpserver-{server.pid}-open.html"
+        _wait(lambda: open_file.exists() or server.poll() is not None, 60,
+              "the server")
+        assert server.poll() is None, log_path.read_text()[-3000:]
+        url = re.search(r'url=([^"]+)"', open_file.read_text()).group(1)
+        assert url.endswith(f"/nbclassic/notebooks/notebooks/"
+                            f"{NOTEBOOK.name}?token={token}"), url
+
+        def serves() -> bool:
+            try:
+                return urllib.request.urlopen(url, timeout=5).status == 200
+            except OSError:
+                return False
+        _wait(serves, 30, url, interval=0.5)
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)  # shuts its kernels down
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+class _Chromium:
+    """Headless Chromium with one page, driven through the DevTools
+    protocol. Records the types of the Jupyter messages the page receives
+    (with the Network domain enabled)."""
+
+    def __init__(self, browser: str, profile: pathlib.Path):
+        self._process = subprocess.Popen(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu",
+             "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync",
+             "--remote-debugging-port=0", f"--user-data-dir={profile}",
+             "--window-size=1400,1800", "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        port_file = profile / "DevToolsActivePort"
+        port = _wait(lambda: port_file.exists()
+                     and port_file.read_text().split("\n")[0], 30,
+                     "Chromium's DevTools port")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json") as r:
+            [page] = [t for t in json.load(r) if t["type"] == "page"]
+        self._socket = websocket.create_connection(
+            page["webSocketDebuggerUrl"], timeout=60)
+        self._id = 0
+        self.received_msg_types = set()
+
+    def call(self, method: str, **params) -> Dict[str, Any]:
+        self._id += 1
+        self._socket.send(json.dumps({"id": self._id, "method": method,
+                                      "params": params}))
+        while True:
+            message = json.loads(self._socket.recv())
+            if message.get("id") == self._id:
+                assert "error" not in message, message
+                return message["result"]
+            if message.get("method") == "Network.webSocketFrameReceived":
+                payload = message["params"]["response"]["payloadData"]
+                found = MSG_TYPE.search(payload[:2000])  # the header's
+                if found:
+                    self.received_msg_types.add(found.group(1))
+                if '"update_states"' in payload[:2000]:  # control comm
+                    self.received_msg_types.add("update_states")
+
+    def evaluate(self, expression: str) -> Any:
+        result = self.call("Runtime.evaluate", expression=expression,
+                           returnByValue=True)
+        assert "exceptionDetails" not in result, result
+        return result["result"].get("value")
+
+    def close(self):
+        self._socket.close()
+        os.killpg(self._process.pid, signal.SIGTERM)
+        self._process.wait(timeout=15)
+
+
+@pytest.fixture
+def chromium(tmp_path) -> Iterator[_Chromium]:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("headless Chromium is not installed "
+                    "(scripts/test.sh installs Debian's chromium)")
+    page = _Chromium(browser, tmp_path / "profile")
+    yield page
+    page.close()
+
+
+def _views_rendered(state: Dict[str, Any]) -> bool:
+    return all(state[view] and state[view]["upgraded"]
+               and state[view]["text"] for view in ("slicing", "time_series"))
+
+
+def test_readme_command_renders_the_tfma_widgets(dashboard_url, chromium,
+                                                 tiny_pipeline_run, tmp_path):
+    chromium.call("Network.enable")
+    chromium.call("Network.setBlockedURLs", urls=BLOCKED_URLS)
+    chromium.call("Page.navigate", url=dashboard_url)
+    _wait(lambda: chromium.evaluate(_KERNEL_READY), 60,
+          "the notebook, its kernel and the widget manager")
+    _wait(lambda: chromium.evaluate(_TFMA_LOADED), 10,
+          "TFMA's nbextension (tensorflow_model_analysis/extension)")
+    _wait(lambda: chromium.evaluate("1")
+          and _WIDGET_MANAGER_ANSWERED & chromium.received_msg_types, 30,
+          "the kernel's answer to the widget manager")
+    chromium.evaluate("Jupyter.notebook.set_autosave_interval(0); "
+                      "Jupyter.notebook.execute_all_cells()")
+
+    def page_state() -> Dict[str, Any]:
+        return json.loads(chromium.evaluate(_PAGE_STATE))
+    state = _poll(page_state, lambda state: state["errors"] or (
+        state["executed"] == state["cells"] and not state["busy"]
+        and _views_rendered(state)), timeout=120, interval=1)
+    chromium.evaluate("(document.querySelector('tfma-nb-slicing-metrics')"
+                      " || document.body).closest('.cell, body')"
+                      ".scrollIntoView()")
+    screenshot = tmp_path / "tfma_dashboard.png"
+    screenshot.write_bytes(base64.b64decode(
+        chromium.call("Page.captureScreenshot", format="png")["data"]))
+
+    assert state["errors"] == [], state["errors"]
+    assert state["executed"] == state["cells"], state
+    # Without it the second view fails about every other run.
+    assert state["bundle_loaded_without_amd"], state
+    result = tfma_results.latest_eval_result(
+        metadata_report.open_store(tiny_pipeline_run.metadata_path))
+    genres = [key for key in result.get_slice_names() if len(key) == 1
+              and key[0][0] == features.GENRE_SLICE_KEY]
+    slicing, time_series = state["slicing"], state["time_series"]
+    # TFMA's Polymer elements are defined, rendered, and hold the data.
+    assert slicing and slicing["upgraded"], (state, screenshot)
+    assert slicing["rows"] == len(genres) > 1
+    assert {"tfma-slicing-metrics-browser", "tfma-metrics-table",
+            "tfma-slice-overview"} <= set(slicing["tags"]), slicing["tags"]
+    # The metric pickers list the evaluation's metrics.
+    for metric in METRICS:
+        assert metric in slicing["text"], slicing["text"][:2000]
+    assert time_series and time_series["upgraded"], (state, screenshot)
+    assert time_series["rows"] == 1  # the tiny run evaluated once
+    assert "Add metric series" in time_series["text"], time_series["text"]
