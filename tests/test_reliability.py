@@ -25,7 +25,6 @@ import subprocess
 import sys
 
 import pytest
-
 from ml_metadata.proto import metadata_store_pb2
 
 from bad_data import BAD_DATA, edit_field, write_bad_data
