@@ -553,3 +553,30 @@ def test_component_builds():
     assert set(component.outputs) == {"evaluation", "blessing"}
     assert component.outputs["blessing"].type is \
         standard_artifacts.ModelBlessing
+
+
+# ------------------------------------------------ a ranking model
+
+
+def test_rating_metrics_off_for_a_ranking_model(root, examples, model):
+    tmp = root / "ranking_tmp"
+    tmp.mkdir()
+    result = evaluate.evaluate(
+        data.read_split(examples, "train"), data.read_split(examples, "eval"),
+        path_utils.serving_model_path(model.uri), None, K,
+        lambda: beam.Pipeline(options=PipelineOptions(
+            ["--direct_running_mode=in_memory", "--direct_num_workers=1"])),
+        str(tmp), rating_metrics=False)
+    assert not set(executor.RATING_METRIC_NAMES) & set(result["model"])
+    assert_close(result["model"], HAND_MODEL)
+
+
+def test_rating_thresholds_need_rating_metrics():
+    with pytest.raises(ValueError, match=r"\['rmse'\] need rating"):
+        executor.parse_parameters(dict(
+            DEFAULTS, rating_metrics=0, baseline_metrics=json.dumps(
+                ["ndcg@k"]), max_thresholds=json.dumps({"rmse": 1.0})))
+    params = executor.parse_parameters(dict(
+        DEFAULTS, rating_metrics=0, baseline_metrics=json.dumps(["ndcg@k"]),
+        max_thresholds=json.dumps({})))
+    assert params.rating_metrics is False

@@ -31,6 +31,9 @@ class TopKEvaluatorSpec(types.ComponentSpec):
         "baseline_tolerance": ExecutionParameter(type=float),
         "train_split": ExecutionParameter(type=str),
         "eval_split": ExecutionParameter(type=str),
+        # 1: the model predicts ratings, so rmse, mae, ... are computed too;
+        # 0: a ranking model, whose scores are not ratings.
+        "rating_metrics": ExecutionParameter(type=int, optional=True),
         # Hash of the component's code: an edit re-runs it (cache key).
         "code_fingerprint": ExecutionParameter(type=str, optional=True),
     }
@@ -66,6 +69,7 @@ class TopKEvaluator(base_beam_component.BaseBeamComponent):
                  baseline_tolerance: float = 0.0,
                  train_split: str = "train",
                  eval_split: str = "eval",
+                 rating_metrics: bool = True,
                  code_fingerprint: Optional[str] = None):
         """Args:
           examples: raw examples with the train and eval splits.
@@ -79,6 +83,8 @@ class TopKEvaluator(base_beam_component.BaseBeamComponent):
             map, map@k.
           baseline_metrics, baseline_tolerance: the model must not be worse
             than the baseline on these metrics by more than the tolerance.
+          rating_metrics: False for a model whose scores are not ratings
+            (the ranking objective): no rmse, mae, rsquared, exp_var.
         """
         parameters = dict(
             top_k=top_k,
@@ -87,7 +93,8 @@ class TopKEvaluator(base_beam_component.BaseBeamComponent):
             baseline_metrics=json.dumps(list(baseline_metrics)),
             baseline_tolerance=float(baseline_tolerance),
             train_split=train_split,
-            eval_split=eval_split)
+            eval_split=eval_split,
+            rating_metrics=int(rating_metrics))
         # Fail when the pipeline is built, not hours later in the executor.
         executor.parse_parameters(parameters)
         spec = TopKEvaluatorSpec(

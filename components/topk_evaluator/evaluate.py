@@ -107,9 +107,10 @@ def rating_metrics_for(model_dir: str, eval_: pd.DataFrame) -> Dict[str, float]:
 def evaluate(train: pd.DataFrame, eval_: pd.DataFrame, model_dir: str,
              baseline_dir: Optional[str], k: int,
              make_pipeline: Callable[[], beam.Pipeline], tmp_dir: str,
-             max_pairs_per_shard: int = pool.DEFAULT_MAX_PAIRS_PER_SHARD
-             ) -> Dict:
-    """All metrics of the model, the baseline (if any) and popularity."""
+             max_pairs_per_shard: int = pool.DEFAULT_MAX_PAIRS_PER_SHARD,
+             rating_metrics: bool = True) -> Dict:
+    """All metrics of the model, the baseline (if any) and popularity;
+    rating metrics only when the models predict ratings."""
     catalog = build_catalog(train, eval_)
     model_dirs = {MODEL: model_dir}
     if baseline_dir:
@@ -138,8 +139,9 @@ def evaluate(train: pd.DataFrame, eval_: pd.DataFrame, model_dir: str,
                    for name in [POPULARITY, *model_dirs]},
     }
     for name, path in model_dirs.items():
-        result[name] = {**rating_metrics_for(path, eval_),
-                        **metrics.finalize_ranking_metrics(sums[name, k])}
+        result[name] = {
+            **(rating_metrics_for(path, eval_) if rating_metrics else {}),
+            **metrics.finalize_ranking_metrics(sums[name, k])}
     return result
 
 

@@ -33,6 +33,7 @@ class Parameters(NamedTuple):
     baseline_tolerance: float
     train_split: str
     eval_split: str
+    rating_metrics: bool = True
 
 
 def parse_parameters(exec_properties: Dict[str, Any]) -> Parameters:
@@ -54,9 +55,18 @@ def parse_parameters(exec_properties: Dict[str, Any]) -> Parameters:
     if splits[0] == splits[1]:
         raise ValueError(f"train_split and eval_split must differ, both are "
                          f"{splits[0]!r}")
+    rating_metrics = bool(exec_properties.get("rating_metrics", 1))
+    if not rating_metrics:
+        named = (set(compared) | set(thresholds["min_thresholds"])
+                 | set(thresholds["max_thresholds"]))
+        rating_named = sorted(named & set(RATING_METRIC_NAMES))
+        if rating_named:
+            raise ValueError(
+                f"{rating_named} need rating predictions, but rating_metrics "
+                f"is off (a ranking model); use ranking metrics only")
     return Parameters(top_k, thresholds["min_thresholds"],
                       thresholds["max_thresholds"], compared, tolerance,
-                      *splits)
+                      *splits, rating_metrics)
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
@@ -80,7 +90,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             train, eval_, path_utils.serving_model_path(model.uri),
             None if baseline is None or is_baseline
             else path_utils.serving_model_path(baseline.uri),
-            params.top_k, self._make_beam_pipeline, self._get_tmp_dir())
+            params.top_k, self._make_beam_pipeline, self._get_tmp_dir(),
+            rating_metrics=params.rating_metrics)
 
         blessed, checks = blessing.decide(
             result[evaluate.MODEL], params.min_thresholds,
