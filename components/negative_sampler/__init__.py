@@ -1,0 +1,1 @@
+"""Custom TFX component that adds sampled negatives to implicit feedback."""

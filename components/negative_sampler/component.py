@@ -1,0 +1,69 @@
+"""NegativeSampler: implicit-feedback training data for a ranking objective.
+
+Every raw rating becomes a positive (label 1) and gets sampled negatives
+(label 0, rating 0.0): items the user did not rate, drawn uniformly from the
+items of the train split. The train split repeats every positive once per
+round, each round with fresh negatives (one round per training epoch); the
+eval split holds each eval positive once with its negatives, excluding the
+user's train and eval items. The output is deterministic given the seed,
+whatever the runner's parallelism (sampling.py).
+"""
+from typing import Optional
+
+from tfx import types
+from tfx.dsl.components.base import base_beam_component, executor_spec
+from tfx.types import standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ExecutionParameter
+
+from components.negative_sampler import executor
+
+DEFAULT_NEGATIVES_PER_POSITIVE = 4
+# One fresh set of negatives per training epoch.
+DEFAULT_ROUNDS = 6
+DEFAULT_SEED = 123
+
+
+class NegativeSamplerSpec(types.ComponentSpec):
+    """Inputs, outputs and parameters of NegativeSampler."""
+    PARAMETERS = {
+        "negatives_per_positive": ExecutionParameter(type=int),
+        "rounds": ExecutionParameter(type=int),
+        "seed": ExecutionParameter(type=int),
+        # Hash of the component's code: an edit re-runs it (cache key).
+        "code_fingerprint": ExecutionParameter(type=str, optional=True),
+    }
+    INPUTS = {
+        "examples": ChannelParameter(type=standard_artifacts.Examples),
+    }
+    OUTPUTS = {
+        "sampled_examples": ChannelParameter(type=standard_artifacts.Examples),
+    }
+
+
+class NegativeSampler(base_beam_component.BaseBeamComponent):
+    """Raw examples -> labelled positives and sampled negatives."""
+
+    SPEC_CLASS = NegativeSamplerSpec
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+
+    def __init__(self,
+                 examples: types.BaseChannel,
+                 negatives_per_positive: int = DEFAULT_NEGATIVES_PER_POSITIVE,
+                 rounds: int = DEFAULT_ROUNDS,
+                 seed: int = DEFAULT_SEED,
+                 code_fingerprint: Optional[str] = None):
+        """Args:
+          examples: ExampleGen's raw examples with a train and an eval split.
+          negatives_per_positive: negatives sampled for each positive.
+          rounds: copies of the train positives, each with fresh negatives.
+          seed: with the user id, round and split, seeds every draw.
+        """
+        parameters = dict(negatives_per_positive=negatives_per_positive,
+                          rounds=rounds, seed=seed)
+        # Fail when the pipeline is built, not later in the executor.
+        executor.parse_parameters(parameters)
+        spec = NegativeSamplerSpec(
+            examples=examples, code_fingerprint=code_fingerprint,
+            sampled_examples=types.Channel(type=standard_artifacts.Examples),
+            **parameters)
+        super().__init__(spec=spec)

@@ -1,0 +1,148 @@
+"""The Beam graph of the NegativeSampler.
+
+  read both splits -> parse -> key by user -> CoGroupByKey(train, eval)
+    -> per user, with the catalog (train items and their genres) as a side
+       input: every round of train examples / the eval examples
+    -> serialize -> spread over random buckets (GroupByKey) -> WriteToTFRecord
+
+Nothing is collected in one process but the catalog. The per-user work is
+sampling.py's; its output depends only on the data and the seed.
+"""
+import os
+from typing import Dict, Iterable, Iterator, Tuple
+
+import apache_beam as beam
+from absl import logging
+from apache_beam.metrics import Metrics, MetricsFilter
+
+from components.negative_sampler import sampling
+
+TRAIN = "train"
+EVAL = "eval"
+SPLITS = (TRAIN, EVAL)
+# ExampleGen's file names: Split-<name>/data_tfrecord-*-of-*.gz.
+FILE_PREFIX = "data_tfrecord"
+FILE_SUFFIX = ".gz"
+# Output examples are spread over this many random buckets before they are
+# written: a user's examples (every round) would otherwise be contiguous,
+# far longer than a training shuffle buffer for a heavy user.
+MIX_BUCKETS = 256
+
+COUNTER_NAMESPACE = "NegativeSampler"
+# Counter names: "<split>_positives", "<split>_negatives",
+# "<split>_users_without_negatives".
+COUNTERS = tuple(f"{split}_{what}" for split in SPLITS
+                 for what in ("positives", "negatives",
+                              "users_without_negatives"))
+
+
+class SampleUser(beam.DoFn):
+    """(user_id, {"train": ratings, "eval": ratings}) -> (bucket, serialized
+    example) of one split, given the catalog as a side input."""
+
+    def __init__(self, split: str, negatives_per_positive: int, rounds: int,
+                 seed: int, mix_buckets: int = MIX_BUCKETS):
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        self._split = split
+        self._ratio = negatives_per_positive
+        self._rounds = rounds
+        self._seed = seed
+        self._buckets = mix_buckets
+        self._positives = Metrics.counter(COUNTER_NAMESPACE,
+                                          f"{split}_positives")
+        self._negatives = Metrics.counter(COUNTER_NAMESPACE,
+                                          f"{split}_negatives")
+        self._starved = Metrics.counter(COUNTER_NAMESPACE,
+                                        f"{split}_users_without_negatives")
+
+    def process(self, element: Tuple[int, Dict[str, Iterable]],
+                catalog: sampling.Catalog) -> Iterator[Tuple[int, bytes]]:
+        user_id, ratings = element
+        if self._split == TRAIN:
+            rounds = sampling.train_rounds(
+                user_id, ratings[TRAIN], catalog, self._ratio, self._rounds,
+                self._seed)
+        else:
+            rounds = sampling.eval_rows(
+                user_id, ratings[TRAIN], ratings[EVAL], catalog, self._ratio,
+                self._seed)
+        for round_index, (rows, rng) in enumerate(rounds):
+            negatives = rows.num_negatives
+            self._positives.inc(len(rows) - negatives)
+            self._negatives.inc(negatives)
+            if negatives == 0 and self._ratio > 0 and round_index == 0:
+                self._starved.inc()
+                logging.warning(
+                    "NegativeSampler: no item left to sample for user %d in "
+                    "the %s split (they rated all %d catalog items); their "
+                    "%s examples have no negatives", user_id, self._split,
+                    catalog.item_ids.size, self._split)
+            # Drawn after the sampling: mixing never changes the content.
+            buckets = rng.integers(0, self._buckets, size=len(rows))
+            for bucket, example in zip(buckets.tolist(),
+                                       sampling.serialize_rows(rows)):
+                yield bucket, example
+
+
+def _flatten_bucket(bucket: Tuple[int, Iterable[bytes]]) -> Iterable[bytes]:
+    return bucket[1]
+
+
+@beam.ptransform_fn
+def _ReadRatings(pipeline, pattern: str):  # pylint: disable=invalid-name
+    return (pipeline
+            | "Read" >> beam.io.ReadFromTFRecord(
+                pattern, coder=beam.coders.BytesCoder())
+            | "Parse" >> beam.Map(sampling.parse_rating))
+
+
+@beam.ptransform_fn
+def _WriteMixed(examples, output_prefix: str):  # pylint: disable=invalid-name
+    return (examples
+            | "Mix" >> beam.GroupByKey()
+            | "Flatten" >> beam.FlatMap(_flatten_bucket)
+            | "Write" >> beam.io.WriteToTFRecord(
+                output_prefix, file_name_suffix=FILE_SUFFIX))
+
+
+def sample_examples(pipeline: beam.Pipeline, input_patterns: Dict[str, str],
+                    output_dirs: Dict[str, str], negatives_per_positive: int,
+                    rounds: int, seed: int,
+                    mix_buckets: int = MIX_BUCKETS) -> None:
+    """Adds the sampling to `pipeline`: reads the raw splits at
+    input_patterns[split], writes <output_dirs[split]>/data_tfrecord-*.gz."""
+    ratings = {split: pipeline | f"ReadRatings[{split}]" >> _ReadRatings(
+        input_patterns[split]) for split in SPLITS}
+    catalog = beam.pvalue.AsSingleton(
+        ratings[TRAIN]
+        | "CatalogItems" >> beam.Map(lambda r: (r.item_id, r.genres))
+        # A few rows per item reach the list: deduplicate in parallel first.
+        | "OneGenresPerItem" >> beam.CombinePerKey(max)
+        | "CatalogList" >> beam.combiners.ToList()
+        | "Catalog" >> beam.Map(sampling.build_catalog))
+    per_user = (
+        {split: ratings[split] | f"ByUser[{split}]" >> beam.Map(
+            lambda r: (r.user_id, r)) for split in SPLITS}
+        | "GroupByUser" >> beam.CoGroupByKey())
+    for split in SPLITS:
+        _ = (per_user
+             | f"Sample[{split}]" >> beam.ParDo(
+                 SampleUser(split, negatives_per_positive, rounds, seed,
+                            mix_buckets), catalog)
+             | f"WriteSplit[{split}]" >> _WriteMixed(
+                 os.path.join(output_dirs[split], FILE_PREFIX)))
+
+
+def counter_values(result) -> Dict[str, int]:
+    """The counters of a finished pipeline (0 for those it never set)."""
+    values = dict.fromkeys(COUNTERS, 0)
+    query = result.metrics().query(MetricsFilter().with_namespace(
+        COUNTER_NAMESPACE))
+    for counter in query["counters"]:
+        if counter.key.metric.name in values:
+            value = counter.committed
+            if value is None:
+                value = counter.attempted
+            values[counter.key.metric.name] += int(value or 0)
+    return values
