@@ -1,9 +1,12 @@
-"""trainer_module.hparams: seed defaults, dict round trip, validation, steps."""
+"""trainer_module.hparams: seed defaults, ranking defaults, dict round trip,
+validation, steps."""
 import dataclasses
 
 import pytest
 
-from trainer_module.hparams import CUSTOM_CONFIG_KEY, HParams
+from trainer_module import features
+from trainer_module.hparams import (ADAGRAD, ADAM, CUSTOM_CONFIG_KEY,
+                                    DNN_OPTIMIZERS, HParams)
 
 
 def test_defaults_equal_the_seed_notebook_parameter_cell():
@@ -95,3 +98,76 @@ def test_steps_for_uses_epochs_over_rows():
 def test_explicit_train_steps_wins():
     assert HParams(train_steps=123).steps_for(75000) == 123
     assert HParams(train_steps=1).steps_for(0) == 1
+
+
+def test_rating_objective_is_the_default_with_the_seed_model():
+    hparams = HParams()
+    assert hparams.objective == features.RATING_OBJECTIVE == "rating"
+    assert hparams.dnn_optimizer == ADAGRAD == "adagrad"
+    assert hparams.wide_item_column is False
+    assert HParams.defaults_for("rating") == hparams
+    assert features.OBJECTIVES == ("rating", "ranking")
+    assert DNN_OPTIMIZERS == ("adagrad", "adam")
+
+
+def test_ranking_defaults_are_the_research_recipe():
+    hparams = HParams.ranking_defaults()
+    assert hparams.objective == features.RANKING_OBJECTIVE == "ranking"
+    # One pass: the NegativeSampler writes the research's 6 rounds.
+    assert hparams.epochs == 1
+    assert hparams.batch_size == 1024
+    assert hparams.linear_learning_rate == 0.05
+    assert hparams.linear_l1 == 0.0
+    assert hparams.crossed_hash_buckets == 100_000
+    assert hparams.wide_item_column is True
+    assert hparams.dnn_optimizer == ADAM == "adam"
+    assert hparams.dnn_learning_rate == 0.003
+    assert hparams.hidden_units == (128, 64)
+    assert hparams.user_embedding_dim == 32
+    assert hparams.item_embedding_dim == 32
+    assert hparams.dropout == 0.0
+    assert hparams.batch_norm is False
+    assert hparams.random_seed == 123
+    assert hparams.train_steps == 0
+    assert HParams.defaults_for("ranking") == hparams
+
+
+def test_ranking_round_trips_and_partial_dicts_take_its_defaults():
+    ranking = HParams.ranking_defaults()
+    assert HParams.from_dict(ranking.to_dict()) == ranking
+    # {"objective": "ranking"} is the recipe, not the seed with a classifier.
+    assert HParams.from_dict({"objective": "ranking"}) == ranking
+    assert HParams.from_dict({"objective": "ranking", "epochs": 2,
+                              "hidden_units": [16]}) == dataclasses.replace(
+        ranking, epochs=2, hidden_units=(16,))
+    # Any field can be overridden, also back to the seed's values.
+    assert HParams.from_dict({"objective": "ranking", "dnn_optimizer":
+                              "adagrad"}).dnn_optimizer == "adagrad"
+
+
+def test_steps_for_one_ranking_pass_over_the_sampled_rows():
+    # 74,789 positives x (1 + 4 negatives) x 6 rounds = 2,243,670 rows;
+    # // 1024 = 2191 (2191.08...), the research's 6 epochs of 1024.
+    assert HParams.ranking_defaults().steps_for(2_243_670) == 2191
+
+
+@pytest.mark.parametrize("field, value, allowed", [
+    ("objective", "pairwise", "['rating', 'ranking']"),
+    ("objective", "Rating", "['rating', 'ranking']"),
+    ("dnn_optimizer", "sgd", "['adagrad', 'adam']"),
+])
+def test_unknown_choice_names_the_value_and_the_allowed_ones(field, value,
+                                                              allowed):
+    message = f"{field} must be one of {allowed}, got '{value}'"
+    with pytest.raises(ValueError) as error:
+        HParams(**{field: value})
+    assert str(error.value) == message
+    # The same through from_dict and defaults_for (the Trainer's and the
+    # runner's ways in).
+    with pytest.raises(ValueError) as error:
+        HParams.from_dict({field: value})
+    assert str(error.value) == message
+    if field == "objective":
+        with pytest.raises(ValueError) as error:
+            HParams.defaults_for(value)
+        assert str(error.value) == message

@@ -1,10 +1,12 @@
 """The estimator from trainer_module.model, trained briefly and exported.
 
-One module-scoped fixture analyses a small dataset with tf.Transform, trains
-the wide-and-deep estimator on the transformed rows for a few hundred steps
-and exports it with trainer.export_serving_model; the tests load the
-SavedModel as TF Serving / TFMA / the batch scorer would.
+Two module-scoped fixtures, one per objective, analyse a small dataset with
+tf.Transform, train the wide-and-deep estimator on the transformed rows for
+a few hundred steps and export it with trainer.export_serving_model; the
+tests load the SavedModel as TF Serving / TFMA / the batch scorer would.
 """
+import dataclasses
+import functools
 import gzip
 import os
 
@@ -37,12 +39,32 @@ HPARAMS = HParams(batch_size=32, hidden_units=(8, 4), user_embedding_dim=4,
                   item_embedding_dim=2, crossed_hash_buckets=50, dropout=0.1,
                   train_steps=STEPS)
 
+# Ranking: the NegativeSampler's rows. User A rated items 10-19 and got
+# 20-29 as negatives (rating 0.0), user B the other way round, so every item
+# is as popular as any other and only the user x item interaction ranks.
+LIKED = {USER_A: ITEMS[:10], USER_B: ITEMS[10:]}
+RANKING_HPARAMS = dataclasses.replace(
+    HParams.ranking_defaults(), batch_size=32, hidden_units=(8, 4),
+    user_embedding_dim=4, item_embedding_dim=4, crossed_hash_buckets=1000,
+    train_steps=STEPS)
+
 
 def _raw_rows():
     rows = []
     for _ in range(REPEATS):
         for user, rating in ((USER_A, 5.0), (USER_B, 1.0), (USER_C, 3.0)):
             for item in ITEMS:
+                rows.append((user, item, rating,
+                             ITEM_GENRES[item % len(ITEM_GENRES)]))
+    return rows
+
+
+def _ranking_rows():
+    rows = []
+    for _ in range(REPEATS):
+        for user, liked in LIKED.items():
+            for item in ITEMS:
+                rating = 3.0 + item % 3 if item in liked else 0.0
                 rows.append((user, item, rating,
                              ITEM_GENRES[item % len(ITEM_GENRES)]))
     return rows
@@ -73,35 +95,45 @@ def _input_fn(transformed, batch_size):
 
 
 class Trained:
-    def __init__(self, root):
+    def __init__(self, root, hparams=HPARAMS, rows=_raw_rows):
         self.root = root
         transform_dir = str(root / "transform_output")
+        # As the pipeline's Transform: the objective in custom_config.
+        preprocessing_fn = functools.partial(
+            preprocessing.preprocessing_fn,
+            custom_config={preprocessing.OBJECTIVE_KEY: hparams.objective})
         with tft_beam.Context(temp_dir=str(root / "tft_tmp")):
             (transformed, _), transform_fn = (
-                ([_instance(*row) for row in _raw_rows()], _metadata())
-                | tft_beam.AnalyzeAndTransformDataset(
-                    preprocessing.preprocessing_fn))
+                ([_instance(*row) for row in rows()], _metadata())
+                | tft_beam.AnalyzeAndTransformDataset(preprocessing_fn))
             _ = transform_fn | tft_beam.WriteTransformFn(transform_dir)
         self.tf_transform_output = tft.TFTransformOutput(transform_dir)
         self.num_users, self.num_items = model.vocabulary_sizes(
             self.tf_transform_output)
+        self.model_dir = str(root / "model_run")
         self.estimator = model.build_estimator(
-            HPARAMS, self.num_users, self.num_items,
-            tf_estimator.RunConfig(model_dir=str(root / "model_run"),
-                                   tf_random_seed=HPARAMS.random_seed,
+            hparams, self.num_users, self.num_items,
+            tf_estimator.RunConfig(model_dir=self.model_dir,
+                                   tf_random_seed=hparams.random_seed,
                                    save_checkpoints_steps=STEPS,
                                    log_step_count_steps=STEPS))
-        self.estimator.train(_input_fn(transformed, HPARAMS.batch_size),
-                             max_steps=HPARAMS.steps_for(len(transformed)))
+        self.estimator.train(_input_fn(transformed, hparams.batch_size),
+                             max_steps=hparams.steps_for(len(transformed)))
         self.serving_dir = str(root / "serving_model")
         trainer.export_serving_model(self.estimator, self.tf_transform_output,
-                                     self.serving_dir)
+                                     self.serving_dir, hparams.objective)
         self.loaded = tf.saved_model.load(self.serving_dir)
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     return Trained(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture(scope="module")
+def trained_ranking(tmp_path_factory):
+    return Trained(tmp_path_factory.mktemp("ranking_model"),
+                   RANKING_HPARAMS, _ranking_rows)
 
 
 def _example(user=None, item=None, genres=None):
@@ -289,6 +321,123 @@ def test_serving_module_clips_predictions_but_not_scores():
                                   [[5.0], [0.5], [3.25], [0.5], [5.0]])
     np.testing.assert_array_equal(raw[model.SCORE_KEY].numpy(), scores)
     assert export.calls == [["examples"], sorted(features.SERVING_FEATURE_KEYS)]
+
+
+def _variables(model_dir):
+    return {name for name, _ in tf.train.list_variables(model_dir)}
+
+
+def test_each_objective_trains_its_estimator_and_optimizer(trained,
+                                                           trained_ranking):
+    assert type(trained.estimator) is tf_estimator.DNNLinearCombinedRegressor
+    assert type(trained_ranking.estimator) is \
+        tf_estimator.DNNLinearCombinedClassifier
+    cross = "linear/linear_model/item_id_xf_X_user_id_xf/weights"
+    item = "linear/linear_model/item_id_xf/weights"
+    rating, ranking = (_variables(trained.model_dir),
+                       _variables(trained_ranking.model_dir))
+    # Rating, as the seed: the cross alone in the wide part, Adagrad.
+    assert cross in rating and item not in rating
+    assert any(v.startswith("training/Adagrad/dnn/") for v in rating)
+    assert not any(v.startswith("training/Adam/") for v in rating)
+    # Ranking: the cross plus the item one-hot (wide_item_column), Adam.
+    assert {cross, item} <= ranking
+    assert any(v.startswith("training/Adam/dnn/") for v in ranking)
+    assert not any(v.startswith("training/Adagrad/") for v in ranking)
+
+
+def test_feature_columns_add_the_item_one_hot_on_request():
+    wide, deep = model.feature_columns(HParams(), 4, 21)
+    assert [c.name for c in wide] == ["item_id_xf_X_user_id_xf"]
+    wide, deep = model.feature_columns(RANKING_HPARAMS, 4, 21)
+    assert [c.name for c in wide] == ["item_id_xf_X_user_id_xf", "item_id_xf"]
+    assert wide[1].num_buckets == 21
+    assert [c.name for c in deep] == [
+        "user_id_xf_embedding", "item_id_xf_embedding", "genres_xf"]
+
+
+def test_ranking_exports_the_rating_models_signatures(trained,
+                                                      trained_ranking):
+    # Same names, inputs and outputs: the TopKEvaluator, recommend, TFMA and
+    # TF Serving call either model the same way.
+    for name in (model.SERVING_SIGNATURE, model.RAW_SIGNATURE):
+        rating = trained.loaded.signatures[name]
+        ranking = trained_ranking.loaded.signatures[name]
+        assert ranking.structured_input_signature == \
+            rating.structured_input_signature
+        assert set(ranking.structured_outputs) == \
+            set(rating.structured_outputs)
+
+
+def test_ranking_scores_put_each_users_liked_items_first(trained_ranking):
+    for user, liked in LIKED.items():
+        raw = _serve_raw(trained_ranking.loaded, [user] * len(ITEMS), ITEMS,
+                         [ITEM_GENRES[i % len(ITEM_GENRES)] for i in ITEMS])
+        scores = dict(zip(ITEMS, raw[model.SCORE_KEY].numpy().ravel()))
+        others = [item for item in ITEMS if item not in liked]
+        # Every liked item above every other one (after 300 steps the
+        # logits are about +2.5..+5 and -4..-7).
+        assert min(scores[i] for i in liked) > \
+            max(scores[i] for i in others) + 2.0, (user, scores)
+
+
+def test_ranking_predictions_are_the_sigmoid_of_the_scores(trained_ranking):
+    rows = [row for row, _ in SERVING_ROWS]
+    predictions = _serve_examples(trained_ranking.loaded, rows)[
+        model.PREDICTION_KEY].numpy()
+    raw = _serve_raw(trained_ranking.loaded, [u for u, _, _ in rows],
+                     [i for _, i, _ in rows], [g for _, g in SERVING_ROWS])
+    scores = raw[model.SCORE_KEY].numpy()
+    assert predictions.shape == scores.shape == (len(rows), 1)
+    assert np.all((predictions >= 0.0) & (predictions <= 1.0))
+    np.testing.assert_allclose(predictions, 1.0 / (1.0 + np.exp(-scores)),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(raw[model.PREDICTION_KEY].numpy(),
+                               predictions, rtol=1e-5, atol=1e-6)
+    # A liked item is likely a positive, a negative item unlikely.
+    assert predictions[0, 0] > 0.9  # user A, item 10
+    assert predictions[1, 0] < 0.1  # user B, item 11
+
+
+class _FakeClassifierExport(tf.Module):
+    """The classifier's TF1 predict signature: logits and what derives from
+    them; "logistic" deliberately off, to show which output is used."""
+
+    def __init__(self, logits):
+        super().__init__()
+
+        def predict(**_):
+            logits_ = tf.constant(logits, tf.float32)
+            return {"logits": logits_, "logistic": tf.zeros_like(logits_),
+                    "probabilities": tf.concat(
+                        [1.0 - tf.sigmoid(logits_), tf.sigmoid(logits_)], 1),
+                    "class_ids": tf.cast(logits_ > 0, tf.int64)}
+        self.signatures = {"predict": predict, "raw:predict": predict}
+
+
+def test_serving_module_for_ranking_serves_sigmoid_and_logits():
+    logits = [[0.0], [np.log(3.0)], [-np.log(3.0)], [30.0]]
+    module = model.ServingModule(_FakeClassifierExport(logits),
+                                 features.RANKING_OBJECTIVE)
+    signatures = module.signatures()
+    out = signatures[model.SERVING_SIGNATURE](examples=tf.constant([b""] * 4))
+    assert set(out) == {model.PREDICTION_KEY}
+    np.testing.assert_allclose(out[model.PREDICTION_KEY].numpy(),
+                               [[0.5], [0.75], [0.25], [1.0]], rtol=1e-6)
+    raw = signatures[model.RAW_SIGNATURE](
+        user_id=tf.constant([1] * 4, tf.int64),
+        item_id=tf.constant([2] * 4, tf.int64),
+        genres=tf.constant([""] * 4))
+    np.testing.assert_allclose(raw[model.PREDICTION_KEY].numpy(),
+                               [[0.5], [0.75], [0.25], [1.0]], rtol=1e-6)
+    # Scores are the logits: 30 still ranks, where the sigmoid is 1.0.
+    np.testing.assert_allclose(raw[model.SCORE_KEY].numpy(), logits,
+                               rtol=1e-6)
+
+
+def test_serving_module_refuses_an_unknown_objective():
+    with pytest.raises(ValueError, match="'pairwise'"):
+        model.ServingModule(_FakeEstimatorExport([[1.0]]), "pairwise")
 
 
 def _write_gzipped_records(path, count):

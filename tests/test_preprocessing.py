@@ -3,7 +3,10 @@
 The raw data is fed with the metadata the curated schema gives, so the
 tensors match what TFXIO hands Transform in the pipeline: ids, rating and
 timestamp dense [batch, 1], genres a varlen sparse feature ([] = empty cell).
+The ranking objective's rows are the NegativeSampler's: the same columns plus
+an int64 `label`, with rating 0.0 on the sampled negatives.
 """
+import json
 import os
 
 import numpy as np
@@ -14,6 +17,7 @@ import tensorflow_transform.beam as tft_beam
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tensorflow_transform.tf_metadata import dataset_metadata
+from tfx.components.transform import executor_utils
 
 from trainer_module import features, preprocessing
 
@@ -201,3 +205,115 @@ def test_multi_hot_genres_eagerly():
     np.testing.assert_array_equal(result.numpy(), np.stack([
         _multi_hot("Action", "Comedy"), _multi_hot(), _multi_hot(),
         _multi_hot("Drama"), _multi_hot("Action", "Western")]))
+
+
+# The NegativeSampler's rows: (user, item, rating, genres, label); negatives
+# have rating 0.0 and label 0, whatever the item's genres.
+SAMPLED_ROWS = [
+    (7, 50, 5.0, "Action|Comedy", 1),
+    (7, 200, 0.0, None, 0),
+    (7, 1, 0.0, "Drama", 0),
+    (3, 200, 0.5, None, 1),             # the lowest real rating is positive
+    (3, 50, 0.0, "Action|Comedy", 0),
+    (12, 1, 2.5, "Drama", 1),
+]
+# The pipeline's Transform custom_config today: only the code fingerprint.
+FINGERPRINT_ONLY = {"code_fingerprint": "0123abcd"}
+
+
+def sampled_metadata():
+    """The curated schema plus the sampler's int64 `label` column."""
+    schema = raw_metadata().schema
+    schema.feature.add(name=features.SAMPLED_LABEL_KEY, type=schema_pb2.INT)
+    schema.feature[-1].shape.dim.add(size=1)
+    schema.feature[-1].presence.min_fraction = 1.0
+    representation = schema.tensor_representation_group[""] \
+        .tensor_representation[features.SAMPLED_LABEL_KEY]
+    representation.dense_tensor.column_name = features.SAMPLED_LABEL_KEY
+    representation.dense_tensor.shape.dim.add(size=1)
+    return dataset_metadata.DatasetMetadata(schema)
+
+
+def sampled_instance(user, item, rating, genres, label):
+    row = instance(user, item, rating, genres)
+    row[features.SAMPLED_LABEL_KEY] = [label]
+    return row
+
+
+def _transform_sampled(root, custom_config):
+    """SAMPLED_ROWS through preprocessing_fn bound to custom_config the way
+    TFX 1.15's Transform executor binds it (from its JSON exec property)."""
+    fn = executor_utils.MaybeBindCustomConfig(
+        {"custom_config": json.dumps(custom_config)},
+        preprocessing.preprocessing_fn)
+    with tft_beam.Context(temp_dir=str(root)):
+        (transformed, _), _ = (
+            ([sampled_instance(*row) for row in SAMPLED_ROWS],
+             sampled_metadata())
+            | tft_beam.AnalyzeAndTransformDataset(fn))
+    return transformed
+
+
+@pytest.fixture(scope="module", params=["ranking", "fingerprint_only"])
+def sampled(request, tmp_path_factory):
+    """(custom_config name, transformed SAMPLED_ROWS)."""
+    config = ({preprocessing.OBJECTIVE_KEY: features.RANKING_OBJECTIVE,
+               **FINGERPRINT_ONLY} if request.param == "ranking"
+              else FINGERPRINT_ONLY)
+    return request.param, _transform_sampled(
+        tmp_path_factory.mktemp("sampled"), config)
+
+
+def test_label_per_objective_on_the_samplers_rows(sampled):
+    name, transformed = sampled
+    labels = [r[RATING_XF] for r in transformed]
+    assert all(isinstance(v, (float, np.floating)) for v in labels)
+    if name == "ranking":
+        # 1.0 for each rated pair (rating >= 0.5), 0.0 for each negative.
+        assert labels == [1.0, 0.0, 0.0, 1.0, 0.0, 1.0]
+    else:
+        # No objective in custom_config: rating, the rating passed through.
+        assert labels == [5.0, 0.0, 0.0, 0.5, 0.0, 2.5]
+
+
+def test_samplers_label_column_is_not_a_model_feature(sampled):
+    # Same outputs, label under the same name, for both objectives; the
+    # sampler's `label` column is dropped.
+    _, transformed = sampled
+    assert set(transformed[0]) == {USER_XF, ITEM_XF, GENRES_XF, RATING_XF}
+    # users 7 x3, 3 x2, 12 x1; items 50 x2, 200 x2, 1 x2 -> b"50" > b"200" >
+    # b"1".
+    assert [int(r[USER_XF]) for r in transformed] == [0, 0, 0, 1, 1, 2]
+    assert [int(r[ITEM_XF]) for r in transformed] == [0, 1, 2, 1, 0, 2]
+
+
+@pytest.mark.parametrize("custom_config, objective", [
+    (None, "rating"),
+    ({}, "rating"),
+    (FINGERPRINT_ONLY, "rating"),
+    ({"objective": "rating"}, "rating"),
+    ({"objective": "ranking", **FINGERPRINT_ONLY}, "ranking"),
+])
+def test_objective_from_custom_config(custom_config, objective):
+    assert preprocessing.OBJECTIVE_KEY == "objective"
+    assert preprocessing.objective_from(custom_config) == objective
+
+
+def test_tfx_binds_custom_config_to_preprocessing_fn():
+    # TFX 1.15 passes custom_config only to a preprocessing_fn declaring it;
+    # a JSON null arrives as {}.
+    bound = executor_utils.MaybeBindCustomConfig(
+        {"custom_config": json.dumps({"objective": "ranking"})},
+        preprocessing.preprocessing_fn)
+    assert bound.keywords == {"custom_config": {"objective": "ranking"}}
+    bound = executor_utils.MaybeBindCustomConfig(
+        {"custom_config": "null"}, preprocessing.preprocessing_fn)
+    assert bound.keywords == {"custom_config": {}}
+
+
+def test_unknown_objective_raises_before_any_tensor_is_read():
+    with pytest.raises(ValueError) as error:
+        preprocessing.preprocessing_fn({}, {"objective": "pairwise"})
+    assert str(error.value) == (
+        "custom_config['objective'] must be one of ['rating', 'ranking'], "
+        "got 'pairwise'")

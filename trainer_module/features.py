@@ -40,6 +40,18 @@ GENRE_SLICE_KEY = "genre"
 RATING_MIN = 0.5
 RATING_MAX = 5.0
 
+# Training objectives (HParams.objective, and Transform's custom_config).
+# "rating" regresses the explicit rating (the seed notebook); "ranking"
+# classifies rated (user, item) pairs against sampled unrated ones, and the
+# logit ranks the pool.
+RATING_OBJECTIVE = "rating"
+RANKING_OBJECTIVE = "ranking"
+OBJECTIVES: Tuple[str, ...] = (RATING_OBJECTIVE, RANKING_OBJECTIVE)
+
+# Column the NegativeSampler adds to every raw column: 1 for a rated pair, 0
+# for a sampled negative (whose rating is 0.0, below RATING_MIN).
+SAMPLED_LABEL_KEY = "label"
+
 # Transform outputs.
 USER_VOCAB_NAME = "user_id_vocab"
 ITEM_VOCAB_NAME = "item_id_vocab"

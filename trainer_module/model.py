@@ -1,18 +1,25 @@
-"""The seed notebook's wide-and-deep estimator over the Transform outputs."""
-from typing import Dict, List, Tuple
+"""The wide-and-deep estimator over the Transform outputs.
+
+Objective rating: the seed notebook's DNNLinearCombinedRegressor on the
+rating. Objective ranking: a DNNLinearCombinedClassifier on implicit feedback
+(rated pairs against sampled negatives); its logit ranks the pool.
+"""
+from typing import Callable, Dict, List, Tuple
 
 import tensorflow as tf
 import tensorflow_transform as tft
 from tensorflow import estimator as tf_estimator
 
-from trainer_module import features, preprocessing
+from trainer_module import features, hparams as hparams_lib, preprocessing
 from trainer_module.hparams import HParams
 
 # Signatures of the exported model. SERVING_SIGNATURE takes serialized raw
-# tf.Examples (TF Serving, TFMA) and returns the predicted rating, clipped to
-# the rating scale. RAW_SIGNATURE takes the raw columns as plain tensors, so
-# batch scorers skip building tf.Example protos, and also returns the
-# unclipped score, which ranks without ties at the top of the scale.
+# tf.Examples (TF Serving, TFMA) and returns PREDICTION_KEY: the rating
+# clipped to the rating scale, or for ranking the probability of a positive.
+# RAW_SIGNATURE takes the raw columns as plain tensors, so batch scorers skip
+# building tf.Example protos, and also returns SCORE_KEY, which ranks without
+# ties: the unclipped rating, or the classifier's logit (the sigmoid
+# saturates to 1.0 in float32 at the top).
 SERVING_SIGNATURE = "serving_default"
 RAW_SIGNATURE = "serving_raw"
 PREDICTION_KEY = "predictions"
@@ -20,6 +27,13 @@ SCORE_KEY = "scores"
 # Names the estimator's own export gives its signatures.
 _ESTIMATOR_PREDICT_SIGNATURE = "predict"
 _ESTIMATOR_RAW_SIGNATURE = "raw:predict"
+# Per objective: the estimator's predict output that is the score (the
+# regressor's "predictions", the classifier's "logits"), and score -> the
+# served prediction.
+_SCORE_OUTPUT = {features.RATING_OBJECTIVE: "predictions",
+                 features.RANKING_OBJECTIVE: "logits"}
+_DNN_OPTIMIZERS = {hparams_lib.ADAGRAD: tf.keras.optimizers.legacy.Adagrad,
+                   hparams_lib.ADAM: tf.keras.optimizers.legacy.Adam}
 
 
 def vocabulary_sizes(tf_transform_output: tft.TFTransformOutput) -> Tuple[int, int]:
@@ -32,13 +46,16 @@ def vocabulary_sizes(tf_transform_output: tft.TFTransformOutput) -> Tuple[int, i
 
 def feature_columns(hparams: HParams, num_users: int, num_items: int
                     ) -> Tuple[List, List]:
-    """(wide columns, deep columns) as in the seed's tf_utils.build_model."""
+    """(wide columns, deep columns) as in the seed's tf_utils.build_model,
+    plus the item one-hot in the wide part when hparams.wide_item_column."""
     user = tf.feature_column.categorical_column_with_identity(
         features.transformed_name(features.USER_KEY), num_buckets=num_users)
     item = tf.feature_column.categorical_column_with_identity(
         features.transformed_name(features.ITEM_KEY), num_buckets=num_items)
     wide = [tf.feature_column.crossed_column(
         [user, item], hash_bucket_size=hparams.crossed_hash_buckets)]
+    if hparams.wide_item_column:
+        wide.append(item)
     deep = [
         tf.feature_column.embedding_column(
             user, dimension=hparams.user_embedding_dim, max_norm=None),
@@ -52,22 +69,30 @@ def feature_columns(hparams: HParams, num_users: int, num_items: int
 
 
 def build_estimator(hparams: HParams, num_users: int, num_items: int,
-                    config: tf_estimator.RunConfig
-                    ) -> tf_estimator.DNNLinearCombinedRegressor:
-    """DNNLinearCombinedRegressor: FTRL on the cross, Adagrad on the DNN."""
+                    config: tf_estimator.RunConfig) -> tf_estimator.Estimator:
+    """FTRL on the wide part, hparams.dnn_optimizer on the DNN; the
+    regressor for the rating objective, the binary classifier for ranking."""
     wide, deep = feature_columns(hparams, num_users, num_items)
-    return tf_estimator.DNNLinearCombinedRegressor(
+    return estimator_class(hparams.objective)(
         config=config,
         linear_feature_columns=wide,
         linear_optimizer=tf.keras.optimizers.legacy.Ftrl(
             learning_rate=hparams.linear_learning_rate,
             l1_regularization_strength=hparams.linear_l1),
         dnn_feature_columns=deep,
-        dnn_optimizer=tf.keras.optimizers.legacy.Adagrad(
+        dnn_optimizer=_DNN_OPTIMIZERS[hparams.dnn_optimizer](
             learning_rate=hparams.dnn_learning_rate),
         dnn_hidden_units=list(hparams.hidden_units),
         dnn_dropout=hparams.dropout,
         batch_norm=hparams.batch_norm)
+
+
+def estimator_class(objective: str) -> type:
+    """The canned estimator that trains `objective`."""
+    if objective == features.RANKING_OBJECTIVE:
+        # Two classes: the default; its logit is the ranking score.
+        return tf_estimator.DNNLinearCombinedClassifier
+    return tf_estimator.DNNLinearCombinedRegressor
 
 
 def serving_receiver_fn(tf_transform_output: tft.TFTransformOutput):
@@ -127,18 +152,26 @@ class ServingModule(tf.Module):
     TFMA calls a signature with one positional tensor of serialized examples,
     which the estimator's TF1 signatures refuse; re-saving through
     tf.functions gives signatures that accept it and that TF Serving serves.
+    Both objectives export the same two signatures and output names; only
+    what the outputs mean differs (see SERVING_SIGNATURE).
     """
 
-    def __init__(self, estimator_export: tf.Module):
+    def __init__(self, estimator_export: tf.Module,
+                 objective: str = features.RATING_OBJECTIVE):
         super().__init__()
+        if objective not in features.OBJECTIVES:
+            raise ValueError(f"objective must be one of "
+                             f"{list(features.OBJECTIVES)}, got {objective!r}")
         self._export = estimator_export
+        self._score_output = _SCORE_OUTPUT[objective]
+        self._to_prediction = _prediction_fn(objective)
 
     @tf.function(input_signature=[
         tf.TensorSpec([None], tf.string, name="examples")])
     def serve_examples(self, examples: tf.Tensor) -> Dict[str, tf.Tensor]:
         scores = self._export.signatures[_ESTIMATOR_PREDICT_SIGNATURE](
-            examples=examples)[PREDICTION_KEY]
-        return {PREDICTION_KEY: _clip_to_rating_scale(scores)}
+            examples=examples)[self._score_output]
+        return {PREDICTION_KEY: self._to_prediction(scores)}
 
     @tf.function(input_signature=[
         tf.TensorSpec([None], tf.int64, name=features.USER_KEY),
@@ -148,13 +181,20 @@ class ServingModule(tf.Module):
                   genres: tf.Tensor) -> Dict[str, tf.Tensor]:
         scores = self._export.signatures[_ESTIMATOR_RAW_SIGNATURE](
             **{features.USER_KEY: user_id, features.ITEM_KEY: item_id,
-               features.GENRES_KEY: genres})[PREDICTION_KEY]
-        return {PREDICTION_KEY: _clip_to_rating_scale(scores),
+               features.GENRES_KEY: genres})[self._score_output]
+        return {PREDICTION_KEY: self._to_prediction(scores),
                 SCORE_KEY: scores}
 
     def signatures(self) -> Dict[str, tf.types.experimental.ConcreteFunction]:
         return {SERVING_SIGNATURE: self.serve_examples,
                 RAW_SIGNATURE: self.serve_raw}
+
+
+def _prediction_fn(objective: str) -> Callable[[tf.Tensor], tf.Tensor]:
+    if objective == features.RANKING_OBJECTIVE:
+        # The probability of a positive, as the estimator's own "logistic".
+        return tf.sigmoid
+    return _clip_to_rating_scale
 
 
 def _clip_to_rating_scale(scores: tf.Tensor) -> tf.Tensor:

@@ -3,24 +3,37 @@
 TFX's Transform component calls `preprocessing_fn` (by its dotted path) once
 over the training data to build the vocabularies, and the same graph is
 embedded in the exported model, so serving sees exactly these features.
+
+The training objective comes in Transform's custom_config under OBJECTIVE_KEY
+(TFX 1.15 binds custom_config to a preprocessing_fn that declares the
+argument); without it the objective is rating.
 """
-from typing import Dict
+from typing import Any, Dict, Optional
 
 import tensorflow as tf
 import tensorflow_transform as tft
 
 from trainer_module import features
 
+# Key of the training objective (features.OBJECTIVES) in Transform's
+# custom_config.
+OBJECTIVE_KEY = "objective"
 
-def preprocessing_fn(inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+
+def preprocessing_fn(inputs: Dict[str, tf.Tensor],
+                     custom_config: Optional[Dict[str, Any]] = None
+                     ) -> Dict[str, tf.Tensor]:
     """Maps raw columns to the model's features.
 
     user_id, item_id -> vocabulary index; ids unseen in the analyzed data map
         to the OOV bucket (index == vocabulary size), never to -1.
     genres -> float multi-hot vector with one slot per `features.GENRES`;
         unknown genre names and the empty string give no slot.
-    rating -> passed through as the float label.
+    rating -> the float label, under the same name for both objectives:
+        rating: the rating itself; ranking: 1.0 for a rated pair, 0.0 for
+        a sampled negative.
     """
+    objective = objective_from(custom_config)
     outputs = {
         features.transformed_name(features.USER_KEY): _id_to_index(
             inputs[features.USER_KEY], features.USER_VOCAB_NAME),
@@ -30,9 +43,29 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
             dense_genre_strings(inputs[features.GENRES_KEY])),
     }
     if features.LABEL_KEY in inputs:
-        outputs[features.transformed_name(features.LABEL_KEY)] = tf.cast(
-            _squeeze(inputs[features.LABEL_KEY]), tf.float32)
+        outputs[features.transformed_name(features.LABEL_KEY)] = _label(
+            inputs[features.LABEL_KEY], objective)
     return outputs
+
+
+def objective_from(custom_config: Optional[Dict[str, Any]]) -> str:
+    """The objective in Transform's custom_config; rating when absent."""
+    objective = (custom_config or {}).get(OBJECTIVE_KEY,
+                                          features.RATING_OBJECTIVE)
+    if objective not in features.OBJECTIVES:
+        raise ValueError(f"custom_config[{OBJECTIVE_KEY!r}] must be one of "
+                         f"{list(features.OBJECTIVES)}, got {objective!r}")
+    return objective
+
+
+def _label(rating: tf.Tensor, objective: str) -> tf.Tensor:
+    rating = tf.cast(_squeeze(rating), tf.float32)
+    if objective == features.RANKING_OBJECTIVE:
+        # The sampler's negatives have rating 0.0 and every real rating is
+        # >= RATING_MIN, so the rating alone tells them apart (the sampler's
+        # `label` column says the same and is not needed).
+        return tf.cast(rating > 0.0, tf.float32)
+    return rating
 
 
 def _id_to_index(ids: tf.Tensor, vocab_name: str) -> tf.Tensor:

@@ -25,10 +25,13 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     num_users, num_items = model.vocabulary_sizes(tf_transform_output)
     num_train_rows = count_records(fn_args.train_files)
     steps = fn_args.train_steps or hparams.steps_for(num_train_rows)
+    # pipeline/progress.py prints this line: keep its "Training wide-and-deep:"
+    # prefix.
     logging.info(
-        "Training wide-and-deep: %d train rows, %d users, %d items "
-        "(OOV included), %d steps of batch %d", num_train_rows, num_users,
-        num_items, steps, hparams.batch_size)
+        "Training wide-and-deep: %s for the %s objective, %d train rows, %d "
+        "users, %d items (OOV included), %d steps of batch %d",
+        model.estimator_class(hparams.objective).__name__, hparams.objective,
+        num_train_rows, num_users, num_items, steps, hparams.batch_size)
 
     estimator = model.build_estimator(
         hparams, num_users, num_items, _run_config(fn_args, hparams, steps))
@@ -49,21 +52,23 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     metrics = estimator.evaluate(eval_input_fn, name="eval")
     logging.info("Eval on the eval split: %s", metrics)
     export_serving_model(estimator, tf_transform_output,
-                         fn_args.serving_model_dir)
+                         fn_args.serving_model_dir, hparams.objective)
 
 
 def export_serving_model(estimator: tf_estimator.Estimator,
                          tf_transform_output: tft.TFTransformOutput,
-                         serving_model_dir: str) -> None:
+                         serving_model_dir: str,
+                         objective: str = features.RATING_OBJECTIVE) -> None:
     """Exports the estimator, then re-saves it with TF2 signatures.
 
     The result lands in serving_model_dir itself (the estimator alone would
-    write a timestamped child) with the signatures of model.ServingModule.
+    write a timestamped child) with the signatures of model.ServingModule
+    for `objective`, the one the estimator was built for.
     """
     with tempfile.TemporaryDirectory() as export_base:
         exported = estimator.export_saved_model(
             export_base, model.serving_receiver_fn(tf_transform_output))
-        module = model.ServingModule(tf.saved_model.load(exported))
+        module = model.ServingModule(tf.saved_model.load(exported), objective)
         tf.saved_model.save(module, serving_model_dir,
                             signatures=module.signatures())
     logging.info("Exported the serving model to %s", serving_model_dir)
