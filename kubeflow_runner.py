@@ -143,12 +143,7 @@ def create_kubeflow_pipeline(args: argparse.Namespace) -> "tfx.dsl.Pipeline":
     from pipeline.pipeline import create_pipeline
     return create_pipeline(
         pipeline_name=args.pipeline_name,
-        hparams=local_runner.hparams_from_args(args),
-        max_rmse=args.max_rmse,
-        rmse_tolerance=args.rmse_tolerance,
-        top_k=args.top_k,
-        min_ndcg=args.min_ndcg,
-        ndcg_tolerance=args.ndcg_tolerance,
+        **local_runner.pipeline_settings(args),
         beam_pipeline_args=args.beam_pipeline_args,
         metadata_connection_config=None,
         enable_cache=not args.no_cache,

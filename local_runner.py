@@ -11,7 +11,7 @@ import os
 import sys
 import time
 import warnings
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 # TensorFlow's C++ start-up chatter and google-api-core's notice about Python
 # 3.10 (the stack's pinned version) are noise on a console.
@@ -75,7 +75,28 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                        default=configs.NDCG_TOLERANCE,
                        help="bless only if ndcg@k is at most this much "
                             "below the latest blessed model's")
-    model = parser.add_argument_group("model (defaults: the seed notebook)")
+    gates.add_argument("--min-auc", type=float, default=configs.MIN_AUC,
+                       help="ranking objective: bless only a model whose "
+                            "eval AUC (rated vs sampled movies) is at least "
+                            "this")
+    gates.add_argument("--auc-tolerance", type=float,
+                       default=configs.AUC_TOLERANCE,
+                       help="ranking objective: bless only if AUC is at most "
+                            "this much below the latest blessed model's")
+    model = parser.add_argument_group(
+        "model (defaults: the seed notebook for --objective rating, the "
+        "tuned recipe of HParams.ranking_defaults for ranking)")
+    model.add_argument("--objective", default=None,
+                       choices=("rating", "ranking"),
+                       help="rating: regress the rating (the seed's model, "
+                            "default); ranking: classify rated movies "
+                            "against sampled unrated ones")
+    model.add_argument("--negatives-per-positive", type=int,
+                       default=configs.NEGATIVES_PER_POSITIVE,
+                       help="ranking: unrated movies sampled per rating")
+    model.add_argument("--sampling-rounds", type=int,
+                       default=configs.SAMPLING_ROUNDS,
+                       help="ranking: rounds of fresh negatives (epochs)")
     model.add_argument("--hidden-units", default=None,
                        help="DNN layer sizes, comma-separated "
                             "(seed: 1024,32,1024)")
@@ -90,12 +111,31 @@ def hparams_from_args(args: argparse.Namespace) -> HParams:
     """HParams with the seed defaults, overridden by the flags given."""
     values = {name: getattr(args, name) for name in _HPARAM_FLAGS
               if getattr(args, name) is not None}
+    if args.objective:
+        values["objective"] = args.objective
     if args.hidden_units:
         values["hidden_units"] = [int(units)
                                   for units in args.hidden_units.split(",")]
     if args.no_batch_norm:
         values["batch_norm"] = False
     return HParams.from_dict(values)
+
+
+def pipeline_settings(args: argparse.Namespace,
+                      hparams: Optional[HParams] = None) -> Dict[str, Any]:
+    """create_pipeline's arguments from add_pipeline_flags' flags (the same
+    for every runner): hyper-parameters, gates, negative sampling."""
+    return dict(
+        hparams=hparams or hparams_from_args(args),
+        max_rmse=args.max_rmse,
+        rmse_tolerance=args.rmse_tolerance,
+        top_k=args.top_k,
+        min_ndcg=args.min_ndcg,
+        ndcg_tolerance=args.ndcg_tolerance,
+        negatives_per_positive=args.negatives_per_positive,
+        sampling_rounds=args.sampling_rounds,
+        min_auc=args.min_auc,
+        auc_tolerance=args.auc_tolerance)
 
 
 def check_data(data_dir: str) -> None:
@@ -142,12 +182,7 @@ def run_pipeline(args: argparse.Namespace, hparams: HParams,
         pipeline_root=paths.pipeline_root,
         data_root=os.path.abspath(args.data_dir),
         serving_model_dir=paths.serving_model_dir,
-        hparams=hparams,
-        max_rmse=args.max_rmse,
-        rmse_tolerance=args.rmse_tolerance,
-        top_k=args.top_k,
-        min_ndcg=args.min_ndcg,
-        ndcg_tolerance=args.ndcg_tolerance,
+        **pipeline_settings(args, hparams),
         beam_pipeline_args=beam_args.local(args.beam_workers),
         metadata_connection_config=(
             tfx.orchestration.metadata.sqlite_metadata_connection_config(

@@ -26,6 +26,15 @@ EVAL_HASH_BUCKETS = 1
 MAX_RMSE = 1.2
 RMSE_TOLERANCE = 0.01
 
+# Ranking objective (trainer_module.features.RANKING_OBJECTIVE): the
+# NegativeSampler draws this many unrated movies per rating, in this many
+# rounds (fresh negatives per training epoch). TFMA gates on the AUC of
+# telling a rated movie from a sampled one on the eval split: random is 0.5.
+NEGATIVES_PER_POSITIVE = 4
+SAMPLING_ROUNDS = 6
+MIN_AUC = 0.6
+AUC_TOLERANCE = 0.01
+
 # Local runner layout under --output-root.
 DEFAULT_OUTPUT_ROOT = "outputs"
 DEFAULT_DATA_DIR = os.path.join("data", "ml-100k")

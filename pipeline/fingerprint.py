@@ -33,3 +33,7 @@ TOPK_EVALUATOR_MODULES = (
     "components.topk_evaluator.evaluate", "components.topk_evaluator.executor",
     "components.topk_evaluator.metrics", "components.topk_evaluator.pool",
     "components.topk_evaluator.scoring")
+NEGATIVE_SAMPLER_MODULES = (
+    "components.negative_sampler.executor",
+    "components.negative_sampler.sampling",
+    "components.negative_sampler.transforms")

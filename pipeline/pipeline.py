@@ -10,10 +10,12 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
 from components.anomalies_gate.component import AnomaliesGate
+from components.negative_sampler.component import NegativeSampler
 from components.topk_evaluator.component import TopKEvaluator
 from pipeline import configs, fingerprint
 from trainer_module import features
 from trainer_module.hparams import CUSTOM_CONFIG_KEY, HParams
+from trainer_module.preprocessing import OBJECTIVE_KEY
 
 # Execution-property key of the user-code hash (see fingerprint.py).
 CODE_FINGERPRINT_KEY = "code_fingerprint"
@@ -31,6 +33,10 @@ def create_pipeline(
         top_k: int = configs.TOP_K,
         min_ndcg: float = configs.MIN_NDCG,
         ndcg_tolerance: float = configs.NDCG_TOLERANCE,
+        negatives_per_positive: int = configs.NEGATIVES_PER_POSITIVE,
+        sampling_rounds: int = configs.SAMPLING_ROUNDS,
+        min_auc: float = configs.MIN_AUC,
+        auc_tolerance: float = configs.AUC_TOLERANCE,
         beam_pipeline_args: Optional[List[str]] = None,
         metadata_connection_config: Optional[
             metadata_store_pb2.ConnectionConfig] = None,
@@ -39,13 +45,23 @@ def create_pipeline(
 ) -> tfx.dsl.Pipeline:
     """CsvExampleGen -> validation -> Transform -> Trainer -> Evaluators -> Pusher.
 
+    With hparams.objective "ranking", a NegativeSampler between the gate
+    and Transform turns ratings into implicit feedback, and the evaluators
+    judge a classifier (AUC; ranking metrics only).
+
     Args:
       data_root: folder of pipeline CSV files (user_id,item_id,rating,...).
       serving_model_dir: where the Pusher writes versioned SavedModels.
-      max_rmse, rmse_tolerance: the TFMA Evaluator's blessing thresholds.
+      max_rmse, rmse_tolerance: the TFMA Evaluator's blessing thresholds
+        (rating objective).
       top_k, min_ndcg, ndcg_tolerance: the TopKEvaluator's; it also requires
         the TFMA blessing, and its blessing gates the Pusher.
+      negatives_per_positive, sampling_rounds: the NegativeSampler's
+        (ranking objective).
+      min_auc, auc_tolerance: the TFMA Evaluator's blessing thresholds
+        (ranking objective).
     """
+    ranking = hparams.objective == features.RANKING_OBJECTIVE
     example_gen = tfx.components.CsvExampleGen(
         input_base=data_root, output_config=_hash_split_config())
     statistics_gen = tfx.components.StatisticsGen(
@@ -58,12 +74,29 @@ def create_pipeline(
         anomalies=example_validator.outputs["anomalies"],
         examples=example_gen.outputs["examples"])
 
+    # What Transform, Trainer and TFMA see: the ratings, or for ranking the
+    # ratings as positives plus sampled negatives.
+    training_examples = example_gen.outputs["examples"]
+    sampler = []
+    if ranking:
+        sampler = [NegativeSampler(
+            examples=example_gen.outputs["examples"],
+            negatives_per_positive=negatives_per_positive,
+            rounds=sampling_rounds, seed=hparams.random_seed,
+            code_fingerprint=fingerprint.source_fingerprint(
+                fingerprint.NEGATIVE_SAMPLER_MODULES))]
+        sampler[0].add_upstream_node(anomalies_gate)
+        training_examples = sampler[0].outputs["sampled_examples"]
+
     transform = tfx.components.Transform(
-        examples=example_gen.outputs["examples"],
+        examples=training_examples,
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=configs.PREPROCESSING_FN,
-        custom_config={CODE_FINGERPRINT_KEY: fingerprint.source_fingerprint(
-            fingerprint.TRANSFORM_MODULES)})
+        custom_config={
+            CODE_FINGERPRINT_KEY: fingerprint.source_fingerprint(
+                fingerprint.TRANSFORM_MODULES),
+            OBJECTIVE_KEY: hparams.objective,
+        })
     # Bad data stops the run here, before any vocabulary is computed.
     transform.add_upstream_node(anomalies_gate)
 
@@ -89,10 +122,11 @@ def create_pipeline(
     ).with_id("latest_blessed_model_resolver")
 
     evaluator = tfx.components.Evaluator(
-        examples=example_gen.outputs["examples"],
+        examples=training_examples,
         model=trainer.outputs["model"],
         baseline_model=model_resolver.outputs["model"],
-        eval_config=rating_eval_config(max_rmse, rmse_tolerance),
+        eval_config=(ranking_eval_config(min_auc, auc_tolerance) if ranking
+                     else rating_eval_config(max_rmse, rmse_tolerance)),
         module_path=configs.TFMA_EXTRACTORS_MODULE)
 
     topk_evaluator = TopKEvaluator(
@@ -102,12 +136,14 @@ def create_pipeline(
         tfma_blessing=evaluator.outputs["blessing"],
         top_k=top_k,
         min_thresholds={"ndcg@k": min_ndcg},
-        max_thresholds={"rmse": max_rmse},
+        # A ranking model's scores are not ratings: no RMSE.
+        max_thresholds={} if ranking else {"rmse": max_rmse},
         # RMSE against the baseline is the TFMA Evaluator's change threshold.
         baseline_metrics=("ndcg@k",),
         baseline_tolerance=ndcg_tolerance,
         train_split=configs.TRAIN_SPLIT,
         eval_split=configs.EVAL_SPLIT,
+        rating_metrics=not ranking,
         code_fingerprint=fingerprint.source_fingerprint(
             fingerprint.TOPK_EVALUATOR_MODULES),
     ).with_id(TOPK_EVALUATOR_ID)
@@ -123,8 +159,9 @@ def create_pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
         components=[example_gen, statistics_gen, schema_gen,
-                    example_validator, anomalies_gate, transform, trainer,
-                    model_resolver, evaluator, topk_evaluator, pusher],
+                    example_validator, anomalies_gate, *sampler, transform,
+                    trainer, model_resolver, evaluator, topk_evaluator,
+                    pusher],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args or [])
@@ -158,6 +195,37 @@ def rating_eval_config(max_rmse: float, rmse_tolerance: float
                 per_slice_thresholds=[tfma.PerSliceMetricThreshold(
                     slicing_specs=[tfma.SlicingSpec()],
                     threshold=rmse_threshold)]),
+        ])])
+
+
+def ranking_eval_config(min_auc: float, auc_tolerance: float
+                        ) -> tfma.EvalConfig:
+    """TFMA on the sampled eval split: how well the classifier tells a rated
+    movie from a sampled one, overall and per genre, gated on overall AUC."""
+    auc_threshold = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(
+            lower_bound={"value": min_auc}),
+        change_threshold=tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+            absolute={"value": -auc_tolerance}))
+    return tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(
+            signature_name="serving_default",
+            label_key=features.SAMPLED_LABEL_KEY)],
+        slicing_specs=[
+            tfma.SlicingSpec(),
+            tfma.SlicingSpec(feature_keys=[features.GENRE_SLICE_KEY]),
+        ],
+        metrics_specs=[tfma.MetricsSpec(metrics=[
+            tfma.MetricConfig(class_name="ExampleCount"),
+            tfma.MetricConfig(class_name="BinaryAccuracy"),
+            tfma.MetricConfig(class_name="MeanLabel"),
+            tfma.MetricConfig(class_name="MeanPrediction"),
+            tfma.MetricConfig(
+                class_name="AUC",
+                per_slice_thresholds=[tfma.PerSliceMetricThreshold(
+                    slicing_specs=[tfma.SlicingSpec()],
+                    threshold=auc_threshold)]),
         ])])
 
 

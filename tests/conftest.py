@@ -70,6 +70,29 @@ def tree_digest(path) -> str:
     return digest.hexdigest()
 
 
+# The ranking objective on the same tiny data: few sampling rounds, a tiny
+# classifier, gates open.
+TINY_RANKING_FLAGS = ("--objective", "ranking", "--batch-size", "64",
+                      "--hidden-units", "16,8", "--user-embedding-dim", "4",
+                      "--item-embedding-dim", "4", "--train-steps", "60",
+                      "--sampling-rounds", "2", "--min-ndcg", "0.0",
+                      "--min-auc", "0.0", "--ndcg-tolerance", "1.0",
+                      "--auc-tolerance", "1.0")
+
+
+@pytest.fixture(scope="session")
+def tiny_ranking_run(tmp_path_factory) -> PipelineRun:
+    """One successful run with --objective ranking; do not modify it."""
+    base = tmp_path_factory.mktemp("tiny_ranking_run")
+    run = PipelineRun(base / "data" / "synthetic", base / "outputs",
+                      "tiny-ranking")
+    write_synthetic_data(run.data_dir)
+    result = run_local_runner(run, *TINY_RANKING_FLAGS)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert os.listdir(run.serving_dir), "the tiny ranking run pushed no model"
+    return run
+
+
 @pytest.fixture(scope="session")
 def tiny_pipeline_run(tmp_path_factory) -> PipelineRun:
     """One successful run of the whole pipeline; do not modify its outputs."""
