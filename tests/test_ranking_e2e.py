@@ -1,0 +1,105 @@
+"""The ranking objective end to end: `local_runner.py --objective ranking` on
+the tiny synthetic data (the shared `tiny_ranking_run`).
+
+What a user relies on: the NegativeSampler turns every train rating into a
+positive plus sampled negatives, Transform labels them 1/0, the classifier
+is judged by AUC (TFMA) and by top-k ranking without rating metrics (the
+TopKEvaluator), and the served model returns a probability and a logit.
+"""
+import glob
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_model_analysis as tfma
+
+from conftest import TINY_RANKING_FLAGS
+from components.topk_evaluator import data
+from components.topk_evaluator.executor import (RATING_METRIC_NAMES,
+                                                read_evaluation)
+from pipeline import metadata_report
+from trainer_module import features
+from trainer_module.model import (PREDICTION_KEY, RAW_SIGNATURE, SCORE_KEY,
+                                  SERVING_SIGNATURE)
+
+ROUNDS = int(TINY_RANKING_FLAGS[TINY_RANKING_FLAGS.index(
+    "--sampling-rounds") + 1])
+NEGATIVES = 4  # configs.NEGATIVES_PER_POSITIVE, the default
+
+
+@pytest.fixture(scope="module")
+def store(tiny_ranking_run):
+    return metadata_report.open_existing_store(tiny_ranking_run.metadata_path)
+
+
+def _count(uri, split):
+    files = glob.glob(os.path.join(uri, f"Split-{split}", "*"))
+    return sum(1 for _ in tf.data.TFRecordDataset(files,
+                                                  compression_type="GZIP"))
+
+
+def test_every_component_ran_once_with_the_sampler(store):
+    steps = metadata_report.component_runs(store)
+    assert {s.component: s.state for s in steps}["NegativeSampler"] == \
+        "COMPLETE"
+    assert all(s.state == "COMPLETE" for s in steps)
+
+
+def test_sampler_writes_positives_and_negatives_per_round(store):
+    raw = metadata_report.latest_output(store, "CsvExampleGen", "examples")
+    sampled = metadata_report.latest_output(store, "NegativeSampler",
+                                            "sampled_examples")
+    train = _count(raw.uri, "train")
+    assert _count(sampled.uri, "train") == ROUNDS * train * (1 + NEGATIVES)
+    assert _count(sampled.uri, "eval") == _count(raw.uri, "eval") * (
+        1 + NEGATIVES)
+
+
+def test_transform_labels_sampled_rows_one_and_zero(store):
+    transformed = metadata_report.latest_output(store, "Transform",
+                                                "transformed_examples")
+    files = glob.glob(os.path.join(transformed.uri, "Split-train", "*"))
+    label = features.transformed_name(features.LABEL_KEY)
+    labels = np.array([
+        tf.train.Example.FromString(record.numpy()).features.feature[
+            label].float_list.value[0]
+        for record in tf.data.TFRecordDataset(files, compression_type="GZIP")])
+    assert set(np.unique(labels)) == {0.0, 1.0}
+    assert labels.mean() == pytest.approx(1 / (1 + NEGATIVES))
+
+
+def test_tfma_judges_auc_not_rating_error(store):
+    result = tfma.load_eval_result(metadata_report.latest_evaluation_uri(store))
+    overall = dict(result.slicing_metrics)[()][""][""]
+    assert 0.0 <= overall["auc"]["doubleValue"] <= 1.0
+    assert overall["mean_label"]["doubleValue"] == pytest.approx(
+        1 / (1 + NEGATIVES))
+    assert "root_mean_squared_error" not in overall
+
+
+def test_topk_evaluation_has_no_rating_metrics(store):
+    evaluation = read_evaluation(
+        metadata_report.latest_evaluation_uri(store, "TopKEvaluator"))
+    assert not set(RATING_METRIC_NAMES) & set(evaluation["model"])
+    assert 0.0 <= evaluation["model"]["ndcg@k"] <= 1.0
+    assert evaluation["blessing"]["blessed"] is True
+    assert metadata_report.latest_blessing(store) is True
+
+
+def test_served_model_returns_probability_and_logit(tiny_ranking_run, store):
+    raw = metadata_report.latest_output(store, "CsvExampleGen", "examples")
+    train = data.read_examples(glob.glob(
+        os.path.join(raw.uri, "Split-train", "*"))).head(20)
+    [version] = os.listdir(tiny_ranking_run.serving_dir)
+    model = tf.saved_model.load(
+        os.path.join(tiny_ranking_run.serving_dir, version))
+    raw = model.signatures[RAW_SIGNATURE](
+        user_id=tf.constant(train[features.USER_KEY].to_numpy(np.int64)),
+        item_id=tf.constant(train[features.ITEM_KEY].to_numpy(np.int64)),
+        genres=tf.constant(train[features.GENRES_KEY].to_numpy(object)))
+    probability = raw[PREDICTION_KEY].numpy()
+    assert np.all((probability >= 0) & (probability <= 1))
+    np.testing.assert_allclose(
+        probability, 1 / (1 + np.exp(-raw[SCORE_KEY].numpy())), rtol=1e-5)
+    assert SERVING_SIGNATURE in model.signatures
