@@ -26,19 +26,31 @@ def slice_rmse_bars(slices: Sequence[Dict], overall_rmse: Optional[float]
     slices: [{"slice": name, "example_count": n, "rmse": x}, ...] in the
     order to draw them, top to bottom.
     """
+    return slice_metric_bars(slices, "rmse", "RMSE", overall_rmse)
+
+
+def slice_metric_bars(slices: Sequence[Dict], metric: str, label: str,
+                      overall: Optional[float]) -> bytes:
+    """slices[i][metric] as horizontal bars, example counts in the labels.
+
+    slices: [{"slice": name, "example_count": n, metric: x}, ...] in the
+    order to draw them, top to bottom; x None (TFMA had no value, e.g. an
+    AUC of a slice with one class) draws no bar.
+    """
     height = max(_SIZE[1], 0.28 * len(slices) + 1.2)
     figure, axes = _figure((_SIZE[0], height))
     positions = np.arange(len(slices))
-    axes.barh(positions, [s["rmse"] for s in slices], color="tab:blue")
+    axes.barh(positions, [np.nan if s.get(metric) is None else s[metric]
+                          for s in slices], color="tab:blue")
     axes.set_yticks(positions, [f"{s['slice']} (n={s['example_count']:,})"
                                 for s in slices], fontsize=8)
     axes.invert_yaxis()
-    title = "RMSE per genre slice (TFMA)"
-    if overall_rmse is not None:
+    title = f"{label} per genre slice (TFMA)"
+    if overall is not None:
         # Named in the title: a legend box would cover the bars.
-        axes.axvline(overall_rmse, color="black", linestyle="--", linewidth=1)
-        title += f"; dashed: overall {overall_rmse:.4f}"
-    axes.set_xlabel("RMSE on the eval split")
+        axes.axvline(overall, color="black", linestyle="--", linewidth=1)
+        title += f"; dashed: overall {overall:.4f}"
+    axes.set_xlabel(f"{label} on the eval split")
     axes.set_title(title, fontsize=11)
     return _png(figure)
 
@@ -96,6 +108,31 @@ def rating_histograms(true_ratings: np.ndarray, predicted: np.ndarray
     axes.set_ylabel("eval rows")
     axes.set_title(f"Eval split: true vs predicted ratings "
                    f"({len(true_ratings):,} rows)")
+    axes.legend(fontsize=8)
+    return _png(figure)
+
+
+def probability_histograms(positives: np.ndarray, negatives: np.ndarray
+                           ) -> bytes:
+    """Predicted probability of a positive for rated (label 1) and sampled
+    unrated (label 0) pairs, same bins, each as a share of its group."""
+    figure, axes = _figure(_SIZE)
+    edges = np.linspace(0.0, 1.0, 41)
+    for values, color, name, style in (
+            (negatives, "tab:orange", "sampled unrated pairs",
+             {"alpha": 0.5}),
+            (positives, "tab:blue", "rated pairs",
+             {"histtype": "step", "linewidth": 2})):
+        if len(values):
+            axes.hist(values, bins=edges, color=color,
+                      weights=np.full(len(values), 1.0 / len(values)),
+                      label=f"{name}: {len(values):,} "
+                            f"(mean {np.mean(values):.3f})", **style)
+    axes.set_xlim(0, 1)
+    axes.set_xlabel("predicted probability of a positive")
+    axes.set_ylabel("share of the group's pairs")
+    axes.set_title(f"Eval split: rated vs sampled pairs "
+                   f"({len(positives) + len(negatives):,} pairs)")
     axes.legend(fontsize=8)
     return _png(figure)
 

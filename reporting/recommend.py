@@ -15,6 +15,13 @@ split, because eval ratings are its held-out truth; a recommendation must
 not repeat a movie the user rated in ANY split, so here "unseen" means not
 rated anywhere in the data the pipeline read.
 
+The model's `predictions` output is a column named after what it is: for a
+model trained with `--objective rating`, predicted_rating; with `--objective
+ranking`, probability (of a positive: the sigmoid of the score). The
+objective is the one the Trainer that made the model recorded in the store
+(reporting/run_info.py); a --model-dir the store does not know gets the
+store's newest Trainer's.
+
 A user id absent from both splits gets the popularity ranking (most train
 ratings first, same tie rule) and a note on stderr. Titles come from an
 items file (`<data dir>-items.csv`, written by `python -m movielens_data`):
@@ -52,6 +59,9 @@ EXIT_ERROR = 2
 RANK_KEY = "rank"
 SCORE_KEY = "score"
 PREDICTED_KEY = "predicted_rating"
+# The ranking objective's model predicts the probability that the user
+# rates the item (its score is the logit), not a rating.
+PROBABILITY_KEY = "probability"
 TITLE_KEY = "title"
 POPULARITY_KEY = "train_ratings"
 CSV_COLUMNS = (features.USER_KEY, RANK_KEY, features.ITEM_KEY, SCORE_KEY,
@@ -87,15 +97,29 @@ def known_users(rated: pd.DataFrame) -> np.ndarray:
     return np.unique(rated[features.USER_KEY].to_numpy(np.int64))
 
 
+def prediction_key(objective: str) -> str:
+    """The column of the model's predictions for a training objective."""
+    return (PROBABILITY_KEY if objective == features.RANKING_OBJECTIVE
+            else PREDICTED_KEY)
+
+
+def csv_columns(value_key: str = PREDICTED_KEY) -> List[str]:
+    """CSV_COLUMNS with the predictions column named value_key."""
+    return [value_key if name == PREDICTED_KEY else name
+            for name in CSV_COLUMNS]
+
+
 def iter_recommendations(scorer: "ModelScorer", catalog: "Catalog",
                          rated: pd.DataFrame, k: int,
                          user_ids: Optional[Sequence[int]] = None,
-                         max_pairs_per_shard: Optional[int] = None
+                         max_pairs_per_shard: Optional[int] = None,
+                         value_key: str = PREDICTED_KEY
                          ) -> Iterator[pd.DataFrame]:
     """Top-k unseen items of each known user, one frame per user shard.
 
     user_ids None means every user of `rated`; unknown ids are skipped.
-    Memory is bounded by the shard size, as in the TopKEvaluator.
+    Memory is bounded by the shard size, as in the TopKEvaluator. The
+    predictions column is named value_key (prediction_key(objective)).
     """
     from components.topk_evaluator import pool
     if user_ids is not None:
@@ -106,12 +130,13 @@ def iter_recommendations(scorer: "ModelScorer", catalog: "Catalog",
         rated, rated.iloc[:0], catalog,
         max_pairs_per_shard or pool.DEFAULT_MAX_PAIRS_PER_SHARD)
     for shard in shards:
-        yield rank_shard(scorer, catalog, shard, k)
+        yield rank_shard(scorer, catalog, shard, k, value_key)
 
 
 def rank_shard(scorer: "ModelScorer", catalog: "Catalog",
-               shard: "UserShard", k: int) -> pd.DataFrame:
-    """user_id, rank, item_id, score, predicted_rating of one shard."""
+               shard: "UserShard", k: int,
+               value_key: str = PREDICTED_KEY) -> pd.DataFrame:
+    """user_id, rank, item_id, score, <value_key> of one shard."""
     from components.topk_evaluator import metrics, pool
     users, cols = pool.candidate_pairs(shard, len(catalog.item_ids))
     items = catalog.item_ids[cols]
@@ -129,17 +154,20 @@ def rank_shard(scorer: "ModelScorer", catalog: "Catalog",
         RANK_KEY: top.ranks.astype(np.int64),
         features.ITEM_KEY: top.item_ids.astype(np.int64),
         SCORE_KEY: scores[found],
-        PREDICTED_KEY: predictions[found],
-    }, columns=list(CSV_COLUMNS))
+        value_key: predictions[found],
+    }, columns=csv_columns(value_key))
 
 
 def recommend_for_users(scorer: "ModelScorer", catalog: "Catalog",
                         rated: pd.DataFrame, user_ids: Sequence[int],
-                        k: int) -> pd.DataFrame:
-    """Top-k unseen items of the known users among user_ids (CSV_COLUMNS)."""
-    frames = list(iter_recommendations(scorer, catalog, rated, k, user_ids))
+                        k: int, value_key: str = PREDICTED_KEY
+                        ) -> pd.DataFrame:
+    """Top-k unseen items of the known users among user_ids
+    (csv_columns(value_key))."""
+    frames = list(iter_recommendations(scorer, catalog, rated, k, user_ids,
+                                       value_key=value_key))
     if not frames:
-        return pd.DataFrame(columns=list(CSV_COLUMNS))
+        return pd.DataFrame(columns=csv_columns(value_key))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -192,8 +220,10 @@ def format_table(frame: pd.DataFrame) -> str:
 def user_table(recommendations: pd.DataFrame, catalog: "Catalog",
                titles: Optional[Dict[int, str]]) -> str:
     """One user's recommendations without the user_id column."""
+    value_key = (PROBABILITY_KEY if PROBABILITY_KEY in recommendations
+                 else PREDICTED_KEY)
     shown = recommendations.drop(columns=[features.USER_KEY])
-    shown = shown[[RANK_KEY, features.ITEM_KEY, PREDICTED_KEY, SCORE_KEY]]
+    shown = shown[[RANK_KEY, features.ITEM_KEY, value_key, SCORE_KEY]]
     return format_table(describe_items(shown, catalog, titles))
 
 
@@ -273,6 +303,16 @@ def load_scorer(model_dir: str) -> "ModelScorer":
     except (OSError, ValueError) as error:
         raise RecommendError(f"cannot load the model at {model_dir}: "
                              f"{error}") from error
+
+
+def model_objective(store: "mlmd.MetadataStore", model_dir: str) -> str:
+    """The objective the model was trained for, from the store."""
+    from reporting import run_info
+    try:
+        return run_info.model_objective(store, model_dir)
+    except ValueError as error:  # a custom_config that is not valid
+        raise RecommendError(f"cannot tell what the model at {model_dir} "
+                             f"predicts: {error}") from error
 
 
 def load_pipeline_data(store: "mlmd.MetadataStore") -> PipelineData:
@@ -435,17 +475,19 @@ def run(args: argparse.Namespace) -> int:
         store, args.pipeline_name, args.output_root)
     data = load_pipeline_data(store)
     titles = load_titles(find_items_csv(args.items_csv, data.data_dir))
+    value_key = prediction_key(model_objective(store, model_dir))
     scorer = load_scorer(model_dir)
     if args.all_users:
         users = known_users(data.rated)
         _progress(f"ranking {len(data.catalog.item_ids):,} movies for "
                   f"{len(users):,} users with {model_dir}")
         rows = write_batch_csv(args.csv, iter_recommendations(
-            scorer, data.catalog, data.rated, args.k), titles, len(users))
+            scorer, data.catalog, data.rated, args.k, value_key=value_key),
+            titles, len(users))
         _progress(f"wrote {rows:,} rows to {args.csv}")
         return 0
     found = recommend_for_users(scorer, data.catalog, data.rated, args.user,
-                                args.k)
+                                args.k, value_key)
     known = set(known_users(data.rated).tolist())
     for index, user_id in enumerate(dict.fromkeys(args.user)):
         if index:

@@ -8,7 +8,15 @@ TopKEvaluator's rating and ranking metrics beside the popularity ranker and
 the previous blessed model, TFMA's overall and per-genre metrics), whether it
 was blessed and why, where it was pushed, and four figures: RMSE per genre,
 precision@k / recall@k against k, true vs predicted eval ratings, training
-loss. Figures are embedded PNG data URIs and the CSS is inline: the file
+loss.
+
+A run trained with `--objective ranking` (the objective is read from the
+Trainer's custom_config in the store, reporting/run_info.py) has no rating:
+its TFMA metrics are AUC, binary accuracy, mean label and mean prediction on
+the NegativeSampler's eval split, its TopKEvaluator has no rating metrics
+(shown as "-"), and the rating figures become AUC per genre and the
+predicted probability of the eval split's rated pairs against its sampled
+negatives. Figures are embedded PNG data URIs and the CSS is inline: the file
 opens offline, with no script, font or image fetched from anywhere.
 
 Steps are plain functions: gather_report (ML Metadata and artifacts -> dict),
@@ -24,7 +32,8 @@ import logging
 import os
 import sys
 import warnings
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import (Dict, Iterator, List, NamedTuple, Optional, Sequence,
+                    Tuple)
 
 # TensorFlow's C++ start-up chatter and google-api-core's notice about Python
 # 3.10 are noise on a console (as in local_runner.py).
@@ -32,6 +41,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 warnings.filterwarnings("ignore", message=".*non-supported Python version.*")
 
 from pipeline import configs  # noqa: E402
+from trainer_module.features import (RANKING_OBJECTIVE,  # noqa: E402
+                                     RATING_OBJECTIVE)
 
 RANKERS = ("model", "baseline", "popularity")
 RATING_METRICS = ("rmse", "mae", "rsquared", "exp_var")
@@ -39,7 +50,32 @@ RANKING_METRICS = ("precision@k", "recall@k", "ndcg@k", "map", "map@k")
 # TFMA's metric names, in the order the report lists them.
 TFMA_METRICS = ("example_count", "root_mean_squared_error",
                 "mean_absolute_error", "mean_squared_error")
+TFMA_RANKING_METRICS = ("example_count", "auc", "binary_accuracy",
+                        "mean_label", "mean_prediction")
 NO_GENRE = "(no genre)"
+
+
+class ObjectiveView(NamedTuple):
+    """What the page shows of an objective's TFMA metrics."""
+    title: str  # for the header
+    tfma_order: Tuple[str, ...]  # overall table order (others follow)
+    slice_columns: Tuple[Tuple[str, str], ...]  # (column, TFMA metric)
+    headline: str  # the slice column of the per-genre figure and delta
+
+
+VIEWS = {
+    RATING_OBJECTIVE: ObjectiveView(
+        "rating (regression on the rating)", TFMA_METRICS,
+        (("rmse", "root_mean_squared_error"), ("mae", "mean_absolute_error")),
+        "rmse"),
+    RANKING_OBJECTIVE: ObjectiveView(
+        "ranking (classifier of rated vs sampled unrated pairs)",
+        TFMA_RANKING_METRICS,
+        (("auc", "auc"), ("binary_accuracy", "binary_accuracy"),
+         ("mean_label", "mean_label"),
+         ("mean_prediction", "mean_prediction")),
+        "auc"),
+}
 
 
 class ReportError(Exception):
@@ -51,6 +87,7 @@ class ReportError(Exception):
 def gather_report(output_root: str, pipeline_name: str) -> Dict:
     """Everything the page shows, from the run's metadata and artifacts."""
     from pipeline import metadata_report
+    from reporting import run_info
     try:
         store = metadata_report.open_existing_store(
             configs.LocalPaths(output_root, pipeline_name).metadata_path)
@@ -61,16 +98,22 @@ def gather_report(output_root: str, pipeline_name: str) -> Dict:
               "started": started,
               "components": metadata_report.component_runs(store)}
     report.update(topk_results(store))
+    with _reading("the Trainer's custom_config in the metadata store"):
+        objective = run_info.model_objective(store, report["model_uri"])
+    report["objective"] = objective
     tfma_uri = _required(metadata_report.latest_evaluation_uri(store),
                          "the Evaluator's (TFMA) evaluation")
     with _reading("the TFMA evaluation " + tfma_uri):
         report["tfma_uri"] = tfma_uri
         report["tfma_overall"] = metadata_report.overall_metrics(tfma_uri)
-        report["slices"] = slice_metrics(tfma_uri)
+        report["slices"] = slice_metrics(tfma_uri, objective)
     report["tfma_blessed"] = metadata_report.latest_blessing(store,
                                                              "Evaluator")
     report["push"] = push_result(store)
-    report["eval_ratings"] = eval_ratings(store, report["model_uri"])
+    if objective == RANKING_OBJECTIVE:
+        report.update(eval_pairs(store, report["model_uri"]))
+    else:
+        report["eval_ratings"] = eval_ratings(store, report["model_uri"])
     model_run = _required(metadata_report.latest_output(
         store, "Trainer", "model_run"), "the Trainer's model_run").uri
     with _reading("the Trainer's TensorBoard events in " + model_run):
@@ -116,8 +159,11 @@ def topk_results(store) -> Dict:
                              if "baseline_model" in props else None)}
 
 
-def slice_metrics(evaluation_uri: str) -> List[Dict]:
-    """Per-genre example_count, rmse, mae from TFMA; most examples first."""
+def slice_metrics(evaluation_uri: str,
+                  objective: str = RATING_OBJECTIVE) -> List[Dict]:
+    """Per-genre example_count and the objective's slice columns (rating:
+    rmse, mae; ranking: auc, binary_accuracy, mean_label, mean_prediction)
+    from TFMA, None where TFMA has no value; most examples first."""
     import tensorflow_model_analysis as tfma
     from trainer_module.features import GENRE_SLICE_KEY
     rows = []
@@ -127,10 +173,14 @@ def slice_metrics(evaluation_uri: str) -> List[Dict]:
             continue
         values = {name: value.get("doubleValue")
                   for name, value in metrics[""][""].items()}
-        rows.append({"slice": str(slice_key[0][1]) or NO_GENRE,
-                     "example_count": int(values["example_count"]),
-                     "rmse": values["root_mean_squared_error"],
-                     "mae": values["mean_absolute_error"]})
+        row = {"slice": str(slice_key[0][1]) or NO_GENRE,
+               "example_count": int(values["example_count"])}
+        for column, name in VIEWS[objective].slice_columns:
+            row[column] = values.get(name)
+        if objective == RANKING_OBJECTIVE and values.get("mean_label") in (
+                0.0, 1.0):
+            row["auc"] = None  # one class only: TFMA's 0 is no AUC
+        rows.append(row)
     return sorted(rows, key=lambda row: (-row["example_count"], row["slice"]))
 
 
@@ -166,6 +216,40 @@ def eval_ratings(store, model_uri: str) -> Dict:
                 rows[features.GENRES_KEY].to_numpy(object))
     return {"true": rows[features.LABEL_KEY].to_numpy(np.float64),
             "predicted": predicted.astype(np.float64)}
+
+
+def eval_pairs(store, model_uri: str) -> Dict:
+    """The ranking objective's eval split (the NegativeSampler's: rated
+    pairs, label 1, and sampled unrated ones, label 0, as TFMA evaluated
+    them) with the model's probability and logit for each pair."""
+    import numpy as np
+    from tfx.types import standard_artifacts
+    from tfx.utils import path_utils
+    from components.topk_evaluator import data
+    from components.topk_evaluator.scoring import ModelScorer
+    from pipeline import metadata_report
+    from trainer_module import features
+    found = _required(metadata_report.latest_output(
+        store, "NegativeSampler", "sampled_examples"),
+        "NegativeSampler's sampled examples")
+    examples = standard_artifacts.Examples()
+    examples.uri = found.uri
+    examples.split_names = found.properties["split_names"].string_value
+    with _reading(f"the eval split of {examples.uri}"):
+        rows = data.read_split(examples, configs.EVAL_SPLIT)
+    with _reading("the Trainer's model " + model_uri):
+        probability, score = ModelScorer(path_utils.serving_model_path(
+            model_uri)).predict(
+                rows[features.USER_KEY].to_numpy(np.int64),
+                rows[features.ITEM_KEY].to_numpy(np.int64),
+                rows[features.GENRES_KEY].to_numpy(object))
+    # A sampled negative's rating is 0.0, below any real rating.
+    label = (rows[features.LABEL_KEY].to_numpy(np.float64)
+             >= features.RATING_MIN).astype(np.int64)
+    return {"sampled_uri": found.uri,
+            "eval_pairs": {"label": label,
+                           "probability": probability.astype(np.float64),
+                           "score": score.astype(np.float64)}}
 
 
 def read_loss(model_run_uri: str) -> Dict[str, List[Tuple[int, float]]]:
@@ -225,22 +309,45 @@ def make_figures(report: Dict) -> List[Tuple[str, bytes]]:
     topk = report["topk"]
     cutoffs = (f"k = 1..{CURVE_MAX_K}" if topk.get("curves") else
                f"k = {topk['k']} only (this evaluation has no curves)")
+    ranking = _objective(report) == RANKING_OBJECTIVE
+    if ranking:
+        pairs = report["eval_pairs"]
+        predictions = (
+            "Predicted probability of a positive for the eval split's rated "
+            "pairs and its sampled unrated pairs (what TFMA evaluated)",
+            plots.probability_histograms(
+                pairs["probability"][pairs["label"] == 1],
+                pairs["probability"][pairs["label"] == 0]))
+        slices = ("AUC per genre slice (TFMA); n is the slice's example "
+                  "count", plots.slice_metric_bars(
+                      report["slices"], "auc", "AUC",
+                      report["tfma_overall"].get("auc")))
+    else:
+        predictions = (
+            "Ratings of the eval split: true, and predicted by the model",
+            plots.rating_histograms(report["eval_ratings"]["true"],
+                                    report["eval_ratings"]["predicted"]))
+        slices = ("RMSE per genre slice (TFMA); n is the slice's example "
+                  "count", plots.slice_rmse_bars(
+                      report["slices"], report["tfma_overall"].get(
+                          "root_mean_squared_error")))
     return [
         (f"Precision and recall at {cutoffs}, over every unseen (user, item) "
          f"pair", plots.ranking_curves(
              topk.get("curves", {}),
              {name: topk[name] for name in RANKERS if name in topk},
              topk["k"], CURVE_MAX_K)),
-        ("Ratings of the eval split: true, and predicted by the model",
-         plots.rating_histograms(report["eval_ratings"]["true"],
-                                 report["eval_ratings"]["predicted"])),
+        predictions,
         ("Training loss per logged step; the diamond is the final "
          "evaluation on the eval split",
          plots.training_loss(report["loss"]["train"], report["loss"]["eval"])),
-        ("RMSE per genre slice (TFMA); n is the slice's example count",
-         plots.slice_rmse_bars(report["slices"], report["tfma_overall"].get(
-             "root_mean_squared_error"))),
+        slices,
     ]
+
+
+def _objective(report: Dict) -> str:
+    # A report dict gathered before objectives existed is a rating run's.
+    return report.get("objective", RATING_OBJECTIVE)
 
 
 # ---------------------------------------------------------------- rendering
@@ -279,17 +386,21 @@ def render_html(report: Dict, figures: Sequence[Tuple[str, bytes]]) -> str:
     """The whole page; every piece of text is escaped."""
     curves, ratings, loss, slices = [_figure(caption, png)
                                      for caption, png in figures]
+    ranking = _objective(report) == RANKING_OBJECTIVE
     body = "\n".join([
         _header(report),
         _grid(_section("Components of this run", _component_table(report)),
               _section("Blessing and push", _blessing(report))),
         _grid(_section("Model quality (TopKEvaluator)", _topk_table(report)),
               _section("TFMA (Evaluator) on the eval split",
-                       _tfma_overall_table(report["tfma_overall"]))),
+                       _tfma_overall_table(report["tfma_overall"],
+                                           _objective(report)))),
         _section("Ranking against k", curves),
-        _grid(_section("Predicted vs true ratings", ratings),
+        _grid(_section("Predicted probability: rated vs sampled pairs"
+                       if ranking else "Predicted vs true ratings", ratings),
               _section("Training loss", loss)),
-        _grid(_section("RMSE per genre", slices),
+        _grid(_section("AUC per genre" if ranking else "RMSE per genre",
+                       slices),
               _section("TFMA per genre slice", _slice_table(report))),
         _section("Artifacts", _artifact_list(report)),
     ])
@@ -309,12 +420,21 @@ def _header(report: Dict) -> str:
         outcome = (f"not pushed; the served model is still "
                    f"{push['served'] or 'none'}")
     verdict = ("BLESSED" if blessed else "NOT BLESSED") + " \u2014 " + outcome
+    objective = _objective(report)
+    if objective == RANKING_OBJECTIVE:
+        labels = report["eval_pairs"]["label"]
+        evaluated = (f"{len(labels):,} eval pairs ({int(labels.sum()):,} "
+                     f"rated, {int((labels == 0).sum()):,} sampled "
+                     f"negatives)")
+    else:
+        evaluated = f"{len(report['eval_ratings']['true']):,} eval ratings"
     meta = (f"run {report['run_id']} \u00b7 started "
             f"{report['started']:%Y-%m-%d %H:%M:%S} UTC \u00b7 "
+            f"objective: {VIEWS[objective].title} \u00b7 "
             f"{sum(c.seconds for c in report['components']):,.0f} s of "
             f"component time \u00b7 data: {pool['users']:,} users \u00d7 "
             f"{pool['items']:,} items, {pool['pairs']:,} unseen pairs ranked, "
-            f"{len(report['eval_ratings']['true']):,} eval ratings")
+            f"{evaluated}")
     css = "blessed" if blessed else "not-blessed"
     return (f"<h1>{_e(report['pipeline'])}</h1>\n"
             f'<p class="meta">{_e(meta)}</p>\n'
@@ -350,8 +470,11 @@ _RANKER_TITLES = {"model": "model", "baseline": "previous blessed model",
 def _baseline_note(report: Dict) -> str:
     topk = report["topk"]
     note = (f"Ranking metrics over {topk['pool']['pairs']:,} unseen (user, "
-            f"item) pairs, top {topk['k']} per user; rating metrics on the "
-            f"eval split. ")
+            f"item) pairs, top {topk['k']} per user; "
+            + ("no rating metrics (\"-\"): the ranking objective's model "
+               "predicts the probability of a rating, not a rating. "
+               if _objective(report) == RANKING_OBJECTIVE else
+               "rating metrics on the eval split. "))
     if "baseline" in topk:
         return note + f"Previous blessed model: {report['baseline_uri']}."
     if report["model_is_baseline"]:
@@ -380,9 +503,11 @@ def _blessing(report: Dict) -> str:
             + _p(f"TFMA Evaluator: {tfma}.") + _p(pushed))
 
 
-def _tfma_overall_table(metrics: Dict[str, float]) -> str:
-    names = [n for n in TFMA_METRICS if n in metrics] + sorted(
-        set(metrics) - set(TFMA_METRICS))
+def _tfma_overall_table(metrics: Dict[str, float],
+                        objective: str = RATING_OBJECTIVE) -> str:
+    order = VIEWS[objective].tfma_order
+    names = [n for n in order if n in metrics] + sorted(
+        set(metrics) - set(order))
     rows = [[name, f"{metrics[name]:,.0f}" if name == "example_count"
              else format_metric(metrics[name])] for name in names]
     return _table(["metric (overall slice)", "value"], rows)
@@ -391,15 +516,23 @@ def _tfma_overall_table(metrics: Dict[str, float]) -> str:
 def _slice_table(report: Dict) -> str:
     if not report["slices"]:
         return _p("TFMA reported no genre slices.")
-    overall = report["tfma_overall"].get("root_mean_squared_error")
-    rows = [[row["slice"], f"{row['example_count']:,}",
-             format_metric(row["rmse"]), format_metric(row["mae"]),
-             "-" if overall is None else f"{row['rmse'] - overall:+.4f}"]
+    view = VIEWS[_objective(report)]
+    columns = [column for column, _ in view.slice_columns]
+    overall = report["tfma_overall"].get(dict(view.slice_columns)[
+        view.headline])
+    rows = [[row["slice"], f"{row['example_count']:,}"]
+            + [format_metric(row.get(column)) for column in columns]
+            + ["-" if overall is None or row.get(view.headline) is None
+               else f"{row[view.headline] - overall:+.4f}"]
             for row in report["slices"]]
-    return (_table(["genre", "example_count", "rmse", "mae",
-                    "rmse \u2212 overall"], rows)
-            + _p("An example counts in the slice of each of its genres; "
-                 "most examples first.", "note"))
+    note = ("An example counts in the slice of each of its genres; most "
+            "examples first.")
+    if _objective(report) == RANKING_OBJECTIVE:
+        note += (" A slice whose eval pairs are all rated or all sampled has "
+                 "no AUC (\"-\"; TFMA reports 0).")
+    return (_table(["genre", "example_count", *columns,
+                    f"{view.headline} \u2212 overall"], rows)
+            + _p(note, "note"))
 
 
 def _component_table(report: Dict) -> str:
@@ -413,6 +546,9 @@ def _artifact_list(report: Dict) -> str:
                ("Trainer model_run (TensorBoard)", report["model_run_uri"]),
                ("TFMA evaluation (tfma.load_eval_result)", report["tfma_uri"]),
                ("TopKEvaluator evaluation", report["topk_uri"])]
+    if report.get("sampled_uri"):
+        entries.append(("NegativeSampler examples (TFMA's eval split)",
+                        report["sampled_uri"]))
     items = "".join(f"<li>{_e(name)}: <code>{_e(uri)}</code></li>"
                     for name, uri in entries)
     return f"<ul>{items}</ul>"

@@ -25,10 +25,22 @@ _RUN_CONTEXT = "pipeline_run"
 # A cached execution re-publishes the artifact of the execution it re-uses.
 _DONE = (metadata_store_pb2.Execution.COMPLETE,
          metadata_store_pb2.Execution.CACHED)
-# TFMA metric names -> the short columns of metrics_over_runs.
+# TFMA metric names -> the columns of metrics_over_runs, in column order:
+# the rating objective's errors, the ranking objective's metrics, the count.
+# A table has the columns of the metrics its evaluations have.
 _RUN_COLUMNS = {"root_mean_squared_error": "rmse",
                 "mean_absolute_error": "mae",
+                "auc": "auc",
+                "binary_accuracy": "binary_accuracy",
+                "mean_label": "mean_label",
+                "mean_prediction": "mean_prediction",
                 "example_count": "example_count"}
+# The columns of a store without evaluations (the rating objective's).
+_DEFAULT_RUN_METRICS = ("root_mean_squared_error", "mean_absolute_error",
+                        "example_count")
+# Left out of metrics_over_runs: the square of the RMSE column, and the
+# candidate-minus-baseline deltas ("<metric>_diff").
+_NOT_RUN_COLUMNS = ("mean_squared_error",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,20 +132,44 @@ def slice_metrics_table(result: tfma.EvalResult,
 def metrics_over_runs(store: mlmd.MetadataStore,
                       component: str = EVALUATOR) -> pd.DataFrame:
     """A row per evaluation, oldest first: run (1, 2, ...), run_id, time,
-    rmse, mae, example_count (overall slice), blessed and the uri."""
-    rows = []
-    for number, evaluation in enumerate(evaluations(store, component), 1):
-        overall = _scalars(tfma.load_eval_result(
-            evaluation.uri).get_metrics_for_slice(()) or {})
-        rows.append({"run": number, "run_id": evaluation.run_id,
-                     "time": evaluation.time,
-                     **{short: overall.get(name, float("nan"))
-                        for name, short in _RUN_COLUMNS.items()},
-                     "blessed": evaluation.blessed,
-                     "evaluation_uri": evaluation.uri})
+    the overall slice's metrics, blessed and the uri.
+
+    The metric columns are those the evaluations have (NaN where one has
+    not): rmse, mae, example_count for the rating objective; auc,
+    binary_accuracy, mean_label, mean_prediction, example_count for the
+    ranking objective; other TFMA metrics after the known ones (not
+    mean_squared_error nor the *_diff deltas against a baseline).
+    """
+    found = [(evaluation, _scalars(tfma.load_eval_result(
+        evaluation.uri).get_metrics_for_slice(()) or {}))
+        for evaluation in evaluations(store, component)]
+    names = run_metric_names([overall for _, overall in found])
+    rows = [{"run": number, "run_id": evaluation.run_id,
+             "time": evaluation.time,
+             **{_RUN_COLUMNS.get(name, name): overall.get(name, float("nan"))
+                for name in names},
+             "blessed": evaluation.blessed,
+             "evaluation_uri": evaluation.uri}
+            for number, (evaluation, overall) in enumerate(found, 1)]
     return pd.DataFrame(rows, columns=[
-        "run", "run_id", "time", *_RUN_COLUMNS.values(), "blessed",
+        "run", "run_id", "time",
+        *[_RUN_COLUMNS.get(name, name) for name in names], "blessed",
         "evaluation_uri"])
+
+
+def run_metric_names(overalls: List[Dict[str, float]]) -> List[str]:
+    """The TFMA metrics of metrics_over_runs' columns, in column order."""
+    present = {name for overall in overalls for name in overall}
+    if not present:
+        return list(_DEFAULT_RUN_METRICS)
+    known = [name for name in _RUN_COLUMNS if name in present]
+    others = sorted(name for name in present - set(_RUN_COLUMNS)
+                    if name not in _NOT_RUN_COLUMNS
+                    and not name.endswith("_diff"))
+    if "example_count" in known:  # the count stays the last metric
+        known.remove("example_count")
+        others.append("example_count")
+    return known + others
 
 
 # TFMA's widget views load their elements' bundle (vulcanized_tfma.js) with a

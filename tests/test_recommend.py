@@ -297,3 +297,54 @@ def test_cli_wrong_output_root_exits_2(tmp_path):
         f"error: no metadata store at {tmp_path / 'nowhere'}")
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "nowhere").exists()  # no empty store created
+
+
+# ------------------------------------------------- the ranking objective
+
+
+def test_ranking_model_prints_a_probability(tiny_ranking_run, capsys):
+    ratings = pd.read_csv(tiny_ranking_run.data_dir / "ratings.csv")
+    user = int(ratings[USER].iloc[0])
+    assert recommend.main(["--user", str(user), "--k", "5",
+                           *map(str, tiny_flags(tiny_ranking_run))]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split() == ["rank", ITEM, "genres", "probability",
+                                "score"]
+    assert "predicted_rating" not in "\n".join(lines)
+    rows = [line.split() for line in lines[2:]]
+    assert [int(row[0]) for row in rows] == [1, 2, 3, 4, 5]
+    assert not {int(row[1]) for row in rows} & rated_by(ratings, user)
+    probability = np.array([float(row[-2]) for row in rows])
+    score = np.array([float(row[-1]) for row in rows])
+    assert ((probability >= 0) & (probability <= 1)).all()
+    # Three printed decimals each.
+    np.testing.assert_allclose(probability, 1 / (1 + np.exp(-score)),
+                               atol=2e-3)
+    assert list(score) == sorted(score, reverse=True)
+
+
+def test_ranking_model_batch_csv_has_a_probability_column(tiny_ranking_run,
+                                                          tmp_path):
+    path = tmp_path / "all.csv"
+    assert recommend.main(["--all-users", "--csv", str(path), "--k", "3",
+                           *map(str, tiny_flags(tiny_ranking_run))]) == 0
+    assert path.read_text().splitlines()[0] == \
+        "user_id,rank,item_id,score,probability"
+    written = pd.read_csv(path)
+    assert written["probability"].between(0, 1).all()
+    np.testing.assert_allclose(written["probability"],
+                               1 / (1 + np.exp(-written["score"])),
+                               atol=2e-6)
+
+
+def test_prediction_column_follows_the_objective(scorer, catalog, rated):
+    assert recommend.prediction_key("rating") == "predicted_rating"
+    assert recommend.prediction_key("ranking") == "probability"
+    top = recommend.recommend_for_users(scorer, catalog, rated, [2], 2,
+                                        value_key="probability")
+    assert list(top.columns) == [USER, "rank", ITEM, "score", "probability"]
+    assert recommend.user_table(top, catalog, None).splitlines()[0].split() \
+        == ["rank", ITEM, "genres", "probability", "score"]
+    empty = recommend.recommend_for_users(scorer, catalog, rated, [99], 2,
+                                          value_key="probability")
+    assert list(empty.columns) == recommend.csv_columns("probability")

@@ -254,3 +254,165 @@ def test_missing_run_is_a_clear_error(tmp_path, capsys, make_store):
         == make_store  # the report never creates a store
 
 
+
+
+# ------------------------------------------ the ranking objective's report
+
+
+@pytest.fixture(scope="module")
+def ranking_gathered(tiny_ranking_run):
+    return report.gather_report(str(tiny_ranking_run.output_root),
+                                tiny_ranking_run.pipeline_name)
+
+
+@pytest.fixture(scope="module")
+def ranking_page_path(ranking_gathered, tmp_path_factory):
+    # The steps of write_report, on the dict the other tests check too.
+    out = tmp_path_factory.mktemp("ranking_report") / "report.html"
+    out.write_text(report.render_html(
+        ranking_gathered, report.make_figures(ranking_gathered)),
+        encoding="utf-8")
+    return out
+
+
+@pytest.fixture(scope="module")
+def ranking_page(ranking_page_path) -> str:
+    return ranking_page_path.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def ranking_store(tiny_ranking_run):
+    return metadata_report.open_store(tiny_ranking_run.metadata_path)
+
+
+def test_objective_comes_from_the_trainer_custom_config(
+        store, ranking_store, tiny_ranking_run):
+    from reporting import run_info
+    assert run_info.latest_trainer_objective(store) == "rating"
+    assert run_info.latest_trainer_objective(ranking_store) == "ranking"
+    pushed = metadata_report.latest_pushed_model(ranking_store)
+    assert run_info.model_objective(ranking_store, pushed) == "ranking"
+    trainer_model = metadata_report.latest_output(ranking_store, "Trainer",
+                                                  "model").uri
+    assert run_info.model_objective(
+        ranking_store, trainer_model + "/Format-Serving") == "ranking"
+
+
+@pytest.mark.parametrize("config, expected", [
+    (None, None), ('{"code_fingerprint": "x"}', "rating"),
+    ('{"hparams": {"epochs": 3}}', "rating"),
+    ('{"hparams": {"objective": "ranking"}}', "ranking")])
+def test_objective_of_a_trainer_execution(config, expected):
+    from ml_metadata.proto import metadata_store_pb2
+    from reporting import run_info
+    execution = metadata_store_pb2.Execution()
+    if config is not None:
+        execution.custom_properties["custom_config"].string_value = config
+    assert run_info.execution_objective(execution) == expected
+
+
+def test_ranking_page_names_the_objective_and_tfma_metrics(
+        ranking_page, ranking_gathered, ranking_store):
+    import tensorflow_model_analysis as tfma
+    assert ranking_gathered["objective"] == "ranking"
+    assert "objective: ranking (classifier" in ranking_page
+    uri = metadata_report.latest_evaluation_uri(ranking_store)
+    overall = metadata_report.overall_metrics(uri)
+    assert {"auc", "binary_accuracy", "example_count"} <= set(overall)
+    assert "root_mean_squared_error" not in overall
+    for name in ("auc", "binary_accuracy", "mean_label", "mean_prediction"):
+        assert (f"<tr><td>{name}</td><td>{overall[name]:.4f}</td></tr>"
+                in ranking_page)
+    # Per genre: TFMA's own AUC, "-" where a slice has one class only.
+    rows = 0
+    for slice_key, metrics in tfma.load_eval_result(uri).slicing_metrics:
+        if len(slice_key) != 1 or slice_key[0][0] != GENRE_SLICE_KEY:
+            continue
+        values = {n: v["doubleValue"] for n, v in metrics[""][""].items()}
+        one_class = values["mean_label"] in (0.0, 1.0)
+        auc = "-" if one_class else f"{values['auc']:.4f}"
+        row = (f"<tr><td>{html.escape(slice_key[0][1] or report.NO_GENRE)}"
+               f"</td><td>{int(values['example_count']):,}</td><td>{auc}"
+               f"</td><td>{values['binary_accuracy']:.4f}</td>")
+        assert ranking_page.count(row) == 1, row
+        rows += 1
+    assert rows >= 5
+    assert "<th>auc \u2212 overall</th>" in ranking_page
+    assert "<h2>AUC per genre</h2>" in ranking_page
+    assert "RMSE" not in ranking_page and "rmse \u2212" not in ranking_page
+
+
+def test_ranking_page_has_no_rating_metrics_or_histogram(
+        ranking_page, ranking_gathered, ranking_store):
+    topk = read_evaluation(metadata_report.latest_evaluation_uri(
+        ranking_store, "TopKEvaluator"))
+    assert "rmse" not in topk["model"]
+    for name in report.RATING_METRICS:
+        assert f"<tr><td>{name}</td><td>-</td><td>-</td></tr>" in ranking_page
+    k = topk["k"]
+    assert (f"<tr><td>ndcg@{k}</td><td>{topk['model']['ndcg@k']:.4f}</td>"
+            in ranking_page)
+    assert "eval_ratings" not in ranking_gathered
+    assert "Predicted vs true ratings" not in ranking_page
+    assert "<h2>Predicted probability: rated vs sampled pairs</h2>" \
+        in ranking_page
+
+
+def test_ranking_eval_pairs_are_what_tfma_evaluated(ranking_gathered,
+                                                    ranking_store):
+    overall = metadata_report.overall_metrics(
+        metadata_report.latest_evaluation_uri(ranking_store))
+    pairs = ranking_gathered["eval_pairs"]
+    assert len(pairs["label"]) == overall["example_count"]
+    assert pairs["label"].mean() == pytest.approx(overall["mean_label"])
+    probability = pairs["probability"]
+    assert probability.min() >= 0 and probability.max() <= 1
+    np.testing.assert_allclose(probability, 1 / (1 + np.exp(-pairs["score"])),
+                               atol=1e-5)
+    assert probability.mean() == pytest.approx(overall["mean_prediction"],
+                                               abs=1e-4)
+    # The exact AUC of these pairs; TFMA's is bucketed (10,000 thresholds).
+    positives = probability[pairs["label"] == 1]
+    negatives = probability[pairs["label"] == 0]
+    wins = (positives[:, None] > negatives[None, :]).mean() + 0.5 * (
+        positives[:, None] == negatives[None, :]).mean()
+    assert wins == pytest.approx(overall["auc"], abs=2e-3)
+    n_rated = int(pairs["label"].sum())
+    assert n_rated and n_rated < len(pairs["label"])
+    assert ranking_gathered["loss"]["train"]
+
+
+def test_ranking_figures_are_valid_pngs(ranking_page):
+    tags = IMG_TAG.findall(ranking_page)
+    assert len(tags) == 4
+    for tag in tags:
+        png = base64.b64decode(DATA_URI.search(tag).group(1), validate=True)
+        assert png.startswith(PNG_SIGNATURE)
+        pixels = mpimg.imread(io.BytesIO(png), format="png")
+        assert pixels.shape[0] > 100 and pixels.shape[1] > 100
+        assert pixels[..., :3].std() > 0.05
+    assert not re.search(r"https?://", ranking_page)
+    assert "<script" not in ranking_page.lower()
+
+
+def test_chromium_renders_the_ranking_report(ranking_page_path, tmp_path):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.fail("chromium is not installed; install it with "
+                    "`apt-get update && apt-get install -y chromium` "
+                    "(.ci/run does)")
+    flags = [browser, *CHROMIUM_FLAGS,
+             f"--user-data-dir={tmp_path / 'profile'}"]
+    screenshot = tmp_path / "report.png"
+    shot = subprocess.run(
+        [*flags, f"--screenshot={screenshot}", "--window-size=1280,2400",
+         ranking_page_path.as_uri()], capture_output=True, text=True,
+        timeout=120)
+    assert shot.returncode == 0, shot.stderr[-2000:]
+    pixels = mpimg.imread(str(screenshot))[..., :3]
+    assert pixels.shape[:2] == (2400, 1280)
+    # Blue (rated pairs, the bars) and orange (sampled pairs, popularity)
+    # come only from the figures.
+    for color in (TAB_BLUE, TAB_ORANGE):
+        near = np.all(np.abs(pixels - color) < 0.04, axis=-1)
+        assert near.sum() > 200, f"no figure pixels of colour {color}"
