@@ -167,7 +167,9 @@ def test_third_identical_run_is_fully_cached(runs):
 def test_impossible_threshold_pushes_nothing(runs):
     _succeeded(runs["strict"])
     states = {s.component: s.state for s in runs["strict_steps"]}
-    assert states["Trainer"] == "COMPLETE"  # a new model, Y
+    # A hyper-parameter changed: a new model, Y, from the cached Transform.
+    assert states["Transform"] == "CACHED"
+    assert states["Trainer"] == "COMPLETE"
     assert runs["strict_tfma_blessing"] is True
     assert runs["strict_blessing"] is False
     assert "[FAILED] ndcg@k" in runs["strict"].stdout
