@@ -200,19 +200,35 @@ def _kernel_manager(kernels_dir: pathlib.Path) -> AsyncKernelManager:
         kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernels_dir)]))
 
 
+def execute_notebook(run: PipelineRun, kernels_dir: pathlib.Path
+                     ) -> nbformat.NotebookNode:
+    """The dashboard notebook executed on `run`; raises CellExecutionError,
+    with the cell and traceback, on any error."""
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    client = nbclient.NotebookClient(
+        notebook, km=_kernel_manager(kernels_dir),
+        timeout=300, startup_timeout=120,
+        resources={"metadata": {"path": str(NOTEBOOK.parent)}})
+    env = dict(os.environ, MOVIELENS_OUTPUT_ROOT=str(run.output_root),
+               MOVIELENS_PIPELINE_NAME=run.pipeline_name)
+    return client.execute(cleanup_kc=True, env=env)
+
+
 @pytest.fixture(scope="module")
 def executed_notebook(tiny_pipeline_run, tmp_path_factory
                       ) -> nbformat.NotebookNode:
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
-    client = nbclient.NotebookClient(
-        notebook, km=_kernel_manager(tmp_path_factory.mktemp("kernels")),
-        timeout=300, startup_timeout=120,
-        resources={"metadata": {"path": str(NOTEBOOK.parent)}})
-    env = dict(os.environ,
-               MOVIELENS_OUTPUT_ROOT=str(tiny_pipeline_run.output_root),
-               MOVIELENS_PIPELINE_NAME=tiny_pipeline_run.pipeline_name)
-    # Raises CellExecutionError, with the cell and traceback, on any error.
-    return client.execute(cleanup_kc=True, env=env)
+    return execute_notebook(tiny_pipeline_run,
+                            tmp_path_factory.mktemp("kernels"))
+
+
+def test_notebook_runs_on_a_ranking_run(tiny_ranking_run, tmp_path):
+    notebook = execute_notebook(tiny_ranking_run, tmp_path)
+    store = metadata_report.open_store(tiny_ranking_run.metadata_path)
+    auc = metadata_report.overall_metrics(
+        metadata_report.latest_evaluation_uri(store))["auc"]
+    text = "\n".join(_text(cell.get("outputs", []))
+                     for cell in notebook.cells)
+    assert "auc" in text and f"{auc:.4f}"[:5] in text
 
 
 def _outputs(notebook: nbformat.NotebookNode, tag: str) -> List[Dict]:
