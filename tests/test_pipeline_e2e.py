@@ -12,9 +12,7 @@ One module fixture makes these runs, in order:
                               served model stays byte for byte as it was
   5. new model Z           -> its baseline is X, the last model the
                               TopKEvaluator blessed, not Y
-  6. bad data, pre-check skipped -> ExampleValidator's gate stops the run
-                              before Transform, with a message naming the
-                              feature
+Bad data through the pipeline is in test_reliability.py.
 """
 import os
 
@@ -25,8 +23,6 @@ import tensorflow_model_analysis as tfma
 
 from conftest import (TINY_MODEL_FLAGS, PipelineRun, run_local_runner,
                       tree_digest, write_synthetic_data)
-from movielens_data.output import write_pipeline_csv
-from movielens_data.synthetic import generate_ratings
 from pipeline import metadata_report
 from trainer_module import features
 from trainer_module.model import PREDICTION_KEY, SERVING_SIGNATURE
@@ -88,14 +84,6 @@ def runs(tmp_path_factory):
     results["retrain"] = run_local(run, "--train-steps", "62")
     results["retrain_baseline"] = topk_baseline_id(store)
 
-    bad = generate_ratings(num_users=60, num_items=80, num_ratings=1500,
-                           seed=7)
-    bad.loc[bad.index[::50], features.LABEL_KEY] = 7.0
-    bad_run = PipelineRun(base / "data" / "bad", base / "bad_outputs", "e2e")
-    write_pipeline_csv(bad, bad_run.data_dir)
-    results["bad"] = run_local(bad_run, "--skip-data-check")
-    results["bad_store"] = bad_run.metadata_path
-    results["bad_serving_dir"] = bad_run.serving_dir
     return results
 
 
@@ -182,18 +170,6 @@ def test_baseline_is_the_last_model_the_pusher_gate_blessed(runs):
     _succeeded(runs["retrain"])
     # Y was blessed by TFMA only; the baseline stays X.
     assert runs["retrain_baseline"] == runs["model_x"]
-
-
-def test_bad_data_stops_before_transform_with_a_clear_message(runs):
-    result = runs["bad"]
-    assert result.returncode != 0
-    assert "DataAnomaliesError" in result.stderr
-    assert "feature 'rating'" in result.stderr
-    assert "Traceback" not in result.stderr
-    counts = metadata_report.executions_per_component(
-        metadata_report.open_store(runs["bad_store"]))
-    assert "Transform" not in counts and "Trainer" not in counts
-    assert not os.path.exists(runs["bad_serving_dir"])
 
 
 def _example(user, item, genres):

@@ -13,8 +13,9 @@ One module fixture drives a pipeline root through, in order:
                    byte for byte as it was
   4. bad data   -> every bad input of the table is refused by the data check
                    before anything runs; with the check skipped, the
-                   pipeline's gate refuses repeated pairs and unknown genres;
-                   the served model is untouched either way
+                   pipeline's gate refuses a file with an out-of-range
+                   rating, a repeated pair and an unknown genre, naming all
+                   three; the served model is untouched either way
 """
 import os
 import pathlib
@@ -133,11 +134,13 @@ def runs(tmp_path_factory):
     results["worse_blessing"] = metadata_report.latest_blessing(store)
     results["worse_serving_digest"] = tree_digest(run.serving_dir)
 
-    # Both breakages in one file: the gate reports every problem at once.
+    # Three breakages in one file, a schema anomaly among them: the gate
+    # reports every problem at once.
     gate_data = write_bad_data(run.data_dir, base / "data" / "gate",
                                "duplicate_pair")
     lines = edit_field((gate_data / "ratings.csv").read_text().splitlines(),
                        11, "genres", "Comedy|Cyberpunk")
+    lines = edit_field(lines, 21, "rating", "7")
     (gate_data / "ratings.csv").write_text("".join(l + "\n" for l in lines))
     results["gate"] = run_local(
         PipelineRun(gate_data, run.output_root, run.pipeline_name),
@@ -228,10 +231,12 @@ def test_bad_data_is_refused_before_any_component_runs(runs, case, tmp_path):
     assert tree_digest(run.serving_dir) == runs["serving_digest"]
 
 
-def test_pipeline_gate_refuses_repeated_pairs_and_unknown_genres(runs):
+def test_pipeline_gate_names_every_problem_of_the_data(runs):
     result = runs["gate"]
     assert result.returncode == 1
     assert "DataAnomaliesError" in result.stderr
+    assert re.search(r"split '(train|eval)', feature 'rating': Unexpectedly "
+                     r"high value: 7>5", result.stderr)
     assert re.search(r"split '(train|eval)', feature 'genres': 1 value\(s\) "
                      r"outside the known genres, such as 'Cyberpunk'",
                      result.stderr)

@@ -1,4 +1,7 @@
 """AnomaliesGate: a TFX component that fails the run on bad data."""
+from typing import Dict, List
+
+import pandas as pd
 from tfx import v1 as tfx
 from tfx.types import artifact_utils
 
@@ -11,12 +14,27 @@ def AnomaliesGate(
             tfx.types.standard_artifacts.ExampleAnomalies],
         examples: tfx.dsl.components.InputArtifact[
             tfx.types.standard_artifacts.Examples]) -> None:
-    """Raises gate.DataAnomaliesError on a schema anomaly in any split, then
+    """Raises gate.DataAnomaliesError on a schema anomaly in any split, or
     on repeated (user, item) pairs or unknown genres in the examples."""
+    splits = artifact_utils.decode_split_names(anomalies.split_names)
+    try:
+        gate.check_no_anomalies(anomalies.uri, splits)
+    except gate.DataAnomaliesError as schema_error:
+        # Name the examples' problems too, when the examples parse at all,
+        # so that one run reports everything that is wrong.
+        try:
+            more = gate.describe_bad_examples(_read(examples, splits))
+        except Exception:  # pylint: disable=broad-except
+            more = []
+        if not more:
+            raise
+        raise gate.DataAnomaliesError(
+            "\n  ".join([str(schema_error), *more])) from None
+    gate.check_examples(_read(examples, splits))
+
+
+def _read(examples: tfx.types.standard_artifacts.Examples,
+          splits: List[str]) -> Dict[str, pd.DataFrame]:
     # Imported here: building the pipeline must not load TensorFlow.
     from components.topk_evaluator import data
-    splits = artifact_utils.decode_split_names(anomalies.split_names)
-    # Schema first: examples with anomalies may not even parse.
-    gate.check_no_anomalies(anomalies.uri, splits)
-    gate.check_examples({split: data.read_split(examples, split)
-                         for split in splits})
+    return {split: data.read_split(examples, split) for split in splits}
