@@ -18,8 +18,9 @@ from typing import Any, Dict, List, Optional
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 warnings.filterwarnings("ignore", message=".*non-supported Python version.*")
 
-from trainer_module.hparams import HParams  # noqa: E402  (no TF import)
-from pipeline import beam_args, configs  # noqa: E402
+from trainer_module import features  # noqa: E402  (no TF import)
+from trainer_module.hparams import HParams  # noqa: E402
+from pipeline import beam_args, configs, run_lock  # noqa: E402
 
 _HPARAM_FLAGS = {
     # HParams field (flag --field-name) -> (type, help)
@@ -87,7 +88,7 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
         "model (defaults: the seed notebook for --objective rating, the "
         "tuned recipe of HParams.ranking_defaults for ranking)")
     model.add_argument("--objective", default=None,
-                       choices=("rating", "ranking"),
+                       choices=features.OBJECTIVES,
                        help="rating: regress the rating (the seed's model, "
                             "default); ranking: classify rated movies "
                             "against sampled unrated ones")
@@ -160,7 +161,6 @@ def run(args: argparse.Namespace) -> int:
         check_data(args.data_dir)
     paths = configs.LocalPaths(args.output_root, args.pipeline_name)
     paths.make_dirs()
-    from pipeline import run_lock
     try:
         with run_lock.exclusive_run(os.path.dirname(paths.metadata_path),
                                     args.pipeline_name):
