@@ -199,23 +199,32 @@ def push_result(store) -> Dict:
 def eval_ratings(store, model_uri: str) -> Dict:
     """The eval split's true ratings and the model's predictions for them."""
     import numpy as np
-    from tfx.utils import path_utils
-    from components.topk_evaluator import data
-    from components.topk_evaluator.scoring import ModelScorer
     from pipeline import metadata_report
     from trainer_module import features
     examples = _required(metadata_report.latest_examples(store),
                          "CsvExampleGen's examples")
+    rows, predicted, _ = _score_eval_split(examples, model_uri)
+    return {"true": rows[features.LABEL_KEY].to_numpy(np.float64),
+            "predicted": predicted.astype(np.float64)}
+
+
+def _score_eval_split(examples, model_uri: str):
+    """(eval rows, the model's predictions, its scores) for an Examples
+    artifact's eval split."""
+    import numpy as np
+    from tfx.utils import path_utils
+    from components.topk_evaluator import data
+    from components.topk_evaluator.scoring import ModelScorer
+    from trainer_module import features
     with _reading(f"the eval split of {examples.uri}"):
         rows = data.read_split(examples, configs.EVAL_SPLIT)
     with _reading("the Trainer's model " + model_uri):
-        predicted, _ = ModelScorer(path_utils.serving_model_path(
+        predictions, scores = ModelScorer(path_utils.serving_model_path(
             model_uri)).predict(
                 rows[features.USER_KEY].to_numpy(np.int64),
                 rows[features.ITEM_KEY].to_numpy(np.int64),
                 rows[features.GENRES_KEY].to_numpy(object))
-    return {"true": rows[features.LABEL_KEY].to_numpy(np.float64),
-            "predicted": predicted.astype(np.float64)}
+    return rows, predictions, scores
 
 
 def eval_pairs(store, model_uri: str) -> Dict:
@@ -224,9 +233,6 @@ def eval_pairs(store, model_uri: str) -> Dict:
     them) with the model's probability and logit for each pair."""
     import numpy as np
     from tfx.types import standard_artifacts
-    from tfx.utils import path_utils
-    from components.topk_evaluator import data
-    from components.topk_evaluator.scoring import ModelScorer
     from pipeline import metadata_report
     from trainer_module import features
     found = _required(metadata_report.latest_output(
@@ -235,14 +241,7 @@ def eval_pairs(store, model_uri: str) -> Dict:
     examples = standard_artifacts.Examples()
     examples.uri = found.uri
     examples.split_names = found.properties["split_names"].string_value
-    with _reading(f"the eval split of {examples.uri}"):
-        rows = data.read_split(examples, configs.EVAL_SPLIT)
-    with _reading("the Trainer's model " + model_uri):
-        probability, score = ModelScorer(path_utils.serving_model_path(
-            model_uri)).predict(
-                rows[features.USER_KEY].to_numpy(np.int64),
-                rows[features.ITEM_KEY].to_numpy(np.int64),
-                rows[features.GENRES_KEY].to_numpy(object))
+    rows, probability, score = _score_eval_split(examples, model_uri)
     # A sampled negative's rating is 0.0, below any real rating.
     label = (rows[features.LABEL_KEY].to_numpy(np.float64)
              >= features.RATING_MIN).astype(np.int64)
