@@ -173,7 +173,9 @@ def run(args: argparse.Namespace) -> int:
 def run_pipeline(args: argparse.Namespace, hparams: HParams,
                  paths: configs.LocalPaths) -> int:
     """Builds the pipeline, runs it with LocalDagRunner, prints a summary."""
-    from tfx import v1 as tfx
+    # Not tfx.v1: see pipeline/pipeline.py.
+    from tfx.orchestration import metadata
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
     from pipeline import metadata_report, progress
     from pipeline.pipeline import create_pipeline
 
@@ -185,7 +187,7 @@ def run_pipeline(args: argparse.Namespace, hparams: HParams,
         **pipeline_settings(args, hparams),
         beam_pipeline_args=beam_args.local(args.beam_workers),
         metadata_connection_config=(
-            tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            metadata.sqlite_metadata_connection_config(
                 paths.metadata_path)),
         enable_cache=not args.no_cache)
 
@@ -195,7 +197,7 @@ def run_pipeline(args: argparse.Namespace, hparams: HParams,
     print(f"pipeline: {args.pipeline_name}, root {paths.pipeline_root}\n"
           f"logs: {log_path}")
     try:
-        tfx.orchestration.LocalDagRunner().run(tfx_pipeline)
+        LocalDagRunner().run(tfx_pipeline)
     except Exception as error:  # pylint: disable=broad-except
         print(f"error: the pipeline failed: {_root_cause(error)}\n"
               f"(full log: {log_path})", file=sys.stderr)

@@ -2,18 +2,17 @@
 from typing import Dict, List
 
 import pandas as pd
-from tfx import v1 as tfx
-from tfx.types import artifact_utils
+from tfx.dsl.component.experimental.annotations import InputArtifact
+from tfx.dsl.component.experimental.decorators import component
+from tfx.types import artifact_utils, standard_artifacts
 
 from components.anomalies_gate import gate
 
 
-@tfx.dsl.components.component
+@component
 def AnomaliesGate(
-        anomalies: tfx.dsl.components.InputArtifact[
-            tfx.types.standard_artifacts.ExampleAnomalies],
-        examples: tfx.dsl.components.InputArtifact[
-            tfx.types.standard_artifacts.Examples]) -> None:
+        anomalies: InputArtifact[standard_artifacts.ExampleAnomalies],
+        examples: InputArtifact[standard_artifacts.Examples]) -> None:
     """Raises gate.DataAnomaliesError on a schema anomaly in any split, or
     on repeated (user, item) pairs or unknown genres in the examples."""
     splits = artifact_utils.decode_split_names(anomalies.split_names)
@@ -33,7 +32,7 @@ def AnomaliesGate(
     gate.check_examples(_read(examples, splits))
 
 
-def _read(examples: tfx.types.standard_artifacts.Examples,
+def _read(examples: standard_artifacts.Examples,
           splits: List[str]) -> Dict[str, pd.DataFrame]:
     # Imported here: building the pipeline must not load TensorFlow.
     from components.topk_evaluator import data
