@@ -7,9 +7,21 @@ from typing import List, Optional
 
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
-from tfx import v1 as tfx
+# Direct imports, not tfx.v1: tfx.v1 also imports the Google Cloud
+# extensions, which would double the start-up time of a cached re-run.
+from tfx.components import (CsvExampleGen, Evaluator, ExampleValidator,
+                            Pusher, StatisticsGen, Trainer, Transform)
+from tfx.components.schema_gen.import_schema_gen.component import (
+    ImportSchemaGen)
+from tfx.dsl.components.common.resolver import Resolver
+from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
+    LatestBlessedModelStrategy)
+from tfx.orchestration.pipeline import Pipeline
+from tfx.proto import example_gen_pb2, pusher_pb2, trainer_pb2, transform_pb2
+from tfx.types import Channel, standard_artifacts
 
 from components.anomalies_gate.component import AnomaliesGate
+from components.negative_sampler import splits as sampler_splits
 from components.negative_sampler.component import NegativeSampler
 from components.topk_evaluator.component import TopKEvaluator
 from pipeline import configs, fingerprint
@@ -42,7 +54,7 @@ def create_pipeline(
             metadata_store_pb2.ConnectionConfig] = None,
         schema_path: str = configs.SCHEMA_PATH,
         enable_cache: bool = True,
-) -> tfx.dsl.Pipeline:
+) -> Pipeline:
     """CsvExampleGen -> validation -> Transform -> Trainer -> Evaluators -> Pusher.
 
     With hparams.objective "ranking", a NegativeSampler between the gate
@@ -62,12 +74,12 @@ def create_pipeline(
         (ranking objective).
     """
     ranking = hparams.objective == features.RANKING_OBJECTIVE
-    example_gen = tfx.components.CsvExampleGen(
+    example_gen = CsvExampleGen(
         input_base=data_root, output_config=_hash_split_config())
-    statistics_gen = tfx.components.StatisticsGen(
+    statistics_gen = StatisticsGen(
         examples=example_gen.outputs["examples"])
-    schema_gen = tfx.components.ImportSchemaGen(schema_file=schema_path)
-    example_validator = tfx.components.ExampleValidator(
+    schema_gen = ImportSchemaGen(schema_file=schema_path)
+    example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"],
         schema=schema_gen.outputs["schema"])
     anomalies_gate = AnomaliesGate(
@@ -77,7 +89,7 @@ def create_pipeline(
     # What Transform, Trainer and TFMA see: the ratings, or for ranking the
     # ratings as positives plus sampled negatives.
     training_examples = example_gen.outputs["examples"]
-    sampler = []
+    sampler, train_splits = [], [configs.TRAIN_SPLIT]
     if ranking:
         sampler = [NegativeSampler(
             examples=example_gen.outputs["examples"],
@@ -87,11 +99,16 @@ def create_pipeline(
                 fingerprint.NEGATIVE_SAMPLER_MODULES))]
         sampler[0].add_upstream_node(anomalies_gate)
         training_examples = sampler[0].outputs["sampled_examples"]
+        # One train split per sampling round, read in order like epochs.
+        train_splits = sampler_splits.train_round_splits(sampling_rounds)
 
-    transform = tfx.components.Transform(
+    transform = Transform(
         examples=training_examples,
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=configs.PREPROCESSING_FN,
+        splits_config=transform_pb2.SplitsConfig(
+            analyze=train_splits,
+            transform=[*train_splits, configs.EVAL_SPLIT]),
         custom_config={
             CODE_FINGERPRINT_KEY: fingerprint.source_fingerprint(
                 fingerprint.TRANSFORM_MODULES),
@@ -100,11 +117,13 @@ def create_pipeline(
     # Bad data stops the run here, before any vocabulary is computed.
     transform.add_upstream_node(anomalies_gate)
 
-    trainer = tfx.components.Trainer(
+    trainer = Trainer(
         run_fn=configs.RUN_FN,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
+        train_args=trainer_pb2.TrainArgs(splits=train_splits),
+        eval_args=trainer_pb2.EvalArgs(splits=[configs.EVAL_SPLIT]),
         custom_config={
             CUSTOM_CONFIG_KEY: hparams.to_dict(),
             CODE_FINGERPRINT_KEY: fingerprint.source_fingerprint(
@@ -113,15 +132,15 @@ def create_pipeline(
 
     # The baseline: the latest model the TopKEvaluator (the Pusher's gate)
     # blessed. A model only TFMA blessed was never pushed.
-    model_resolver = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(
-            type=tfx.types.standard_artifacts.ModelBlessing,
+    model_resolver = Resolver(
+        strategy_class=LatestBlessedModelStrategy,
+        model=Channel(type=standard_artifacts.Model),
+        model_blessing=Channel(
+            type=standard_artifacts.ModelBlessing,
             producer_component_id=TOPK_EVALUATOR_ID, output_key="blessing"),
     ).with_id("latest_blessed_model_resolver")
 
-    evaluator = tfx.components.Evaluator(
+    evaluator = Evaluator(
         examples=training_examples,
         model=trainer.outputs["model"],
         baseline_model=model_resolver.outputs["model"],
@@ -148,14 +167,14 @@ def create_pipeline(
             fingerprint.TOPK_EVALUATOR_MODULES),
     ).with_id(TOPK_EVALUATOR_ID)
 
-    pusher = tfx.components.Pusher(
+    pusher = Pusher(
         model=trainer.outputs["model"],
         model_blessing=topk_evaluator.outputs["blessing"],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(
+        push_destination=pusher_pb2.PushDestination(
+            filesystem=pusher_pb2.PushDestination.Filesystem(
                 base_directory=serving_model_dir)))
 
-    return tfx.dsl.Pipeline(
+    return Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
         components=[example_gen, statistics_gen, schema_gen,
@@ -229,10 +248,10 @@ def ranking_eval_config(min_auc: float, auc_tolerance: float
         ])])
 
 
-def _hash_split_config() -> tfx.proto.Output:
-    return tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
-        tfx.proto.SplitConfig.Split(name=configs.TRAIN_SPLIT,
+def _hash_split_config() -> example_gen_pb2.Output:
+    return example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
+        example_gen_pb2.SplitConfig.Split(name=configs.TRAIN_SPLIT,
                                     hash_buckets=configs.TRAIN_HASH_BUCKETS),
-        tfx.proto.SplitConfig.Split(name=configs.EVAL_SPLIT,
+        example_gen_pb2.SplitConfig.Split(name=configs.EVAL_SPLIT,
                                     hash_buckets=configs.EVAL_HASH_BUCKETS),
     ]))

@@ -24,7 +24,7 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_artifacts
 
-from components.negative_sampler import executor, sampling
+from components.negative_sampler import executor, sampling, splits
 from components.negative_sampler.component import NegativeSampler
 from components.topk_evaluator import data
 from topk_fixtures import make_example, write_examples_artifact
@@ -379,13 +379,20 @@ class Run:
             logger.setLevel(level)
         # What the executor and its DoFns logged.
         self.log = [m for m in handler.messages if "NegativeSampler" in m]
+        # Per output split (train_round_1.., eval); "train": every round's,
+        # in round order.
         self.files = {split: sorted(glob.glob(os.path.join(
             artifact_utils.get_split_uri([self.output], split), "*")))
-            for split in ("train", "eval")}
+            for split in artifact_utils.decode_split_names(
+                self.output.split_names)}
         self.serialized = {split: [
             record.numpy() for record in tf.data.TFRecordDataset(
                 files, compression_type="GZIP")]
             for split, files in self.files.items()}
+        self.serialized["train"] = [
+            record for split in splits.train_round_splits(
+                dict(PARAMS, **params)["rounds"])
+            for record in self.serialized[split]]
         self.rows = {split: [_parse(s) for s in records]
                      for split, records in self.serialized.items()}
 
@@ -418,7 +425,7 @@ def other_seed_run(root, examples):
 def test_output_artifact_looks_like_example_gen(default_run):
     output = default_run.output
     assert artifact_utils.decode_split_names(output.split_names) == [
-        "train", "eval"]
+        "train_round_1", "train_round_2", "train_round_3", "eval"]
     assert examples_utils.get_payload_format(output) == \
         example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE
     assert output.get_string_custom_property("payload_format") == \
@@ -451,6 +458,21 @@ def test_counts_per_split_and_label(default_run):
     eval_positives = {r for r in default_run.rows["eval"] if r[-1] == 1}
     assert eval_positives == {(u, i, r, t, () if g is None else (g,), 1)
                               for u, i, r, g, t in EVAL_ROWS}
+
+
+def test_each_round_is_a_split_with_every_positive_once(default_run):
+    positives = collections.Counter(
+        (u, i, r, t, () if g is None else (g,), 1) for u, i, r, g, t in
+        TRAIN_ROWS)
+    for split in splits.train_round_splits(ROUNDS):
+        labels = collections.Counter(r[-1] for r in default_run.rows[split])
+        assert labels == {1: N_TRAIN, 0: N_TRAIN * RATIO}, split
+        assert collections.Counter(
+            r for r in default_run.rows[split] if r[-1] == 1) == positives
+    # Fresh negatives every round.
+    negatives = [sorted(r for r in default_run.rows[split] if r[-1] == 0)
+                 for split in splits.train_round_splits(ROUNDS)]
+    assert negatives[0] != negatives[1] != negatives[2]
 
 
 def test_each_positive_has_its_negatives(default_run):
@@ -508,15 +530,15 @@ def test_other_seed_other_negatives(default_run, other_seed_run):
 
 
 def test_train_is_not_grouped_by_user(root, examples):
-    # 40 users x 10 positives x 5 rounds: written in user order, the first
-    # 200 records would all be one user's.
+    # 40 users x 10 positives x (1 + RATIO) rows a round: written in user
+    # order, the first 200 records of a round would be 7 users'.
     rows = [(user, item, 4.0, None, user * 100 + item)
             for user in range(1, 41) for item in range(1, 11)]
     wide = write_examples_artifact(root / "wide",
                                    {"train": rows, "eval": rows[:5]})
-    run = Run(root, "wide", wide, beam_args=[], rounds=5)
-    first_users = {r[0] for r in run.rows["train"][:200]}
-    assert len(first_users) > 20
+    run = Run(root, "wide", wide, beam_args=[], rounds=2)
+    for split in splits.train_round_splits(2):
+        assert len({r[0] for r in run.rows[split][:200]}) > 20, split
 
 
 def test_executor_rejects_before_work(root, examples):

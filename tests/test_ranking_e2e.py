@@ -7,6 +7,7 @@ is judged by AUC (TFMA) and by top-k ranking without rating metrics (the
 TopKEvaluator), and the served model returns a probability and a logit.
 """
 import glob
+import json
 import os
 
 import numpy as np
@@ -14,7 +15,10 @@ import pytest
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
 
+from tfx.types import artifact_utils
+
 from conftest import TINY_RANKING_FLAGS
+from components.negative_sampler import splits
 from components.topk_evaluator import data
 from components.topk_evaluator.executor import (RATING_METRIC_NAMES,
                                                 read_evaluation)
@@ -51,15 +55,31 @@ def test_sampler_writes_positives_and_negatives_per_round(store):
     sampled = metadata_report.latest_output(store, "NegativeSampler",
                                             "sampled_examples")
     train = _count(raw.uri, "train")
-    assert _count(sampled.uri, "train") == ROUNDS * train * (1 + NEGATIVES)
+    for split in splits.train_round_splits(ROUNDS):
+        assert _count(sampled.uri, split) == train * (1 + NEGATIVES), split
     assert _count(sampled.uri, "eval") == _count(raw.uri, "eval") * (
         1 + NEGATIVES)
+
+
+def test_transform_and_trainer_read_every_round(store):
+    transformed = metadata_report.latest_output(store, "Transform",
+                                                "transformed_examples")
+    rounds = splits.train_round_splits(ROUNDS)
+    assert artifact_utils.decode_split_names(
+        transformed.properties["split_names"].string_value) == [
+            *rounds, "eval"]
+    trainer = [e for e in store.get_executions()
+               if metadata_report.component_name(store, e) == "Trainer"][-1]
+    assert json.loads(trainer.custom_properties["train_args"].string_value) == {
+        "splits": rounds}
 
 
 def test_transform_labels_sampled_rows_one_and_zero(store):
     transformed = metadata_report.latest_output(store, "Transform",
                                                 "transformed_examples")
-    files = glob.glob(os.path.join(transformed.uri, "Split-train", "*"))
+    files = glob.glob(os.path.join(transformed.uri, "Split-train_round_1",
+                                   "*"))
+    assert files
     label = features.transformed_name(features.LABEL_KEY)
     labels = np.array([
         tf.train.Example.FromString(record.numpy()).features.feature[

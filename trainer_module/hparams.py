@@ -77,9 +77,9 @@ class HParams:
         """The implicit-feedback recipe (issue 7's research, ndcg@10 0.41 on
         MovieLens-100k): a wide cross plus item one-hot, a small Adam DNN.
 
-        One epoch: the NegativeSampler already writes one round of fresh
-        negatives per research epoch (6), so a single pass over its rows is
-        the research's 6 epochs.
+        One epoch: the NegativeSampler writes one train split per research
+        epoch (6 rounds, each with fresh negatives) and the Trainer reads
+        them in order, so a single pass is the research's 6 epochs.
         """
         return cls(
             objective=features.RANKING_OBJECTIVE, epochs=1, batch_size=1024,

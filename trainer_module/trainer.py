@@ -6,14 +6,14 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from absl import logging
 from tensorflow import estimator as tf_estimator
-from tfx import v1 as tfx
+from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.public import tfxio
 
 from trainer_module import features, model
 from trainer_module.hparams import CUSTOM_CONFIG_KEY, HParams
 
 
-def run_fn(fn_args: tfx.components.FnArgs) -> None:
+def run_fn(fn_args: FnArgs) -> None:
     """Trains the estimator and exports the serving SavedModel.
 
     TensorBoard summaries (training loss, eval metrics) land in
@@ -37,9 +37,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         hparams, num_users, num_items, _run_config(fn_args, hparams, steps))
 
     def train_input_fn():
-        return _input_fn(fn_args.train_files, fn_args.data_accessor,
-                         tf_transform_output, hparams.batch_size,
-                         shuffle_seed=hparams.random_seed)
+        return train_dataset(fn_args.train_files, fn_args.data_accessor,
+                             tf_transform_output, hparams)
 
     def eval_input_fn():
         return _input_fn(fn_args.eval_files, fn_args.data_accessor,
@@ -84,7 +83,7 @@ def count_records(file_patterns: List[str]) -> int:
     return int(dataset.reduce(0, lambda count, _: count + 1))
 
 
-def _run_config(fn_args: tfx.components.FnArgs, hparams: HParams,
+def _run_config(fn_args: FnArgs, hparams: HParams,
                 steps: int) -> tf_estimator.RunConfig:
     log_every = max(1, steps // 20)  # as the seed: log 20 times
     return tf_estimator.RunConfig(
@@ -96,7 +95,29 @@ def _run_config(fn_args: tfx.components.FnArgs, hparams: HParams,
         keep_checkpoint_max=1)
 
 
-def _input_fn(file_pattern: List[str], data_accessor: tfx.components.DataAccessor,
+def train_dataset(train_files: List[str], data_accessor: DataAccessor,
+                  tf_transform_output: tft.TFTransformOutput,
+                  hparams: HParams) -> tf.data.Dataset:
+    """Shuffled batches of the train split, repeated without end.
+
+    With several train splits (the NegativeSampler's rounds) each pass reads
+    them one after the other, each shuffled on its own, as the epochs of
+    the ranking recipe: every round has each rating once.
+    """
+    if len(train_files) == 1:
+        return _input_fn(train_files, data_accessor, tf_transform_output,
+                         hparams.batch_size, shuffle_seed=hparams.random_seed)
+    rounds = [_input_fn([pattern], data_accessor, tf_transform_output,
+                        hparams.batch_size, num_epochs=1,
+                        shuffle_seed=hparams.random_seed + index)
+              for index, pattern in enumerate(train_files)]
+    dataset = rounds[0]
+    for following in rounds[1:]:
+        dataset = dataset.concatenate(following)
+    return dataset.repeat()
+
+
+def _input_fn(file_pattern: List[str], data_accessor: DataAccessor,
               tf_transform_output: tft.TFTransformOutput, batch_size: int,
               num_epochs=None, shuffle_seed=None) -> tf.data.Dataset:
     return data_accessor.tf_dataset_factory(

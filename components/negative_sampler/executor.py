@@ -11,7 +11,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
-from components.negative_sampler import transforms
+from components.negative_sampler import splits, transforms
 
 # What ExampleGen's default output is: gzipped TFRecords of tf.Examples.
 FILE_FORMAT = "tfrecords_gzip"
@@ -48,7 +48,7 @@ def check_input(examples: types.Artifact) -> None:
             f"{example_gen_pb2.PayloadFormat.Name(payload)}; the "
             f"NegativeSampler reads FORMAT_TF_EXAMPLE")
     names = artifact_utils.decode_split_names(examples.split_names)
-    missing = [split for split in transforms.SPLITS if split not in names]
+    missing = [split for split in splits.SPLITS if split not in names]
     if missing:
         raise ValueError(f"the examples at {examples.uri} have no split(s) "
                          f"{missing} (they have {names})")
@@ -56,7 +56,7 @@ def check_input(examples: types.Artifact) -> None:
 
 class Executor(base_beam_executor.BaseBeamExecutor):
     """Raw examples -> the same examples labelled 1 plus sampled negatives
-    labelled 0, in a train and an eval split."""
+    labelled 0: one train split per round, and an eval split."""
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]],
@@ -66,13 +66,13 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         check_input(examples)
         output = artifact_utils.get_single_instance(
             output_dict["sampled_examples"])
-        output.split_names = artifact_utils.encode_split_names(
-            list(transforms.SPLITS))
+        output_splits = splits.output_splits(params.rounds)
+        output.split_names = artifact_utils.encode_split_names(output_splits)
         inputs = {split: io_utils.all_files_pattern(
             artifact_utils.get_split_uri([examples], split))
-            for split in transforms.SPLITS}
+            for split in splits.SPLITS}
         outputs = {split: artifact_utils.get_split_uri([output], split)
-                   for split in transforms.SPLITS}
+                   for split in output_splits}
         logging.info("NegativeSampler: %d negatives per positive, %d train "
                      "rounds, seed %d", *params)
 
@@ -103,4 +103,4 @@ def summary_text(counts: Dict[str, int]) -> str:
         f"{split}: {counts[f'{split}_positives']:,} positives, "
         f"{counts[f'{split}_negatives']:,} negatives, "
         f"{counts[f'{split}_users_without_negatives']:,} users without "
-        f"negatives" for split in transforms.SPLITS)
+        f"negatives" for split in splits.SPLITS)

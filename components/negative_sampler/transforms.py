@@ -3,7 +3,8 @@
   read both splits -> parse -> key by user -> CoGroupByKey(train, eval)
     -> per user, with the catalog (train items and their genres) as a side
        input: every round of train examples / the eval examples
-    -> serialize -> spread over random buckets (GroupByKey) -> WriteToTFRecord
+    -> serialize -> one output split per train round (splits.py), and eval
+    -> spread over random buckets (GroupByKey) -> WriteToTFRecord
 
 Nothing is collected in one process but the catalog. The per-user work is
 sampling.py's; its output depends only on the data and the seed.
@@ -16,10 +17,8 @@ from absl import logging
 from apache_beam.metrics import Metrics, MetricsFilter
 
 from components.negative_sampler import sampling
-
-TRAIN = "train"
-EVAL = "eval"
-SPLITS = (TRAIN, EVAL)
+from components.negative_sampler import splits
+from components.negative_sampler.splits import EVAL, SPLITS, TRAIN
 # ExampleGen's file names: Split-<name>/data_tfrecord-*-of-*.gz.
 FILE_PREFIX = "data_tfrecord"
 FILE_SUFFIX = ".gz"
@@ -37,8 +36,9 @@ COUNTERS = tuple(f"{split}_{what}" for split in SPLITS
 
 
 class SampleUser(beam.DoFn):
-    """(user_id, {"train": ratings, "eval": ratings}) -> (bucket, serialized
-    example) of one split, given the catalog as a side input."""
+    """(user_id, {"train": ratings, "eval": ratings}) -> (round index,
+    (bucket, serialized example)) of one split, given the catalog as a side
+    input (the eval split has one round, index 0)."""
 
     def __init__(self, split: str, negatives_per_positive: int, rounds: int,
                  seed: int, mix_buckets: int = MIX_BUCKETS):
@@ -57,7 +57,8 @@ class SampleUser(beam.DoFn):
                                         f"{split}_users_without_negatives")
 
     def process(self, element: Tuple[int, Dict[str, Iterable]],
-                catalog: sampling.Catalog) -> Iterator[Tuple[int, bytes]]:
+                catalog: sampling.Catalog
+                ) -> Iterator[Tuple[int, Tuple[int, bytes]]]:
         user_id, ratings = element
         if self._split == TRAIN:
             rounds = sampling.train_rounds(
@@ -82,11 +83,19 @@ class SampleUser(beam.DoFn):
             buckets = rng.integers(0, self._buckets, size=len(rows))
             for bucket, example in zip(buckets.tolist(),
                                        sampling.serialize_rows(rows)):
-                yield bucket, example
+                yield round_index, (bucket, example)
 
 
 def _flatten_bucket(bucket: Tuple[int, Iterable[bytes]]) -> Iterable[bytes]:
     return bucket[1]
+
+
+def _round_of(element: Tuple[int, Tuple[int, bytes]], num_rounds: int) -> int:
+    return element[0]
+
+
+def _drop_round(element: Tuple[int, Tuple[int, bytes]]) -> Tuple[int, bytes]:
+    return element[1]
 
 
 @beam.ptransform_fn
@@ -111,7 +120,9 @@ def sample_examples(pipeline: beam.Pipeline, input_patterns: Dict[str, str],
                     rounds: int, seed: int,
                     mix_buckets: int = MIX_BUCKETS) -> None:
     """Adds the sampling to `pipeline`: reads the raw splits at
-    input_patterns[split], writes <output_dirs[split]>/data_tfrecord-*.gz."""
+    input_patterns["train"/"eval"], writes
+    <output_dirs[split]>/data_tfrecord-*.gz for every split of
+    splits.output_splits(rounds)."""
     ratings = {split: pipeline | f"ReadRatings[{split}]" >> _ReadRatings(
         input_patterns[split]) for split in SPLITS}
     catalog = beam.pvalue.AsSingleton(
@@ -125,11 +136,15 @@ def sample_examples(pipeline: beam.Pipeline, input_patterns: Dict[str, str],
         {split: ratings[split] | f"ByUser[{split}]" >> beam.Map(
             lambda r: (r.user_id, r)) for split in SPLITS}
         | "GroupByUser" >> beam.CoGroupByKey())
-    for split in SPLITS:
-        _ = (per_user
-             | f"Sample[{split}]" >> beam.ParDo(
-                 SampleUser(split, negatives_per_positive, rounds, seed,
-                            mix_buckets), catalog)
+    sampled = {split: per_user | f"Sample[{split}]" >> beam.ParDo(
+        SampleUser(split, negatives_per_positive, rounds, seed, mix_buckets),
+        catalog) for split in SPLITS}
+    by_round = sampled[TRAIN] | "ByRound" >> beam.Partition(_round_of, rounds)
+    outputs = {**dict(zip(splits.train_round_splits(rounds), by_round)),
+               EVAL: sampled[EVAL]}
+    for split, examples in outputs.items():
+        _ = (examples
+             | f"DropRound[{split}]" >> beam.Map(_drop_round)
              | f"WriteSplit[{split}]" >> _WriteMixed(
                  os.path.join(output_dirs[split], FILE_PREFIX)))
 

@@ -1,0 +1,488 @@
+"""Validation study of the ranking objective's defaults, on the TRAIN split only.
+
+    .venv/bin/python benchmarks/ranking_validation.py
+
+What it measures: top-10 ranking quality of the project's wide-and-deep
+classifier (trainer_module.model.build_estimator with
+HParams.ranking_defaults()) trained on the NegativeSampler's rounds, for a few
+training-data recipes. The point is the order of the sampled rows: "rounds in
+order" (each round = every positive once with fresh negatives, shuffled within
+the round, rounds one after the other: what the pipeline does) against
+"rounds mixed" (one permutation over every round's rows: what it did before),
+plus negatives per positive and number of rounds for context.
+
+Protocol (per seed; every variant of a seed shares its hold-out and pool):
+  1. Read the raw `train` split of the newest CsvExampleGen output in the
+     metadata store of --output-root / --pipeline-name. The `eval` split is
+     never read: defaults are tuned on train alone.
+  2. Hold out round(20%) of each user's train ratings (seeded): the truth.
+     The rest is the fit part.
+  3. Sample negatives with the NegativeSampler's own per-user functions
+     (sampling.train_rounds) over the catalog of the fit part, then order
+     the rows as the variant says.
+  4. Build the transformed features in numpy (vocabulary indexes of the fit
+     part with the OOV bucket at vocabulary size, genres multi-hot via
+     preprocessing.multi_hot_genres), train hparams.steps_for(rows) steps.
+  5. Score the pool: every (train user, train-catalog item) pair not in the
+     fit part. precision/recall/ndcg/map@10 with
+     components/topk_evaluator/metrics.py, and the popularity baseline (fit
+     counts) on the same pool.
+
+One seed drives the hold-out, the sampler, the row order and the graph seed.
+Writes benchmarks/results/ranking_validation.json: every run and per-variant
+medians over the seeds.
+"""
+import argparse
+import dataclasses
+import os
+import platform
+import sys
+import tempfile
+import time
+from typing import Any, Callable, Dict, List, NamedTuple, Sequence, Tuple
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+from tensorflow import estimator as tf_estimator
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from benchmarks import common  # noqa: E402
+from components.negative_sampler import sampling  # noqa: E402
+from components.topk_evaluator import data, metrics  # noqa: E402
+from pipeline import configs, metadata_report  # noqa: E402
+from trainer_module import features, model, preprocessing  # noqa: E402
+from trainer_module.hparams import HParams  # noqa: E402
+
+# The only split this study reads.
+TRAIN_SPLIT = configs.TRAIN_SPLIT
+HOLDOUT_FRACTION = 0.2
+K = 10
+DEFAULT_SEEDS = (42, 7)
+DEFAULT_OUT = os.path.join(REPO, "benchmarks", "results",
+                           "ranking_validation.json")
+PREDICT_BATCH = 16384
+
+USER, ITEM = features.USER_KEY, features.ITEM_KEY
+LABEL = features.SAMPLED_LABEL_KEY
+ROUND = "round"
+USER_XF = features.transformed_name(features.USER_KEY)
+ITEM_XF = features.transformed_name(features.ITEM_KEY)
+GENRES_XF = features.transformed_name(features.GENRES_KEY)
+
+IN_ORDER = "in_order"
+MIXED = "mixed"
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One training-data recipe (and optional hyper-parameter overrides)."""
+    name: str
+    description: str
+    order: str = IN_ORDER
+    negatives_per_positive: int = configs.NEGATIVES_PER_POSITIVE
+    rounds: int = configs.SAMPLING_ROUNDS
+    hparam_overrides: Tuple[Tuple[str, Any], ...] = ()
+
+
+VARIANTS: Tuple[Variant, ...] = (
+    Variant("rounds_in_order", "pipeline defaults: rounds read one after "
+            "the other, each shuffled on its own"),
+    Variant("rounds_mixed", "the same rows in one permutation over all "
+            "rounds (the pipeline before)", order=MIXED),
+    Variant("negatives_2", "rounds in order, 2 negatives per positive",
+            negatives_per_positive=2),
+    Variant("rounds_4", "rounds in order, 4 rounds", rounds=4),
+    Variant("rounds_8", "rounds in order, 8 rounds", rounds=8),
+)
+VARIANTS_BY_NAME = {variant.name: variant for variant in VARIANTS}
+
+
+# ------------------------------------------------------------------ input
+
+
+def read_train_split(output_root: str, pipeline_name: str
+                     ) -> Tuple[pd.DataFrame, str]:
+    """The raw train split of the newest CsvExampleGen output, and its URI.
+
+    Only the train split: the eval split stays unseen.
+    """
+    paths = configs.LocalPaths(output_root, pipeline_name)
+    store = metadata_report.open_existing_store(paths.metadata_path)
+    examples = metadata_report.latest_examples(store)
+    if examples is None:
+        raise SystemExit(f"no CsvExampleGen examples in {paths.metadata_path}")
+    return data.read_split(examples, TRAIN_SPLIT), examples.uri
+
+
+def split_holdout(train: pd.DataFrame, fraction: float, seed: int
+                  ) -> Tuple[pd.DataFrame, pd.DataFrame]:
+    """(fit, holdout): a seeded random round(fraction * n) of each user's n
+    rows is held out (np.round), the rest is fit."""
+    keys = np.random.default_rng(seed).random(len(train))
+    rank = pd.Series(keys, index=train.index).groupby(
+        train[USER]).rank(method="first")
+    size = train.groupby(USER)[USER].transform("size")
+    held = (rank <= np.round(fraction * size)).to_numpy()
+    return (train[~held].reset_index(drop=True),
+            train[held].reset_index(drop=True))
+
+
+def sampler_catalog(rows: pd.DataFrame) -> sampling.Catalog:
+    """The NegativeSampler's catalog of the items in `rows`."""
+    return sampling.build_catalog(
+        zip(rows[ITEM].tolist(), rows[features.GENRES_KEY].tolist()))
+
+
+# --------------------------------------------------------------- sampling
+
+
+def sample_rounds(fit: pd.DataFrame, catalog: sampling.Catalog,
+                  negatives_per_positive: int, rounds: int, seed: int
+                  ) -> List[pd.DataFrame]:
+    """Each round's rows (user_id, item_id, label, round), exactly as the
+    NegativeSampler's train_rounds draws them per user."""
+    per_round: List[List[sampling.LabeledRows]] = [[] for _ in range(rounds)]
+    for user_id, ratings in fit.groupby(USER, sort=True):
+        # read_split has no timestamp; the model never reads it.
+        positives = [sampling.Rating(int(user_id), int(item), float(rating),
+                                     0, genres)
+                     for item, rating, genres in zip(
+                         ratings[ITEM], ratings[features.LABEL_KEY],
+                         ratings[features.GENRES_KEY])]
+        for index, (rows, _) in enumerate(sampling.train_rounds(
+                int(user_id), positives, catalog, negatives_per_positive,
+                rounds, seed)):
+            per_round[index].append(rows)
+    return [_round_frame(rows, index) for index, rows in enumerate(per_round)]
+
+
+def _round_frame(rows: List[sampling.LabeledRows],
+                 round_index: int) -> pd.DataFrame:
+    return pd.DataFrame({
+        USER: np.concatenate([np.full(len(r), r.user_id, np.int64)
+                              for r in rows]),
+        ITEM: np.concatenate([r.item_ids for r in rows]),
+        LABEL: np.concatenate([r.labels for r in rows]),
+        ROUND: round_index,
+    })
+
+
+def shuffled(frame: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    return frame.iloc[rng.permutation(len(frame))].reset_index(drop=True)
+
+
+def rounds_in_order(rounds: Sequence[pd.DataFrame],
+                    rng: np.random.Generator) -> pd.DataFrame:
+    """The pipeline's order: each round shuffled on its own, rounds one
+    after the other."""
+    return pd.concat([shuffled(r, rng) for r in rounds], ignore_index=True)
+
+
+def rounds_mixed(rounds: Sequence[pd.DataFrame],
+                 rng: np.random.Generator) -> pd.DataFrame:
+    """The former order: one permutation over every round's rows."""
+    return shuffled(pd.concat(rounds, ignore_index=True), rng)
+
+
+ORDERS: Dict[str, Callable[[Sequence[pd.DataFrame], np.random.Generator],
+                           pd.DataFrame]] = {IN_ORDER: rounds_in_order,
+                                             MIXED: rounds_mixed}
+
+
+# ------------------------------------------------------ transformed features
+
+
+class FeatureSpace(NamedTuple):
+    """Transform's representation, built in numpy: vocabularies of the fit
+    part (OOV index = vocabulary size) and the genres multi-hot of every
+    item that can be scored (the train catalog)."""
+    user_vocab: np.ndarray  # sorted ids
+    item_vocab: np.ndarray  # sorted ids
+    catalog_items: np.ndarray  # sorted ids, aligned with genre_table
+    genre_table: np.ndarray  # float32 [catalog items, len(GENRES)]
+
+    @property
+    def num_users(self) -> int:
+        return len(self.user_vocab) + features.NUM_OOV_BUCKETS
+
+    @property
+    def num_items(self) -> int:
+        return len(self.item_vocab) + features.NUM_OOV_BUCKETS
+
+
+def feature_space(fit: pd.DataFrame,
+                  train_catalog: sampling.Catalog) -> FeatureSpace:
+    # Transform orders vocabularies by frequency; any fixed order serves the
+    # identity columns equally.
+    return FeatureSpace(
+        user_vocab=np.unique(fit[USER].to_numpy()),
+        item_vocab=np.unique(fit[ITEM].to_numpy()),
+        catalog_items=train_catalog.item_ids,
+        genre_table=genre_multi_hot(train_catalog.genres))
+
+
+def genre_multi_hot(genres: np.ndarray) -> np.ndarray:
+    """'|'-joined genre strings -> the Transform's multi-hot rows."""
+    return preprocessing.multi_hot_genres(
+        tf.constant(list(genres), tf.string)).numpy()
+
+
+def vocabulary_index(vocab: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Position of each id in the sorted vocab; len(vocab) (OOV) if absent."""
+    ids = np.asarray(ids)
+    positions = np.minimum(np.searchsorted(vocab, ids), len(vocab) - 1)
+    return np.where(vocab[positions] == ids, positions,
+                    len(vocab)).astype(np.int64)
+
+
+def model_inputs(space: FeatureSpace, user_ids: np.ndarray,
+                 item_ids: np.ndarray, batch_size: int,
+                 labels: np.ndarray = None) -> tf.data.Dataset:
+    """Batches of transformed features (with labels, if given) of raw ids,
+    in the given row order."""
+    catalog_rows = np.searchsorted(space.catalog_items, item_ids)
+    columns = (vocabulary_index(space.user_vocab, user_ids),
+               vocabulary_index(space.item_vocab, item_ids),
+               catalog_rows.astype(np.int64))
+    if labels is not None:
+        columns += (np.asarray(labels, np.float32)[:, None],)
+    genre_table = tf.constant(space.genre_table)
+
+    def to_features(user, item, catalog_row, *label):
+        transformed = {USER_XF: user, ITEM_XF: item,
+                       GENRES_XF: tf.gather(genre_table, catalog_row)}
+        return (transformed, label[0]) if label else transformed
+
+    return (tf.data.Dataset.from_tensor_slices(columns).batch(batch_size)
+            .map(to_features).prefetch(2))
+
+
+# ---------------------------------------------------------- model and pool
+
+
+def run_config(model_dir: str, seed: int) -> tf_estimator.RunConfig:
+    # One checkpoint at the end (predict reads it), no summaries.
+    never = 10**9
+    return tf_estimator.RunConfig(
+        model_dir=model_dir, tf_random_seed=seed,
+        save_checkpoints_steps=never, save_summary_steps=never,
+        log_step_count_steps=never, keep_checkpoint_max=1)
+
+
+def train_estimator(hparams: HParams, space: FeatureSpace, rows: pd.DataFrame,
+                    model_dir: str) -> Tuple[tf_estimator.Estimator, int, float]:
+    """(estimator, steps, seconds): one pass over `rows` in their order, as
+    the Trainer (hparams.steps_for the row count, partial batch dropped)."""
+    steps = hparams.steps_for(len(rows))
+    estimator = model.build_estimator(
+        hparams, space.num_users, space.num_items,
+        run_config(model_dir, hparams.random_seed))
+    start = time.perf_counter()
+    estimator.train(lambda: model_inputs(
+        space, rows[USER].to_numpy(), rows[ITEM].to_numpy(),
+        hparams.batch_size, rows[LABEL].to_numpy()), steps=steps)
+    return estimator, steps, time.perf_counter() - start
+
+
+class Pool(NamedTuple):
+    """The (user, item) pairs to rank."""
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+
+
+def build_pool(train: pd.DataFrame, fit: pd.DataFrame) -> Pool:
+    """Every (train user, train-catalog item) pair not in the fit part."""
+    users = np.unique(train[USER].to_numpy())
+    items = np.unique(train[ITEM].to_numpy())
+    unseen = np.ones((len(users), len(items)), dtype=bool)
+    unseen[np.searchsorted(users, fit[USER].to_numpy()),
+           np.searchsorted(items, fit[ITEM].to_numpy())] = False
+    rows, cols = np.nonzero(unseen)
+    return Pool(users[rows], items[cols])
+
+
+def score_pool(estimator: tf_estimator.Estimator, space: FeatureSpace,
+               pool: Pool) -> np.ndarray:
+    """The classifier's logit of every pool pair."""
+    batches = estimator.predict(
+        lambda: model_inputs(space, pool.user_ids, pool.item_ids,
+                             PREDICT_BATCH),
+        predict_keys=["logits"], yield_single_examples=False)
+    return np.concatenate([batch["logits"][:, 0] for batch in batches]
+                          ).astype(np.float64)
+
+
+def popularity_scores(fit: pd.DataFrame, pool: Pool) -> np.ndarray:
+    """Each pool item's number of fit ratings."""
+    counts = metrics.popularity_scores(fit[ITEM].to_numpy())
+    return pd.Series(counts).reindex(pool.item_ids, fill_value=0).to_numpy(
+        np.float64)
+
+
+def ranking_at_k(pool: Pool, scores: np.ndarray,
+                 holdout: pd.DataFrame) -> Dict[str, float]:
+    """precision, recall, ndcg and map @K of the scores against the hold-out."""
+    top = metrics.top_k_per_user(pool.user_ids, pool.item_ids, scores, K)
+    sums = metrics.ranking_partial_sums(top, holdout[USER].to_numpy(),
+                                        holdout[ITEM].to_numpy())
+    values = metrics.finalize_ranking_metrics(sums)
+    out = {f"{name}@{K}": round(values[f"{name}@k"], 4)
+           for name in ("precision", "recall", "ndcg", "map")}
+    out["num_users"] = values["num_users"]
+    return out
+
+
+# ------------------------------------------------------------------ study
+
+
+class SeedData(NamedTuple):
+    """What every variant of one seed shares."""
+    seed: int
+    fit: pd.DataFrame
+    holdout: pd.DataFrame
+    fit_catalog: sampling.Catalog
+    space: FeatureSpace
+    pool: Pool
+    popularity: Dict[str, float]
+
+
+def prepare_seed(train: pd.DataFrame, train_catalog: sampling.Catalog,
+                 seed: int) -> SeedData:
+    """Hold-out, features, pool and popularity baseline of one seed."""
+    fit, holdout = split_holdout(train, HOLDOUT_FRACTION, seed)
+    pool = build_pool(train, fit)
+    return SeedData(
+        seed=seed, fit=fit, holdout=holdout, fit_catalog=sampler_catalog(fit),
+        space=feature_space(fit, train_catalog), pool=pool,
+        popularity=ranking_at_k(pool, popularity_scores(fit, pool), holdout))
+
+
+def variant_hparams(variant: Variant, seed: int) -> HParams:
+    return dataclasses.replace(HParams.ranking_defaults(), random_seed=seed,
+                               **dict(variant.hparam_overrides))
+
+
+def run_variant(variant: Variant, prepared: SeedData) -> Dict[str, Any]:
+    """Sample, order, train and rank one variant for one seed."""
+    seed = prepared.seed
+    hparams = variant_hparams(variant, seed)
+    start = time.perf_counter()
+    rounds = sample_rounds(prepared.fit, prepared.fit_catalog,
+                           variant.negatives_per_positive, variant.rounds,
+                           seed)
+    rows = ORDERS[variant.order](rounds, np.random.default_rng(seed))
+    sample_seconds = time.perf_counter() - start
+    with tempfile.TemporaryDirectory(prefix="ranking-validation-") as tmp:
+        estimator, steps, train_seconds = train_estimator(
+            hparams, prepared.space, rows, tmp)
+        start = time.perf_counter()
+        scores = score_pool(estimator, prepared.space, prepared.pool)
+        score_seconds = time.perf_counter() - start
+    return {
+        "variant": variant.name, "seed": seed,
+        "params": {"order": variant.order,
+                   "negatives_per_positive": variant.negatives_per_positive,
+                   "rounds": variant.rounds, "hparams": hparams.to_dict()},
+        "train_rows": len(rows), "steps": steps,
+        "sample_seconds": round(sample_seconds, 1),
+        "train_seconds": round(train_seconds, 1),
+        "score_seconds": round(score_seconds, 1),
+        "model": ranking_at_k(prepared.pool, scores, prepared.holdout),
+        "popularity": prepared.popularity,
+    }
+
+
+def variant_medians(runs: List[Dict], variant: Variant) -> Dict[str, Any]:
+    """Medians over the seeds of one variant's metrics and timings."""
+    mine = [run for run in runs if run["variant"] == variant.name]
+    figures = [{**{name: value for name, value in run["model"].items()
+                   if name != "num_users"},
+                "steps": run["steps"], "train_seconds": run["train_seconds"]}
+               for run in mine]
+    popularity = [{name: value for name, value in run["popularity"].items()
+                   if name != "num_users"} for run in mine]
+    return {"description": variant.description, "seeds": len(mine),
+            "model": common.medians(figures),
+            "popularity": common.medians(popularity)}
+
+
+def machine_info() -> Dict[str, Any]:
+    """As pipeline_benchmark.py records it."""
+    return {"cpus": os.cpu_count(), "python": platform.python_version(),
+            "platform": platform.platform()}
+
+
+def medians_table(medians: Dict[str, Dict]) -> str:
+    lines = [f"{'variant':<16} {'ndcg@10':>8} {'prec@10':>8} {'steps':>6} "
+             f"{'train_s':>8}"]
+    for name, entry in medians.items():
+        m = entry["model"]
+        lines.append(f"{name:<16} {m[f'ndcg@{K}']:>8.4f} "
+                     f"{m[f'precision@{K}']:>8.4f} {m['steps']:>6.0f} "
+                     f"{m['train_seconds']:>8.1f}")
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--output-root", default=configs.DEFAULT_OUTPUT_ROOT)
+    parser.add_argument("--pipeline-name", default=configs.PIPELINE_NAME)
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS_BY_NAME),
+                        default=list(VARIANTS_BY_NAME))
+    parser.add_argument("--seeds", nargs="+", type=int,
+                        default=list(DEFAULT_SEEDS))
+    parser.add_argument("--out", default=DEFAULT_OUT)
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
+    tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.WARN)
+    started = time.perf_counter()
+    train, examples_uri = read_train_split(args.output_root,
+                                           args.pipeline_name)
+    train_catalog = sampler_catalog(train)
+    variants = [VARIANTS_BY_NAME[name] for name in args.variants]
+    runs, seeds = [], {}
+    for seed in args.seeds:
+        prepared = prepare_seed(train, train_catalog, seed)
+        seeds[str(seed)] = {"fit_rows": len(prepared.fit),
+                            "holdout_rows": len(prepared.holdout),
+                            "pool_pairs": len(prepared.pool.user_ids),
+                            "popularity": prepared.popularity}
+        for variant in variants:
+            run = run_variant(variant, prepared)
+            runs.append(run)
+            print(f"{variant.name:<16} seed {seed:<4} steps {run['steps']:>5} "
+                  f"train {run['train_seconds']:>5.1f}s "
+                  f"ndcg@{K} {run['model'][f'ndcg@{K}']:.4f} "
+                  f"precision@{K} {run['model'][f'precision@{K}']:.4f} "
+                  f"(popularity ndcg@{K} "
+                  f"{run['popularity'][f'ndcg@{K}']:.4f})", flush=True)
+    medians = {v.name: variant_medians(runs, v) for v in variants}
+    print(medians_table(medians))
+    common.write_report(args.out, {
+        "benchmark": "ranking_validation",
+        "command": " ".join(["benchmarks/ranking_validation.py",
+                             *sys.argv[1:]]),
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": machine_info(),
+        "source": {"examples_uri": examples_uri, "split": TRAIN_SPLIT,
+                   "rows": len(train), "users": int(train[USER].nunique()),
+                   "items": len(train_catalog.item_ids)},
+        "protocol": {"holdout_fraction": HOLDOUT_FRACTION, "k": K,
+                     "pool": "every (train user, train-catalog item) pair "
+                             "not in the fit part",
+                     "seeds": args.seeds},
+        "seeds": seeds,
+        "runs": runs,
+        "medians": medians,
+        "wall_seconds": round(time.perf_counter() - started, 1),
+    })
+
+
+if __name__ == "__main__":
+    main()
