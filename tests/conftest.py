@@ -3,7 +3,8 @@
 `tiny_pipeline_run` runs the whole pipeline once per test session, as a user
 would (local_runner.py in a subprocess), on small synthetic data, and hands
 out read-only paths to what it made. Tests that change a pipeline root make
-their own (see test_pipeline_e2e.py).
+their own: `pipeline_history` drives one root through the runs of
+pipeline_history.py for test_pipeline_e2e.py and test_reliability.py.
 """
 import dataclasses
 import hashlib
@@ -104,3 +105,10 @@ def tiny_pipeline_run(tmp_path_factory) -> PipelineRun:
     assert result.returncode == 0, result.stdout + result.stderr
     assert os.listdir(run.serving_dir), "the tiny run pushed no model"
     return run
+
+
+@pytest.fixture(scope="session")
+def pipeline_history(tmp_path_factory) -> dict:
+    """What each run of pipeline_history.drive left; do not modify it."""
+    from pipeline_history import drive
+    return drive(tmp_path_factory.mktemp("history"))

@@ -1,18 +1,6 @@
-"""The whole pipeline, as a user runs it: local_runner.py on small synthetic data.
-
-One module fixture makes these runs, in order:
-  1. first run             -> every component executes once, model X pushed
-  2. same run again        -> the baseline resolver now finds X, so the two
-                              evaluators and the Pusher run again (TFX's
-                              LatestBlessedModelStrategy semantics); X is its
-                              own baseline, so it is not pushed a second time
-  3. same run a third time -> everything comes from the cache
-  4. new model Y, impossible ndcg threshold -> TFMA blesses Y, the
-                              TopKEvaluator does not, nothing is pushed, the
-                              served model stays byte for byte as it was
-  5. new model Z           -> its baseline is X, the last model the
-                              TopKEvaluator blessed, not Y
-Bad data through the pipeline is in test_reliability.py.
+"""The whole pipeline, as a user runs it: local_runner.py on small synthetic
+data, through the runs of pipeline_history.py (a crashed run, then first,
+second, cached, strict, retrain). Failure cases are in test_reliability.py.
 """
 import os
 
@@ -21,81 +9,36 @@ import pytest
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
 
-from conftest import (TINY_MODEL_FLAGS, PipelineRun, run_local_runner,
-                      tree_digest, write_synthetic_data)
-from pipeline import metadata_report
 from trainer_module import features
 from trainer_module.model import PREDICTION_KEY, SERVING_SIGNATURE
 
-COMPONENTS = ["CsvExampleGen", "StatisticsGen", "ImportSchemaGen",
-              "ExampleValidator", "AnomaliesGate", "Transform", "Trainer",
-              "latest_blessed_model_resolver", "Evaluator", "TopKEvaluator",
-              "Pusher"]
+UPSTREAM = ["CsvExampleGen", "StatisticsGen", "ImportSchemaGen",
+            "ExampleValidator", "AnomaliesGate", "Transform"]
+COMPONENTS = [*UPSTREAM, "Trainer", "latest_blessed_model_resolver",
+              "Evaluator", "TopKEvaluator", "Pusher"]
 
 
-def run_local(run, *extra):
-    """The tiny model's flags; later flags override them."""
-    return run_local_runner(run, *TINY_MODEL_FLAGS, *extra)
-
-
-def artifact_id(store, component, key):
-    return metadata_report.latest_output(store, component, key).id
-
-
-def topk_baseline_id(store):
-    blessing = metadata_report.latest_output(store, "TopKEvaluator",
-                                             "blessing")
-    return blessing.custom_properties["baseline_model_id"].int_value
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    base = tmp_path_factory.mktemp("e2e")
-    run = PipelineRun(base / "data" / "synthetic", base / "outputs", "e2e")
-    write_synthetic_data(run.data_dir)
-    serving_dir = run.serving_dir
-    results = {"serving_dir": serving_dir}
-
-    results["first"] = run_local(run)
-    store = metadata_report.open_store(run.metadata_path)
-    results["first_steps"] = metadata_report.component_runs(store)
-    results["first_counts"] = metadata_report.executions_per_component(store)
-    results["first_versions"] = sorted(os.listdir(serving_dir))
-    results["first_serving_digest"] = tree_digest(serving_dir)
-    results["model_x"] = artifact_id(store, "Trainer", "model")
-    results["first_tfma_uri"] = metadata_report.latest_evaluation_uri(store)
-
-    results["second"] = run_local(run)
-    results["second_steps"] = metadata_report.component_runs(store)
-    results["second_blessing"] = metadata_report.latest_blessing(store)
-    results["second_serving_digest"] = tree_digest(serving_dir)
-    results["cached"] = run_local(run)
-    results["cached_steps"] = metadata_report.component_runs(store)
-
-    results["strict"] = run_local(run, "--train-steps", "61",
-                                  "--min-ndcg", "1.0")
-    results["strict_steps"] = metadata_report.component_runs(store)
-    results["strict_tfma_blessing"] = metadata_report.latest_blessing(
-        store, "Evaluator")
-    results["strict_blessing"] = metadata_report.latest_blessing(store)
-    results["strict_baseline"] = topk_baseline_id(store)
-    results["strict_serving_digest"] = tree_digest(serving_dir)
-
-    results["retrain"] = run_local(run, "--train-steps", "62")
-    results["retrain_baseline"] = topk_baseline_id(store)
-
-    return results
+@pytest.fixture(name="runs")
+def fixture_runs(pipeline_history):
+    return pipeline_history
 
 
 def _succeeded(result):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_first_run_executes_every_component_once(runs):
+def test_every_component_executed_once_but_the_killed_trainer(runs):
+    # The crashed run executed everything up to the Trainer, which the
+    # first complete run trained again; the resolver resolves in every run.
     _succeeded(runs["first"])
-    assert runs["first_counts"] == {name: 1 for name in COMPONENTS}
-    assert {s.component for s in runs["first_steps"]} == set(COMPONENTS)
-    assert all(s.state == "COMPLETE" for s in runs["first_steps"])
+    counts = dict(runs["first_counts"])
+    assert counts.pop("latest_blessed_model_resolver") == 2
+    assert counts == {name: 2 if name == "Trainer" else 1
+                      for name in COMPONENTS
+                      if name != "latest_blessed_model_resolver"}
+    states = {s.component: s.state for s in runs["first_steps"]}
+    assert states == {name: "CACHED" if name in UPSTREAM else "COMPLETE"
+                      for name in COMPONENTS}
 
 
 def test_first_run_pushes_a_model_that_serves_ratings(runs):
@@ -126,9 +69,11 @@ def test_tfma_evaluation_loads_with_overall_and_per_genre_slices(runs):
 
 
 def test_progress_is_reported_per_component(runs):
-    for name in COMPONENTS:
-        if name != "latest_blessed_model_resolver":
-            assert f"{name} done" in runs["first"].stdout
+    for name in UPSTREAM:
+        assert f"{name} done" in runs["crash"]["output"]
+        assert f"{name} reused from cache" in runs["first"].stdout
+    for name in ["Trainer", "Evaluator", "TopKEvaluator", "Pusher"]:
+        assert f"{name} done" in runs["first"].stdout
 
 
 def test_second_run_reevaluates_but_does_not_push_the_same_model_again(runs):
