@@ -10,7 +10,8 @@ RUN_FN = "trainer_module.trainer.run_fn"
 TFMA_EXTRACTORS_MODULE = "trainer_module.tfma_extractors"
 
 # The curated schema ImportSchemaGen loads (shipped as package data).
-SCHEMA_PATH = os.path.join(os.path.dirname(__file__), "schema", "schema.pbtxt")
+SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schema",
+                           "schema.pbtxt")
 
 # CsvExampleGen's deterministic hash split: 3 of 4 buckets train, 1 eval
 # (the seed notebook splits 75/25).

@@ -5,5 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup_env.sh
-.venv/bin/python -m movielens_data fetch-100k --dest data
+# Fetched once; local_runner.py validates the data at every run anyway.
+if [ ! -f data/ml-100k/ratings.csv ] || [ ! -f data/ml-100k-items.csv ]; then
+  .venv/bin/python -m movielens_data fetch-100k --dest data
+fi
 exec .venv/bin/python local_runner.py --data-dir data/ml-100k "$@"
