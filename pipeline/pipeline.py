@@ -195,26 +195,9 @@ def rating_eval_config(max_rmse: float, rmse_tolerance: float
         change_threshold=tfma.GenericChangeThreshold(
             direction=tfma.MetricDirection.LOWER_IS_BETTER,
             absolute={"value": rmse_tolerance}))
-    return tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(
-            signature_name="serving_default",
-            label_key=features.LABEL_KEY)],
-        slicing_specs=[
-            tfma.SlicingSpec(),
-            tfma.SlicingSpec(feature_keys=[features.GENRE_SLICE_KEY]),
-        ],
-        metrics_specs=[tfma.MetricsSpec(metrics=[
-            tfma.MetricConfig(class_name="ExampleCount"),
-            tfma.MetricConfig(class_name="MeanSquaredError"),
-            tfma.MetricConfig(class_name="MeanAbsoluteError"),
-            # The gate reads the overall slice only: a small genre may be
-            # noisy without the model being worse.
-            tfma.MetricConfig(
-                class_name="RootMeanSquaredError",
-                per_slice_thresholds=[tfma.PerSliceMetricThreshold(
-                    slicing_specs=[tfma.SlicingSpec()],
-                    threshold=rmse_threshold)]),
-        ])])
+    return _eval_config(
+        features.LABEL_KEY, ["MeanSquaredError", "MeanAbsoluteError"],
+        "RootMeanSquaredError", rmse_threshold)
 
 
 def ranking_eval_config(min_auc: float, auc_tolerance: float
@@ -227,24 +210,32 @@ def ranking_eval_config(min_auc: float, auc_tolerance: float
         change_threshold=tfma.GenericChangeThreshold(
             direction=tfma.MetricDirection.HIGHER_IS_BETTER,
             absolute={"value": -auc_tolerance}))
+    return _eval_config(
+        features.SAMPLED_LABEL_KEY,
+        ["BinaryAccuracy", "MeanLabel", "MeanPrediction"], "AUC",
+        auc_threshold)
+
+
+def _eval_config(label_key: str, metrics: List[str], gated_metric: str,
+                 threshold: tfma.MetricThreshold) -> tfma.EvalConfig:
+    """Overall and per-genre slices; example count, `metrics`, and
+    `gated_metric` with `threshold` on the overall slice only (a small genre
+    may be noisy without the model being worse)."""
     return tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(
-            signature_name="serving_default",
-            label_key=features.SAMPLED_LABEL_KEY)],
+        model_specs=[tfma.ModelSpec(signature_name="serving_default",
+                                    label_key=label_key)],
         slicing_specs=[
             tfma.SlicingSpec(),
             tfma.SlicingSpec(feature_keys=[features.GENRE_SLICE_KEY]),
         ],
         metrics_specs=[tfma.MetricsSpec(metrics=[
             tfma.MetricConfig(class_name="ExampleCount"),
-            tfma.MetricConfig(class_name="BinaryAccuracy"),
-            tfma.MetricConfig(class_name="MeanLabel"),
-            tfma.MetricConfig(class_name="MeanPrediction"),
+            *(tfma.MetricConfig(class_name=name) for name in metrics),
             tfma.MetricConfig(
-                class_name="AUC",
+                class_name=gated_metric,
                 per_slice_thresholds=[tfma.PerSliceMetricThreshold(
                     slicing_specs=[tfma.SlicingSpec()],
-                    threshold=auc_threshold)]),
+                    threshold=threshold)]),
         ])])
 
 
