@@ -19,6 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 warnings.filterwarnings("ignore", message=".*non-supported Python version.*")
 
 from trainer_module import features  # noqa: E402  (no TF import)
+from trainer_module import hparams as hparams_lib  # noqa: E402
 from trainer_module.hparams import HParams  # noqa: E402
 from pipeline import beam_args, configs, run_lock  # noqa: E402
 
@@ -87,6 +88,12 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
     model = parser.add_argument_group(
         "model (defaults: the seed notebook for --objective rating, the "
         "tuned recipe of HParams.ranking_defaults for ranking)")
+    model.add_argument("--recipe", default=hparams_lib.SEED_RECIPE,
+                       choices=sorted(hparams_lib.RECIPES),
+                       help="seed: the notebook's hyper-parameters "
+                            "(default); fast: fewer epochs, same model, "
+                            "for larger data (README, Benchmarks); flags "
+                            "below override either")
     model.add_argument("--objective", default=None,
                        choices=features.OBJECTIVES,
                        help="rating: regress the rating (the seed's model, "
@@ -109,7 +116,8 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def hparams_from_args(args: argparse.Namespace) -> HParams:
-    """HParams with the seed defaults, overridden by the flags given."""
+    """HParams of --recipe (the seed defaults unless given), overridden by
+    the flags given."""
     values = {name: getattr(args, name) for name in _HPARAM_FLAGS
               if getattr(args, name) is not None}
     if args.objective:
@@ -119,7 +127,7 @@ def hparams_from_args(args: argparse.Namespace) -> HParams:
                                   for units in args.hidden_units.split(",")]
     if args.no_batch_norm:
         values["batch_norm"] = False
-    return HParams.from_dict(values)
+    return hparams_lib.recipe(args.recipe, values)
 
 
 def pipeline_settings(args: argparse.Namespace,
@@ -156,7 +164,11 @@ def check_data(data_dir: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    hparams = hparams_from_args(args)
+    try:
+        hparams = hparams_from_args(args)
+    except ValueError as error:  # e.g. --dropout 1.5, --recipe fast for ranking
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if not args.skip_data_check:
         check_data(args.data_dir)
     paths = configs.LocalPaths(args.output_root, args.pipeline_name)

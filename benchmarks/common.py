@@ -12,7 +12,8 @@ def repeat(runs: int, measure: Callable[[], Dict],
     for index in range(runs):
         print(f"run {index + 1}/{runs} ...", flush=True)
         results.append(measure())
-        print(json.dumps({key: results[-1][key] for key in shown}),
+        print(json.dumps({key: results[-1][key] for key in shown
+                          if key in results[-1]}),
               flush=True)
     return results
 

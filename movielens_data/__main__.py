@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 from movielens_data.errors import DataError
-from movielens_data.output import (items_csv_path, write_items_csv,
+from movielens_data.output import (ML1M_RATINGS_FILE, items_csv_path,
+                                   write_items_csv, write_ml1m_files,
                                    write_pipeline_csv)
 from movielens_data.parsers import convert_folder
 from movielens_data.recbole import DownloadError, fetch_ml100k
@@ -52,6 +53,12 @@ def _synthetic(args: argparse.Namespace) -> None:
                                    args.seed)
     except ValueError as error:
         raise _UsageError(str(error)) from None
+    if args.format == "ml-1m":
+        folder = write_ml1m_files(ratings, synthetic_items(ratings), args.dest)
+        print(f"ratings: {folder / ML1M_RATINGS_FILE} ({len(ratings)} "
+              f"ratings, MovieLens-1M format; turn it into a pipeline CSV "
+              f"with `convert --source {folder} --dest ...`)")
+        return
     ratings_csv = write_pipeline_csv(ratings, args.dest)
     items_csv = write_items_csv(synthetic_items(ratings),
                                 items_csv_path(args.dest))
@@ -80,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("users", "items", "ratings", "seed"):
         synthetic.add_argument(f"--{name}", type=int, required=True)
     synthetic.add_argument("--dest", type=Path, required=True)
+    synthetic.add_argument(
+        "--format", choices=("pipeline", "ml-1m"), default="pipeline",
+        help="pipeline: DEST/ratings.csv ready to run; ml-1m: "
+             "DEST/ratings.dat and movies.dat as GroupLens ships "
+             "MovieLens-1M, for `convert`")
     validate = commands.add_parser("validate", help="check a pipeline CSV")
     validate.add_argument("path", type=Path)
     return parser

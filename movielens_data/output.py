@@ -16,7 +16,8 @@ from typing import Dict
 import pandas as pd
 
 from movielens_data.errors import DataError, PathLike
-from trainer_module.features import CSV_COLUMNS, GENRES_KEY, ITEM_KEY
+from trainer_module.features import (CSV_COLUMNS, GENRES_KEY, ITEM_KEY,
+                                     LABEL_KEY, TIMESTAMP_KEY, USER_KEY)
 
 logger = logging.getLogger(__name__)
 
@@ -89,3 +90,37 @@ def read_titles(path: PathLike) -> Dict[int, str]:
     """item_id -> title from an items file."""
     items = read_items_csv(path)
     return dict(zip(items[ITEM_KEY].tolist(), items[TITLE_KEY].tolist()))
+
+
+# GroupLens MovieLens-1M files: "::" between fields, no header.
+ML1M_SEPARATOR = "::"
+ML1M_RATINGS_FILE = "ratings.dat"
+ML1M_MOVIES_FILE = "movies.dat"
+
+
+def write_ml1m_files(ratings: pd.DataFrame, items: pd.DataFrame,
+                     folder: PathLike) -> Path:
+    """ratings.dat (user::item::rating::timestamp) and movies.dat
+    (item::title::Genre1|Genre2) in MovieLens-1M's own format, for the
+    `convert` command to read as it reads the real release."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rating_lines = (ratings[USER_KEY].astype(str) + ML1M_SEPARATOR
+                    + ratings[ITEM_KEY].astype(str) + ML1M_SEPARATOR
+                    + ratings[LABEL_KEY].astype("int64").astype(str)
+                    + ML1M_SEPARATOR + ratings[TIMESTAMP_KEY].astype(str))
+    movie_lines = (items[ITEM_KEY].astype(str) + ML1M_SEPARATOR
+                   + items[TITLE_KEY] + ML1M_SEPARATOR + items[GENRES_KEY])
+    for name, lines in ((ML1M_RATINGS_FILE, rating_lines),
+                        (ML1M_MOVIES_FILE, movie_lines)):
+        path = folder / name
+        temp = folder / f".{name}.{os.getpid()}.tmp"
+        try:
+            temp.write_text("\n".join(lines) + "\n", encoding="latin-1")
+            os.replace(temp, path)
+        finally:
+            if temp.exists():
+                temp.unlink()
+    logger.info("wrote %d ratings and %d movies in MovieLens-1M format to %s",
+                len(ratings), len(items), folder)
+    return folder

@@ -53,3 +53,33 @@ def test_impossible_synthetic_sizes_exit_2(tmp_path):
     assert result.returncode == 2
     assert "error: 7 ratings exceed the 6 possible" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_synthetic_in_movielens_1m_format_converts_back_to_the_same_ratings(
+        tmp_path):
+    import pandas as pd
+    from movielens_data.output import ML1M_MOVIES_FILE, ML1M_RATINGS_FILE
+    from movielens_data.parsers import load_movielens
+    from movielens_data.synthetic import generate_ratings
+    raw = tmp_path / "ml-1m"
+    result = run_cli("synthetic", "--users", "20", "--items", "15",
+                     "--ratings", "200", "--seed", "1", "--dest", str(raw),
+                     "--format", "ml-1m")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in raw.iterdir()) == [ML1M_MOVIES_FILE,
+                                                     ML1M_RATINGS_FILE]
+    # GroupLens' own layout: four '::'-separated fields, no header.
+    first = (raw / ML1M_RATINGS_FILE).read_text().splitlines()[0]
+    assert len(first.split("::")) == 4 and first.split("::")[0].isdigit()
+    # The real release's parser reads it back to what was generated.
+    data = load_movielens(raw)
+    assert data.layout == "ml-1m"
+    expected = generate_ratings(20, 15, 200, seed=1)
+    pd.testing.assert_frame_equal(
+        data.ratings.sort_values(["user_id", "item_id"], ignore_index=True),
+        expected.sort_values(["user_id", "item_id"], ignore_index=True),
+        check_dtype=False)
+    result = run_cli("convert", "--source", str(raw),
+                     "--dest", str(tmp_path / "converted"))
+    assert result.returncode == 0, result.stderr
+    assert "(200 ratings, 20 users, 15 items)" in result.stdout

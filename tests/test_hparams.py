@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from trainer_module import features
+from trainer_module import features, hparams as hparams_lib
 from trainer_module.hparams import (ADAGRAD, ADAM, CUSTOM_CONFIG_KEY,
                                     DNN_OPTIMIZERS, HParams)
 
@@ -171,3 +171,50 @@ def test_unknown_choice_names_the_value_and_the_allowed_ones(field, value,
         with pytest.raises(ValueError) as error:
             HParams.defaults_for(value)
         assert str(error.value) == message
+
+
+def test_seed_recipe_is_the_defaults_and_fast_changes_only_its_values():
+    assert hparams_lib.recipe(hparams_lib.SEED_RECIPE) == HParams()
+    fast = hparams_lib.recipe(hparams_lib.FAST_RECIPE)
+    changed = {name for name, value in fast.to_dict().items()
+               if value != HParams().to_dict()[name]}
+    assert changed == set(hparams_lib.RECIPES[hparams_lib.FAST_RECIPE])
+    # Less than a third of the seed's DNN work on the same rows (steps x
+    # multiply-adds of the hidden layers per example): the point of it.
+    def work(hparams):
+        widths = [hparams.user_embedding_dim + hparams.item_embedding_dim
+                  + len(features.GENRES), *hparams.hidden_units, 1]
+        per_example = sum(a * b for a, b in zip(widths, widths[1:]))
+        return hparams.steps_for(75000) * hparams.batch_size * per_example
+    assert work(fast) < work(HParams()) / 3
+
+
+def test_recipe_overrides_win_and_are_validated():
+    fast = hparams_lib.recipe(hparams_lib.FAST_RECIPE, {"epochs": 2})
+    assert fast.epochs == 2
+    with pytest.raises(ValueError, match="dropout"):
+        hparams_lib.recipe(hparams_lib.FAST_RECIPE, {"dropout": 1.5})
+
+
+def test_unknown_recipe_and_fast_ranking_are_refused_by_name():
+    with pytest.raises(ValueError, match="'quick'"):
+        hparams_lib.recipe("quick")
+    with pytest.raises(ValueError, match="'fast' is for the rating"):
+        hparams_lib.recipe(hparams_lib.FAST_RECIPE,
+                           {"objective": features.RANKING_OBJECTIVE})
+    # The seed recipe with the ranking objective is the ranking defaults.
+    assert hparams_lib.recipe(
+        hparams_lib.SEED_RECIPE, {"objective": features.RANKING_OBJECTIVE}
+    ) == HParams.ranking_defaults()
+
+
+def test_local_runner_recipe_flag_then_explicit_flags():
+    import local_runner
+    fast = hparams_lib.recipe(hparams_lib.FAST_RECIPE)
+    assert local_runner.hparams_from_args(
+        local_runner.parse_args(["--recipe", "fast"])) == fast
+    assert local_runner.hparams_from_args(local_runner.parse_args(
+        ["--recipe", "fast", "--batch-size", "64"])) == dataclasses.replace(
+            fast, batch_size=64)
+    assert local_runner.hparams_from_args(
+        local_runner.parse_args([])) == HParams()

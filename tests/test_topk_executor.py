@@ -323,6 +323,14 @@ def test_pool_counts(plain):
     assert "baseline" not in plain.metrics
 
 
+def test_scoring_time_is_measured_inside_the_ranking(plain):
+    timing = plain.metrics["timing"]
+    # The models' calls are part of the ranking, so they take less time
+    # and go faster per pair than the whole of it.
+    assert 0 < timing["scoring_seconds"] <= timing["ranking_seconds"]
+    assert timing["scoring_pairs_per_second"] >= timing["pairs_per_second"]
+
+
 def test_blessing_properties(plain, model):
     assert plain.blessed == 1
     assert plain.metrics["blessing"] == {"blessed": True, "checks": []}

@@ -103,3 +103,48 @@ def test_one_split_is_shuffled_across_the_whole_pass(split_files):
     first_half = _rows(_batches(dataset, 2))
     assert any(row < 100 for row in first_half)
     assert any(row >= 100 for row in first_half)
+
+
+def _one_split(patterns):
+    return [os.path.join(os.path.dirname(os.path.dirname(patterns[0])),
+                         "Split-*", "*")]
+
+
+def test_in_memory_split_yields_every_row_once_per_epoch(split_files):
+    patterns, accessor, transform_output = split_files
+    dataset = trainer.train_dataset(
+        _one_split(patterns), accessor, transform_output,
+        HParams(batch_size=BATCH, random_seed=3), num_rows=20)
+    epochs = [[row for batch in (_batches(dataset, 12))[start:start + 4]
+               for row in batch] for start in (0, 4, 8)]
+    everything = sorted([*ROUNDS["train_round_1"], *ROUNDS["train_round_2"]])
+    for epoch in epochs:
+        # Exactly the transformed rows, each once, in batches of BATCH.
+        assert sorted(epoch) == everything
+    # Reshuffled every epoch, across both files.
+    orders = [[features[ROW].numpy().ravel().tolist()
+               for features, _ in dataset.take(12)]]
+    flat = [row for batch in orders[0] for row in batch]
+    assert flat[0:20] != flat[20:40] != flat[40:60]
+    assert flat[0:20] != sorted(flat[0:20])
+    # Labels travel with their rows.
+    assert all(label.numpy().ravel().tolist() == [1.0] * BATCH
+               for _, label in dataset.take(4))
+
+
+def test_split_too_big_for_memory_streams_from_its_files(split_files,
+                                                         monkeypatch):
+    patterns, accessor, transform_output = split_files
+    calls = []
+    monkeypatch.setattr(trainer, "in_memory_dataset",
+                        lambda *args: calls.append(args))
+    monkeypatch.setattr(trainer, "IN_MEMORY_MAX_BYTES", 20 * 16 - 1)
+    dataset = trainer.train_dataset(
+        _one_split(patterns), accessor, transform_output,
+        HParams(batch_size=BATCH, random_seed=3), num_rows=20)
+    assert calls == [] and len(_rows(_batches(dataset, 4))) == 20
+    monkeypatch.setattr(trainer, "IN_MEMORY_MAX_BYTES", 20 * 16)
+    trainer.train_dataset(_one_split(patterns), accessor, transform_output,
+                          HParams(batch_size=BATCH, random_seed=3),
+                          num_rows=20)
+    assert len(calls) == 1

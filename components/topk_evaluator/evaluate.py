@@ -30,6 +30,12 @@ MODEL = "model"
 BASELINE = "baseline"
 
 
+# Time spent inside the models' scoring calls, summed over shards: how fast
+# scoring itself is, apart from the rest of the ranking.
+_SCORING_MICROSECONDS = beam.metrics.Metrics.counter(
+    "TopKEvaluator", "model_scoring_microseconds")
+
+
 class RankShard(beam.DoFn):
     """UserShard -> ((ranker, cutoff), RankingSums) for every ranker and
     every cutoff in `cutoffs` (the top-k lists of one ranking, truncated)."""
@@ -48,7 +54,10 @@ class RankShard(beam.DoFn):
         items = catalog.item_ids[cols]
         rankers = {POPULARITY: catalog.train_counts[cols].astype(np.float64)}
         for name, scorer in self._scorers.items():
+            started = time.perf_counter()
             rankers[name] = scorer.predict(users, items, catalog.genres[cols])[1]
+            _SCORING_MICROSECONDS.inc(
+                int((time.perf_counter() - started) * 1e6))
         for name, scores in rankers.items():
             top = metrics.top_k_per_user(users, items, scores,
                                          self._cutoffs[-1])
@@ -68,8 +77,11 @@ def truncate(top: metrics.TopK, k: int) -> metrics.TopK:
 def rank_pool(make_pipeline: Callable[[], beam.Pipeline],
               shards: List[pool.UserShard], catalog: Catalog,
               model_dirs: Dict[str, str], cutoffs: List[int], tmp_dir: str
-              ) -> Dict[Tuple[str, int], metrics.RankingSums]:
-    """Runs the Beam ranking; the summed RankingSums per (ranker, cutoff)."""
+              ) -> Tuple[Dict[Tuple[str, int], metrics.RankingSums],
+                         Optional[float]]:
+    """Runs the Beam ranking: the summed RankingSums per (ranker, cutoff),
+    and the seconds spent in model scoring calls (None where the runner
+    reports no metrics)."""
     result_path = os.path.join(tmp_dir, "ranking_sums")
     with make_pipeline() as pipeline:
         catalog_view = beam.pvalue.AsSingleton(
@@ -89,8 +101,19 @@ def rank_pool(make_pipeline: Callable[[], beam.Pipeline],
     # GFile: the temp dir is under the pipeline root, possibly gs://.
     with tf.io.gfile.GFile(result_path) as handle:
         rows = [json.loads(line) for line in handle]
-    return {(row.pop("ranker"), row["k"]): metrics.RankingSums(**row)
+    sums = {(row.pop("ranker"), row["k"]): metrics.RankingSums(**row)
             for row in rows}
+    return sums, _scoring_seconds(pipeline.result)
+
+
+def _scoring_seconds(result: beam.runners.runner.PipelineResult
+                     ) -> Optional[float]:
+    try:
+        counters = result.metrics().query(beam.metrics.MetricsFilter()
+                                          .with_name("model_scoring_microseconds"))
+        return sum(c.committed for c in counters["counters"]) / 1e6
+    except (NotImplementedError, KeyError, TypeError):
+        return None
 
 
 def rating_metrics_for(model_dir: str, eval_: pd.DataFrame) -> Dict[str, float]:
@@ -118,10 +141,11 @@ def evaluate(train: pd.DataFrame, eval_: pd.DataFrame, model_dir: str,
     shards = list(pool.make_shards(train, eval_, catalog, max_pairs_per_shard))
     cutoffs = sorted(set(range(1, CURVE_MAX_K + 1)) | {k})
     started = time.time()
-    sums = rank_pool(make_pipeline, shards, catalog, model_dirs, cutoffs,
-                     tmp_dir)
+    sums, scoring_seconds = rank_pool(make_pipeline, shards, catalog,
+                                      model_dirs, cutoffs, tmp_dir)
     ranking_seconds = time.time() - started
     pairs = pool.pool_size(train, eval_, catalog)
+    scored = pairs * len(model_dirs)
     result = {
         "k": k,
         "pool": {"users": int(len(pool.all_users(train, eval_))),
@@ -130,9 +154,15 @@ def evaluate(train: pd.DataFrame, eval_: pd.DataFrame, model_dir: str,
         "timing": {
             "ranking_seconds": round(ranking_seconds, 2),
             # Every ranker scores the same pool; model rankers dominate.
-            "model_pairs_scored": int(pairs * len(model_dirs)),
-            "pairs_per_second": round(pairs * len(model_dirs)
-                                      / max(ranking_seconds, 1e-9)),
+            "model_pairs_scored": int(scored),
+            # The whole ranking: Beam, model loading, scoring, top-k lists
+            # and metrics at every cutoff.
+            "pairs_per_second": round(scored / max(ranking_seconds, 1e-9)),
+            # The models' scoring calls alone.
+            **({"scoring_seconds": round(scoring_seconds, 2),
+                "scoring_pairs_per_second": round(
+                    scored / max(scoring_seconds, 1e-9))}
+               if scoring_seconds else {}),
         },
         POPULARITY: metrics.finalize_ranking_metrics(sums[POPULARITY, k]),
         "curves": {name: curve(sums, name, range(1, CURVE_MAX_K + 1))

@@ -1,0 +1,146 @@
+"""The side-by-side benchmark's parts: the notebook baseline's data handling
+and metrics, the limit probe's model, the ratios, and the Trainer's own
+training figures that the benchmark reads."""
+import json
+import os
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import REPO
+from trainer_module import features
+from trainer_module.hparams import HParams
+from trainer_module.trainer import TRAINING_STATS_FILE
+
+sys.path.insert(0, str(REPO))
+from benchmarks import limit_probe, notebook_baseline  # noqa: E402
+from benchmarks.pipeline_benchmark import ratios  # noqa: E402
+
+
+def _frame(rows):
+    return pd.DataFrame(rows, columns=[features.USER_KEY, features.ITEM_KEY,
+                                       features.LABEL_KEY,
+                                       features.GENRES_KEY])
+
+
+def test_multi_hot_genres_has_one_sorted_slot_per_genre_of_the_data():
+    train = _frame([(1, 10, 4.0, "Drama|Action"), (2, 11, 3.0, "")])
+    eval_ = _frame([(1, 12, 5.0, "War")])
+    train_x, eval_x, width = notebook_baseline.multi_hot_genres(train, eval_)
+    assert width == 3  # Action, Drama, War
+    assert np.array_equal(np.stack(train_x[notebook_baseline.GENRES_FEATURE]),
+                          [[1, 1, 0], [0, 0, 0]])
+    assert np.array_equal(np.stack(eval_x[notebook_baseline.GENRES_FEATURE]),
+                          [[0, 0, 1]])
+    assert features.GENRES_KEY not in train_x
+
+
+def test_unseen_pool_is_every_user_item_pair_but_the_train_ones():
+    train = _frame([(1, 10, 4.0, "Drama"), (2, 11, 3.0, "War")])
+    eval_ = _frame([(1, 11, 5.0, "War"), (3, 10, 2.0, "Drama")])
+    train_x, eval_x, _ = notebook_baseline.multi_hot_genres(train, eval_)
+    pool = notebook_baseline.unseen_pool(train, eval_, eval_x, train_x)
+    pairs = sorted(zip(pool[features.USER_KEY], pool[features.ITEM_KEY]))
+    # 3 users x 2 items, less (1, 10) and (2, 11) seen in train; eval pairs
+    # stay in the pool (they are what a good ranking finds).
+    assert pairs == [(1, 11), (2, 10), (3, 10), (3, 11)]
+    genres = dict(zip(pool[features.ITEM_KEY],
+                      map(tuple, pool[notebook_baseline.GENRES_FEATURE])))
+    assert genres == {10: (1.0, 0.0), 11: (0.0, 1.0)}  # Drama, War
+
+
+def test_pandas_input_fn_batches_every_row_with_its_label():
+    frame = pd.DataFrame({"a": [1, 2, 3], "v": [np.ones(2, np.float32)] * 3,
+                          "y": [0.5, 1.5, 2.5]})
+    batches = list(notebook_baseline.pandas_input_fn(
+        frame, y_col="y", batch_size=2)())
+    assert [len(labels) for _, labels in batches] == [2, 1]
+    assert batches[0][0]["v"].shape == (2, 2)
+    assert np.concatenate([l.numpy() for _, l in batches]).tolist() == \
+        [0.5, 1.5, 2.5]
+
+
+def test_notebook_baseline_runs_on_a_pipeline_split(tiny_pipeline_run):
+    examples = os.path.join(tiny_pipeline_run.output_root, "pipelines",
+                            tiny_pipeline_run.pipeline_name, "CsvExampleGen",
+                            "examples")
+    examples = os.path.join(examples, os.listdir(examples)[0])
+    train = notebook_baseline.read_split(examples, "train")
+    eval_ = notebook_baseline.read_split(examples, "eval")
+    result = notebook_baseline.run(examples, epochs=1)
+    assert result["train_rows"] == len(train)
+    assert result["eval_rows"] == len(eval_)
+    assert result["train_steps"] == len(train) // notebook_baseline.BATCH_SIZE
+    users = np.union1d(train[features.USER_KEY], eval_[features.USER_KEY])
+    items = np.union1d(train[features.ITEM_KEY], eval_[features.ITEM_KEY])
+    seen = len(train.drop_duplicates([features.USER_KEY, features.ITEM_KEY]))
+    assert result["pool_pairs"] == len(users) * len(items) - seen
+    # A few steps: the values are only well-formed, not good.
+    assert np.isfinite(result["metrics"]["rmse"])
+    assert 0 <= result["metrics"]["ndcg@k"] <= 1
+    assert result["train_steps_per_second"] > 0
+
+
+def test_read_split_names_the_folder_when_there_are_no_examples(tmp_path):
+    with pytest.raises(SystemExit, match=str(tmp_path)):
+        notebook_baseline.read_split(str(tmp_path), "train")
+
+
+def test_probe_model_trains_and_scores_the_seed_architecture():
+    hparams = HParams(hidden_units=(8, 4), user_embedding_dim=3)
+    model = limit_probe.WideDeep(hparams)
+    batch = limit_probe.random_batch(16, seed=0)
+    scores = model(batch["users"], batch["items"], batch["genres"],
+                   training=False)
+    assert scores.shape == (16,)
+    # Dense, dropout, batch norm per hidden layer, as the canned DNN.
+    assert [dense.units for dense, _, _ in model.layers] == [8, 4]
+    assert all(drop.rate == hparams.dropout for _, drop, _ in model.layers)
+    assert all(norm.momentum == 0.999 for _, _, norm in model.layers)
+    # In inference the same pairs score the same (no dropout noise).
+    again = model(batch["users"], batch["items"], batch["genres"],
+                  training=False)
+    assert np.array_equal(scores.numpy(), again.numpy())
+
+
+def test_ratios_are_taken_within_one_run():
+    run = {
+        "wall_seconds": 90.0,
+        "trainer": {"steps_per_second": 150.0},
+        "topk": {"timing": {"pairs_per_second": 300_000},
+                 "model": {"ndcg@k": 0.1}},
+        "eval_metrics": {"root_mean_squared_error": 0.95},
+        "notebook": {"wall_seconds": 100.0, "train_steps_per_second": 120.0,
+                     "pool_pairs_per_second": 60_000,
+                     "metrics": {"rmse": 0.96, "ndcg@k": 0.08}},
+        "probe": {"train_steps_per_second": 200.0,
+                  "scoring_pairs_per_second": 500_000},
+    }
+    assert ratios(run) == {
+        "pipeline_wall_over_notebook_wall": 0.9,
+        "trainer_steps_over_notebook_steps": 1.25,
+        "topk_pairs_over_notebook_pairs": 5.0,
+        "trainer_steps_over_probe_steps": 0.75,
+        "topk_pairs_over_probe_pairs": 0.6,
+        "rmse_minus_notebook_rmse": -0.01,
+        "ndcg_minus_notebook_ndcg": 0.02,
+    }
+    # A ranking model has no RMSE: that ratio is left out, not faked.
+    del run["eval_metrics"]["root_mean_squared_error"]
+    assert "rmse_minus_notebook_rmse" not in ratios(run)
+
+
+def test_trainer_writes_its_steps_and_speed(tiny_pipeline_run):
+    model_run = os.path.join(tiny_pipeline_run.output_root, "pipelines",
+                             tiny_pipeline_run.pipeline_name, "Trainer",
+                             "model_run")
+    (run_id,) = os.listdir(model_run)
+    with open(os.path.join(model_run, run_id, TRAINING_STATS_FILE)) as handle:
+        stats = json.load(handle)
+    # conftest.TINY_MODEL_FLAGS: 60 steps of 64.
+    assert stats["steps"] == 60 and stats["batch_size"] == 64
+    assert stats["train_seconds"] > 0
+    assert stats["steps_per_second"] == pytest.approx(
+        60 / stats["train_seconds"], rel=0.02)
