@@ -25,6 +25,10 @@ def test_defaults_equal_the_seed_notebook_parameter_cell():
     assert hparams.batch_norm is True
     assert hparams.crossed_hash_buckets == 1000
     assert hparams.train_steps == 0
+    # tf_utils.build_feature_columns clips embeddings to sqrt(dim), and the
+    # notebook's TF1 estimator summed the batch's losses.
+    assert hparams.embedding_max_norm is True
+    assert hparams.loss_reduction == hparams_lib.SUM == "sum"
     assert CUSTOM_CONFIG_KEY == "hparams"
 
 
@@ -68,6 +72,7 @@ def test_unknown_key_raises_and_names_the_key():
     ("dropout", 1.0),
     ("dropout", -0.1),
     ("train_steps", -1),
+    ("loss_reduction", "median"),
 ])
 def test_invalid_values_raise_with_the_field_name(field, value):
     with pytest.raises(ValueError, match=field):
@@ -127,6 +132,8 @@ def test_ranking_defaults_are_the_research_recipe():
     assert hparams.item_embedding_dim == 32
     assert hparams.dropout == 0.0
     assert hparams.batch_norm is False
+    assert hparams.embedding_max_norm is False
+    assert hparams.loss_reduction == hparams_lib.MEAN == "mean"
     assert hparams.random_seed == 123
     assert hparams.train_steps == 0
     assert HParams.defaults_for("ranking") == hparams

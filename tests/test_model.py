@@ -466,3 +466,41 @@ def test_count_records_refuses_patterns_matching_nothing(tmp_path):
     # A wrong pattern must not silently train for one step.
     with pytest.raises(ValueError, match="no training examples match"):
         trainer.count_records([str(tmp_path / "missing-*.gz")])
+
+
+def test_seed_embeddings_are_max_norm_clipped_as_the_notebook():
+    _, deep = model.feature_columns(HParams(), 4, 21)
+    # tf_utils.build_feature_columns: max_norm = sqrt(dimension).
+    assert [c.max_norm for c in deep[:2]] == [8.0, 2.0]
+    _, deep = model.feature_columns(RANKING_HPARAMS, 4, 21)
+    assert [c.max_norm for c in deep[:2]] == [None, None]
+
+
+@pytest.mark.parametrize("reduction, expected_ratio", [("sum", 8.0),
+                                                        ("mean", 1.0)])
+def test_loss_reduction_sums_the_batch_as_the_seed_or_averages_it(
+        tmp_path, reduction, expected_ratio):
+    # Two estimators with the same initial weights, barely trained (one
+    # step at a negligible rate), evaluated on one batch of 8 rows: the
+    # seed's sum is 8 times the mean.
+    columns = {features.transformed_name(features.USER_KEY): np.arange(8),
+               features.transformed_name(features.ITEM_KEY): np.arange(8),
+               features.transformed_name(features.GENRES_KEY):
+                   np.zeros((8, len(features.GENRES)), np.float32)}
+    labels = np.linspace(1, 5, 8).astype(np.float32)
+
+    def input_fn():
+        return tf.data.Dataset.from_tensors((columns, labels))
+
+    losses = {}
+    for name in (reduction, "mean"):
+        hparams = HParams(loss_reduction=name, hidden_units=(4,),
+                          dnn_learning_rate=1e-12,
+                          linear_learning_rate=1e-12)
+        estimator = model.build_estimator(
+            hparams, 9, 9, tf_estimator.RunConfig(
+                model_dir=str(tmp_path / name), tf_random_seed=5))
+        estimator.train(input_fn, max_steps=1)
+        losses[name] = estimator.evaluate(input_fn, steps=1)["loss"]
+    assert losses[reduction] == pytest.approx(
+        expected_ratio * losses["mean"], rel=1e-4)

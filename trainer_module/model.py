@@ -4,7 +4,7 @@ Objective rating: the seed notebook's DNNLinearCombinedRegressor on the
 rating. Objective ranking: a DNNLinearCombinedClassifier on implicit feedback
 (rated pairs against sampled negatives); its logit ranks the pool.
 """
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -34,6 +34,9 @@ _SCORE_OUTPUT = {features.RATING_OBJECTIVE: "predictions",
                  features.RANKING_OBJECTIVE: "logits"}
 _DNN_OPTIMIZERS = {hparams_lib.ADAGRAD: tf.keras.optimizers.legacy.Adagrad,
                    hparams_lib.ADAM: tf.keras.optimizers.legacy.Adam}
+_LOSS_REDUCTIONS = {
+    hparams_lib.SUM: tf.keras.losses.Reduction.SUM,
+    hparams_lib.MEAN: tf.keras.losses.Reduction.SUM_OVER_BATCH_SIZE}
 
 
 def vocabulary_sizes(tf_transform_output: tft.TFTransformOutput) -> Tuple[int, int]:
@@ -58,14 +61,20 @@ def feature_columns(hparams: HParams, num_users: int, num_items: int
         wide.append(item)
     deep = [
         tf.feature_column.embedding_column(
-            user, dimension=hparams.user_embedding_dim, max_norm=None),
+            user, dimension=hparams.user_embedding_dim,
+            max_norm=_max_norm(hparams, hparams.user_embedding_dim)),
         tf.feature_column.embedding_column(
-            item, dimension=hparams.item_embedding_dim, max_norm=None),
+            item, dimension=hparams.item_embedding_dim,
+            max_norm=_max_norm(hparams, hparams.item_embedding_dim)),
         tf.feature_column.numeric_column(
             features.transformed_name(features.GENRES_KEY),
             shape=(len(features.GENRES),)),
     ]
     return wide, deep
+
+
+def _max_norm(hparams: HParams, dimension: int) -> Optional[float]:
+    return dimension ** 0.5 if hparams.embedding_max_norm else None
 
 
 def build_estimator(hparams: HParams, num_users: int, num_items: int,
@@ -84,7 +93,8 @@ def build_estimator(hparams: HParams, num_users: int, num_items: int,
             learning_rate=hparams.dnn_learning_rate),
         dnn_hidden_units=list(hparams.hidden_units),
         dnn_dropout=hparams.dropout,
-        batch_norm=hparams.batch_norm)
+        batch_norm=hparams.batch_norm,
+        loss_reduction=_LOSS_REDUCTIONS[hparams.loss_reduction])
 
 
 def estimator_class(objective: str) -> type:
