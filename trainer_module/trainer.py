@@ -14,7 +14,7 @@ from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.public import tfxio
 
 from trainer_module import features, model
-from trainer_module.hparams import CUSTOM_CONFIG_KEY, HParams
+from trainer_module.hparams import CUSTOM_CONFIG_KEY, SUM, HParams
 
 # Written into the model_run artifact after training (write_training_stats).
 TRAINING_STATS_FILE = "training_stats.json"
@@ -39,9 +39,11 @@ def run_fn(fn_args: FnArgs) -> None:
     # prefix.
     logging.info(
         "Training wide-and-deep: %s for the %s objective, %d train rows, %d "
-        "users, %d items (OOV included), %d steps of batch %d",
+        "users, %d items (OOV included), %d steps of batch %d (the loss "
+        "below is %s over each batch)",
         model.estimator_class(hparams.objective).__name__, hparams.objective,
-        num_train_rows, num_users, num_items, steps, hparams.batch_size)
+        num_train_rows, num_users, num_items, steps, hparams.batch_size,
+        "summed" if hparams.loss_reduction == SUM else "averaged")
 
     estimator = model.build_estimator(
         hparams, num_users, num_items, _run_config(fn_args, hparams, steps))
