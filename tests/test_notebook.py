@@ -34,7 +34,7 @@ from jupyter_client.manager import AsyncKernelManager
 from ml_metadata.proto import metadata_store_pb2
 
 from conftest import PipelineRun
-from pipeline import metadata_report
+from runtime import metadata_report
 from reporting import tfma_results
 from trainer_module import features
 
