@@ -15,8 +15,10 @@ ARG SRC=/build/movielens-tfx
 COPY requirements.lock setup.py ${SRC}/
 COPY pipeline/ ${SRC}/pipeline/
 COPY components/ ${SRC}/components/
+COPY recommender/ ${SRC}/recommender/
 COPY trainer_module/ ${SRC}/trainer_module/
 COPY movielens_data/ ${SRC}/movielens_data/
+COPY runtime/ ${SRC}/runtime/
 COPY reporting/ ${SRC}/reporting/
 RUN pip install --no-cache-dir --no-deps ${SRC}
 
@@ -51,7 +53,7 @@ RUN python -c 'import importlib.metadata as md, os, sys; \
         sys.exit(1 if drift and not os.environ.get("ALLOW_PIN_DRIFT") else 0)'
 
 # The compiled pipeline names ImportSchemaGen's schema_file by this fixed path
-# (kubeflow_runner.IMAGE_SCHEMA_PATH): a link to the installed package data.
+# (pipeline.options.IMAGE_SCHEMA_PATH): a link to the installed package data.
 # Then every module a pod or a Beam worker loads must import.
 RUN schema="$(python -c 'from pipeline import configs; \
         print(configs.SCHEMA_PATH)')" \

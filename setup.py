@@ -6,9 +6,9 @@ installs that lock, then this package in editable mode.
 """
 import setuptools
 
-# The decided stack (see README "Stack"): TFX 1.15 is the newest TFX whose
-# ml-metadata wheels run on glibc 2.36, and TF 2.15 is the last TF with
-# tf.estimator.
+# The decided stack (docs/architecture.md, "Stack"): TFX 1.15 is the newest
+# TFX whose ml-metadata wheels run on glibc 2.36, and TF 2.15 is the last TF
+# with tf.estimator.
 INSTALL_REQUIRES = [
     "tfx[kfp]==1.15.1",
     "tensorflow==2.15.1",
@@ -50,6 +50,7 @@ setuptools.setup(
         include=["pipeline", "pipeline.*", "components", "components.*",
                  "trainer_module", "trainer_module.*",
                  "movielens_data", "movielens_data.*",
+                 "recommender", "recommender.*", "runtime", "runtime.*",
                  "reporting", "reporting.*"]),
     package_data={"pipeline": ["schema/*.pbtxt"]},
     install_requires=INSTALL_REQUIRES,

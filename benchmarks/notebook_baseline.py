@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from components.topk_evaluator import metrics  # noqa: E402  (no TFX)
+from recommender import metrics  # noqa: E402  (no TFX)
 from trainer_module import features  # noqa: E402
 
 # The notebook's parameter cell.

@@ -40,7 +40,8 @@ sys.path.insert(0, REPO)
 
 from benchmarks import common  # noqa: E402
 from components.topk_evaluator.executor import read_evaluation  # noqa: E402
-from pipeline import configs, metadata_report  # noqa: E402
+from pipeline import configs  # noqa: E402
+from runtime import metadata_report  # noqa: E402
 from trainer_module.trainer import TRAINING_STATS_FILE  # noqa: E402
 
 RESULTS = os.path.join(REPO, "benchmarks", "results")

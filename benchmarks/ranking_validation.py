@@ -51,8 +51,9 @@ sys.path.insert(0, REPO)
 
 from benchmarks import common  # noqa: E402
 from components.negative_sampler import sampling  # noqa: E402
-from components.topk_evaluator import data, metrics  # noqa: E402
-from pipeline import configs, metadata_report  # noqa: E402
+from recommender import data, metrics  # noqa: E402
+from pipeline import configs  # noqa: E402
+from runtime import metadata_report  # noqa: E402
 from trainer_module import features, model, preprocessing  # noqa: E402
 from trainer_module.hparams import HParams  # noqa: E402
 

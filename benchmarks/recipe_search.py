@@ -31,7 +31,8 @@ import tensorflow_transform as tft  # noqa: E402
 from tensorflow import estimator as tf_estimator  # noqa: E402
 
 from benchmarks import common  # noqa: E402
-from pipeline import configs, metadata_report  # noqa: E402
+from pipeline import configs  # noqa: E402
+from runtime import metadata_report  # noqa: E402
 from trainer_module import features, model  # noqa: E402
 from trainer_module.hparams import HParams  # noqa: E402
 

@@ -3,6 +3,22 @@ import os
 
 PIPELINE_NAME = "movielens-wide-deep"
 
+# Component ids, named once: create_pipeline gives each node its id, and the
+# metadata queries, the reports and the tests find the node's runs by it.
+# (A node's id is part of its cache key: keep these strings as they are.)
+EXAMPLE_GEN_ID = "CsvExampleGen"
+STATISTICS_GEN_ID = "StatisticsGen"
+SCHEMA_GEN_ID = "ImportSchemaGen"
+EXAMPLE_VALIDATOR_ID = "ExampleValidator"
+ANOMALIES_GATE_ID = "AnomaliesGate"
+NEGATIVE_SAMPLER_ID = "NegativeSampler"
+TRANSFORM_ID = "Transform"
+TRAINER_ID = "Trainer"
+MODEL_RESOLVER_ID = "latest_blessed_model_resolver"
+EVALUATOR_ID = "Evaluator"
+TOPK_EVALUATOR_ID = "TopKEvaluator"
+PUSHER_ID = "Pusher"
+
 # Dotted paths of the user code. Every runner loads user code the same way:
 # from this package, installed in the venv (local) or in the image (Kubeflow).
 PREPROCESSING_FN = "trainer_module.preprocessing.preprocessing_fn"

@@ -28,12 +28,14 @@ def source_fingerprint(module_names: Iterable[str]) -> str:
 TRANSFORM_MODULES = ("trainer_module.features", "trainer_module.preprocessing")
 TRAINER_MODULES = TRANSFORM_MODULES + (
     "trainer_module.hparams", "trainer_module.model", "trainer_module.trainer")
+# The recommender core the TopKEvaluator runs (and the NegativeSampler's
+# genre rule) is part of their code.
 TOPK_EVALUATOR_MODULES = (
-    "components.topk_evaluator.blessing", "components.topk_evaluator.data",
-    "components.topk_evaluator.evaluate", "components.topk_evaluator.executor",
-    "components.topk_evaluator.metrics", "components.topk_evaluator.pool",
-    "components.topk_evaluator.scoring")
+    "components.topk_evaluator.blessing", "components.topk_evaluator.evaluate",
+    "components.topk_evaluator.executor", "recommender.catalog",
+    "recommender.data", "recommender.metrics", "recommender.pool",
+    "recommender.scoring")
 NEGATIVE_SAMPLER_MODULES = (
     "components.negative_sampler.executor",
     "components.negative_sampler.sampling",
-    "components.negative_sampler.transforms")
+    "components.negative_sampler.transforms", "recommender.catalog")

@@ -31,7 +31,6 @@ from trainer_module.preprocessing import OBJECTIVE_KEY
 
 # Execution-property key of the user-code hash (see fingerprint.py).
 CODE_FINGERPRINT_KEY = "code_fingerprint"
-TOPK_EVALUATOR_ID = "TopKEvaluator"
 
 
 def create_pipeline(
@@ -75,16 +74,21 @@ def create_pipeline(
     """
     ranking = hparams.objective == features.RANKING_OBJECTIVE
     example_gen = CsvExampleGen(
-        input_base=data_root, output_config=_hash_split_config())
+        input_base=data_root, output_config=_hash_split_config(),
+    ).with_id(configs.EXAMPLE_GEN_ID)
     statistics_gen = StatisticsGen(
-        examples=example_gen.outputs["examples"])
-    schema_gen = ImportSchemaGen(schema_file=schema_path)
+        examples=example_gen.outputs["examples"],
+    ).with_id(configs.STATISTICS_GEN_ID)
+    schema_gen = ImportSchemaGen(
+        schema_file=schema_path).with_id(configs.SCHEMA_GEN_ID)
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"],
-        schema=schema_gen.outputs["schema"])
+        schema=schema_gen.outputs["schema"],
+    ).with_id(configs.EXAMPLE_VALIDATOR_ID)
     anomalies_gate = AnomaliesGate(
         anomalies=example_validator.outputs["anomalies"],
-        examples=example_gen.outputs["examples"])
+        examples=example_gen.outputs["examples"],
+    ).with_id(configs.ANOMALIES_GATE_ID)
 
     # What Transform, Trainer and TFMA see: the ratings, or for ranking the
     # ratings as positives plus sampled negatives.
@@ -96,7 +100,8 @@ def create_pipeline(
             negatives_per_positive=negatives_per_positive,
             rounds=sampling_rounds, seed=hparams.random_seed,
             code_fingerprint=fingerprint.source_fingerprint(
-                fingerprint.NEGATIVE_SAMPLER_MODULES))]
+                fingerprint.NEGATIVE_SAMPLER_MODULES),
+        ).with_id(configs.NEGATIVE_SAMPLER_ID)]
         sampler[0].add_upstream_node(anomalies_gate)
         training_examples = sampler[0].outputs["sampled_examples"]
         # One train split per sampling round, read in order like epochs.
@@ -117,7 +122,7 @@ def create_pipeline(
             CODE_FINGERPRINT_KEY: fingerprint.source_fingerprint(
                 fingerprint.TRANSFORM_MODULES),
             OBJECTIVE_KEY: hparams.objective,
-        })
+        }).with_id(configs.TRANSFORM_ID)
     # Bad data stops the run here, before any vocabulary is computed.
     transform.add_upstream_node(anomalies_gate)
 
@@ -132,7 +137,7 @@ def create_pipeline(
             CUSTOM_CONFIG_KEY: hparams.to_dict(),
             CODE_FINGERPRINT_KEY: fingerprint.source_fingerprint(
                 fingerprint.TRAINER_MODULES),
-        })
+        }).with_id(configs.TRAINER_ID)
 
     # The baseline: the latest model the TopKEvaluator (the Pusher's gate)
     # blessed. A model only TFMA blessed was never pushed.
@@ -141,8 +146,9 @@ def create_pipeline(
         model=Channel(type=standard_artifacts.Model),
         model_blessing=Channel(
             type=standard_artifacts.ModelBlessing,
-            producer_component_id=TOPK_EVALUATOR_ID, output_key="blessing"),
-    ).with_id("latest_blessed_model_resolver")
+            producer_component_id=configs.TOPK_EVALUATOR_ID,
+            output_key="blessing"),
+    ).with_id(configs.MODEL_RESOLVER_ID)
 
     evaluator = Evaluator(
         examples=training_examples,
@@ -150,7 +156,8 @@ def create_pipeline(
         baseline_model=model_resolver.outputs["model"],
         eval_config=(ranking_eval_config(min_auc, auc_tolerance) if ranking
                      else rating_eval_config(max_rmse, rmse_tolerance)),
-        module_path=configs.TFMA_EXTRACTORS_MODULE)
+        module_path=configs.TFMA_EXTRACTORS_MODULE,
+    ).with_id(configs.EVALUATOR_ID)
 
     topk_evaluator = TopKEvaluator(
         examples=example_gen.outputs["examples"],
@@ -169,14 +176,15 @@ def create_pipeline(
         rating_metrics=not ranking,
         code_fingerprint=fingerprint.source_fingerprint(
             fingerprint.TOPK_EVALUATOR_MODULES),
-    ).with_id(TOPK_EVALUATOR_ID)
+    ).with_id(configs.TOPK_EVALUATOR_ID)
 
     pusher = Pusher(
         model=trainer.outputs["model"],
         model_blessing=topk_evaluator.outputs["blessing"],
         push_destination=pusher_pb2.PushDestination(
             filesystem=pusher_pb2.PushDestination.Filesystem(
-                base_directory=serving_model_dir)))
+                base_directory=serving_model_dir)),
+    ).with_id(configs.PUSHER_ID)
 
     return Pipeline(
         pipeline_name=pipeline_name,

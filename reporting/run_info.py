@@ -10,7 +10,7 @@ import json
 import os
 from typing import Iterable, Optional
 
-from pipeline import metadata_report
+from runtime import metadata_report
 from trainer_module import features
 from trainer_module.hparams import CUSTOM_CONFIG_KEY
 

@@ -15,7 +15,7 @@ from IPython.display import Javascript
 from ml_metadata.proto import metadata_store_pb2
 from tensorflow_model_analysis.view.view_types import EvalResults
 
-from pipeline import metadata_report
+from runtime import metadata_report
 
 EVALUATOR = "Evaluator"
 _EVALUATION_KEY = "evaluation"

@@ -43,7 +43,7 @@ uv pip install --quiet --python .venv/bin/python -r requirements.lock pip
 uv pip install --quiet --python .venv/bin/python --no-deps -e .
 
 # TFMA's widgets in notebooks/tfma_dashboard.ipynb have a front end only as a
-# classic-Notebook extension, which nbclassic serves (README "TFMA
+# classic-Notebook extension, which nbclassic serves (docs/results.md, "TFMA
 # dashboard"). TFMA's wheel puts its files in .venv/share/jupyter/nbextensions
 # (installed again from the package if missing); enabling it writes
 # .venv/etc/jupyter/nbconfig/notebook.json. Both steps are idempotent.

@@ -1,5 +1,5 @@
-"""Broken copies of a good ratings.csv: the bad-data cases of the README's
-table, with what the data check, and the schema where it applies, must say.
+"""Broken copies of a good ratings.csv: the bad-data cases of the table in
+docs/reliability.md, with what the data check, and the schema where it applies, must say.
 """
 import dataclasses
 import pathlib

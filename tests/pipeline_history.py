@@ -37,7 +37,7 @@ from ml_metadata.proto import metadata_store_pb2
 from bad_data import edit_field, write_bad_data
 from conftest import (REPO, TINY_MODEL_FLAGS, PipelineRun, run_local_runner,
                       tree_digest, write_synthetic_data)
-from pipeline import metadata_report
+from runtime import metadata_report
 
 PIPELINE_NAME = "history"
 # Long enough that the kill lands while the Trainer trains; later runs

@@ -217,11 +217,12 @@ def test_unknown_recipe_and_fast_ranking_are_refused_by_name():
 
 def test_local_runner_recipe_flag_then_explicit_flags():
     import local_runner
+    from pipeline import options
     fast = hparams_lib.recipe(hparams_lib.FAST_RECIPE)
-    assert local_runner.hparams_from_args(
+    assert options.hparams_from_args(
         local_runner.parse_args(["--recipe", "fast"])) == fast
-    assert local_runner.hparams_from_args(local_runner.parse_args(
+    assert options.hparams_from_args(local_runner.parse_args(
         ["--recipe", "fast", "--batch-size", "64"])) == dataclasses.replace(
             fast, batch_size=64)
-    assert local_runner.hparams_from_args(
+    assert options.hparams_from_args(
         local_runner.parse_args([])) == HParams()

@@ -21,7 +21,8 @@ import pytest
 import yaml
 
 from conftest import TINY_MODEL_FLAGS
-from pipeline import beam_args, metadata_report
+from pipeline import beam_args, options
+from runtime import metadata_report
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the runners are scripts at the repo root
@@ -147,7 +148,7 @@ def test_every_container_runs_the_image_and_sees_only_pod_paths(specs):
                       os.path.realpath("/tmp")):
             assert local not in text
         # The paths it does hold are the pods' ones.
-        assert kubeflow_runner.IMAGE_SCHEMA_PATH in text
+        assert options.IMAGE_SCHEMA_PATH in text
         assert DATA_ROOT in text and f"{PIPELINE_ROOT}/serving_model" in text
     assert specs["v2_job"]["runtimeConfig"]["gcsOutputDirectory"] == (
         PIPELINE_ROOT)
@@ -317,9 +318,9 @@ def test_cli_refuses_what_cannot_work_in_a_cluster(capsys):
     }
     for message, argv in bad.items():
         with pytest.raises(SystemExit):
-            kubeflow_runner.parse_args(argv, "", "x")
+            options.parse_cluster_args(argv, "", "x")
         assert message in capsys.readouterr().err
-    args = kubeflow_runner.parse_args(
+    args = options.parse_cluster_args(
         [*required, "--beam-preset", "dataflow", "--project", "p",
          "--region", "europe-west4", "--temp-location", "gs://b/tmp",
          "--epochs", "3", "--min-ndcg", "0.05"], "", "x")
@@ -327,7 +328,7 @@ def test_cli_refuses_what_cannot_work_in_a_cluster(capsys):
         "--runner=DataflowRunner", "--project=p", "--region=europe-west4",
         "--temp_location=gs://b/tmp", f"--sdk_container_image={IMAGE}"]
     assert (args.epochs, args.min_ndcg) == (3, 0.05)
-    assert kubeflow_runner.pipeline_paths(args)["serving_model_dir"] == (
+    assert options.pipeline_paths(args)["serving_model_dir"] == (
         f"{PIPELINE_ROOT}/serving_model")
 
 
@@ -382,13 +383,14 @@ def test_dockerfile_builds_on_the_installed_tfx_and_copies_every_package(
     copies = [source for op, args in steps if op == "COPY"
               for source in args.split()[:-1]]
     assert top_level == {"pipeline", "components", "trainer_module",
-                         "movielens_data", "reporting"}
+                         "movielens_data", "recommender", "runtime",
+                         "reporting"}
     assert {c.rstrip("/") for c in copies} >= top_level | {
         "requirements.lock", "setup.py"}
     runs = [args for op, args in steps if op == "RUN"]
     assert any("pip install --no-cache-dir --no-deps ${SRC}" in r
                for r in runs)
-    assert any(f"ln -s \"$schema\" {kubeflow_runner.IMAGE_SCHEMA_PATH}" in r
+    assert any(f"ln -s \"$schema\" {options.IMAGE_SCHEMA_PATH}" in r
                for r in runs)
     ignored = (REPO / ".dockerignore").read_text().split()
     assert {".venv/", "data/", "outputs/", ".git/",

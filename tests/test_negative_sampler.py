@@ -26,7 +26,7 @@ from tfx.types import artifact_utils, standard_artifacts
 
 from components.negative_sampler import executor, sampling, splits
 from components.negative_sampler.component import NegativeSampler
-from components.topk_evaluator import data
+from recommender import data
 from topk_fixtures import make_example, write_examples_artifact
 from trainer_module import features
 

@@ -4,7 +4,7 @@ The notebook runs headless (nbclient) against the shared tiny run, in a
 kernel of this interpreter (the venv's python) whatever kernel specs the
 machine has; reporting/tfma_results.py is tested on the same run and on a
 hand-made metadata store (cached, failed and other components' executions).
-Then the README's command serves it with nbclassic and headless Chromium runs
+Then the command of docs/results.md serves it with nbclassic and headless Chromium runs
 it, as a user would, to check that TFMA's widgets render.
 """
 import base64
@@ -34,7 +34,7 @@ from jupyter_client.manager import AsyncKernelManager
 from ml_metadata.proto import metadata_store_pb2
 
 from conftest import PipelineRun
-from pipeline import metadata_report
+from runtime import metadata_report
 from reporting import tfma_results
 from trainer_module import features
 
@@ -292,9 +292,9 @@ def test_notebook_shows_runs(executed_notebook, tiny_pipeline_run):
                for output in _outputs(executed_notebook, "rmse-plot"))
 
 
-# --- the README's command, in headless Chromium ----------------------------
+# --- the docs' command (docs/results.md), in headless Chromium --------------
 # TFMA 0.46's widgets have a front end only as a classic-Notebook extension:
-# scripts/setup_env.sh enables it and the README opens the notebook in
+# scripts/setup_env.sh enables it and docs/results.md opens the notebook in
 # nbclassic. Here that command serves a copy of the notebook (nbclassic saves
 # what it runs), and Chromium, driven through the DevTools protocol, runs
 # every cell in a live kernel, as Cell > Run All does, and reads the page.
@@ -360,8 +360,8 @@ _WIDGET_MANAGER_ANSWERED = {"comm_info_reply", "update_states"}
 
 
 def _readme_open_command() -> List[str]:
-    """The README's command that opens the dashboard, as argv."""
-    readme = (REPO / "README.md").read_text()
+    """The command of docs/results.md that opens the dashboard, as argv."""
+    readme = (REPO / "docs" / "results.md").read_text()
     [line] = [line for line in readme.splitlines()
               if line.startswith(".venv/bin/jupyter nbclassic ")]
     return shlex.split(line, comments=True)
@@ -432,7 +432,7 @@ def _wait(condition, timeout: float, what: str, interval: float = 0.25):
 
 @pytest.fixture
 def dashboard_url(tiny_pipeline_run, tmp_path) -> Iterator[str]:
-    """Runs the README's command in a folder laid out like the repository
+    """Runs the docs' command in a folder laid out like the repository
     (a copy of the notebook in notebooks/), with fresh Jupyter config, data
     and runtime folders, so only the venv's (sys.prefix) configuration
     counts, and yields the page it opens in a user's browser."""

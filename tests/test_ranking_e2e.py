@@ -19,10 +19,10 @@ from tfx.types import artifact_utils
 
 from conftest import TINY_RANKING_FLAGS
 from components.negative_sampler import splits
-from components.topk_evaluator import data
 from components.topk_evaluator.executor import (RATING_METRIC_NAMES,
                                                 read_evaluation)
-from pipeline import metadata_report
+from recommender import data
+from runtime import metadata_report
 from trainer_module import features
 from trainer_module.model import (PREDICTION_KEY, RAW_SIGNATURE, SCORE_KEY,
                                   SERVING_SIGNATURE)

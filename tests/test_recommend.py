@@ -12,10 +12,12 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from components.topk_evaluator.data import build_catalog
-from components.topk_evaluator.scoring import ModelScorer
-from pipeline import configs, metadata_report
-from reporting import recommend
+from pipeline import configs
+from recommender.catalog import build_catalog
+from recommender.scoring import ModelScorer
+from reporting import (recommend, recommend_output, recommend_ranking,
+                       recommend_sources)
+from runtime import metadata_report
 from topk_fixtures import save_fake_model
 from trainer_module import features
 
@@ -65,7 +67,7 @@ def catalog():
 
 @pytest.fixture(scope="module")
 def rated():
-    return recommend.rated_pairs([frame(TRAIN), frame(EVAL)])
+    return recommend_ranking.rated_pairs([frame(TRAIN), frame(EVAL)])
 
 
 def column(recommendations, name):
@@ -78,13 +80,13 @@ def column(recommendations, name):
 def test_even_user_top_k_excludes_seen_and_breaks_ties(scorer, catalog,
                                                        rated):
     # User 2 rated 20 and 4; unseen 1 3 6 7 12 score 0 1 3 3 6.
-    top = recommend.recommend_for_users(scorer, catalog, rated, [2], 3)
+    top = recommend_ranking.recommend_for_users(scorer, catalog, rated, [2], 3)
     assert column(top, USER) == [2, 2, 2]
     assert column(top, "rank") == [1, 2, 3]
     assert column(top, ITEM) == [12, 6, 7]  # 6 and 7 tie: smaller id first
     assert column(top, "score") == [6.0, 3.0, 3.0]
     assert column(top, "predicted_rating") == [5.0, 3.0, 3.0]  # clipped
-    top = recommend.recommend_for_users(scorer, catalog, rated, [2], 10)
+    top = recommend_ranking.recommend_for_users(scorer, catalog, rated, [2], 10)
     assert column(top, ITEM) == [12, 6, 7, 3, 1]  # fewer unseen than k
     assert column(top, "predicted_rating")[-1] == 0.5  # score 0, clipped
 
@@ -92,15 +94,15 @@ def test_even_user_top_k_excludes_seen_and_breaks_ties(scorer, catalog,
 def test_items_rated_in_eval_are_seen_too(scorer, catalog, rated):
     # User 3 (odd): unseen 3 4 6 7 12 20 score -1 -2 -3 -3 -6 -10; the tie
     # of 6 and 7 sits on the cutoff.
-    top = recommend.recommend_for_users(scorer, catalog, rated, [3], 3)
+    top = recommend_ranking.recommend_for_users(scorer, catalog, rated, [3], 3)
     assert column(top, ITEM) == [3, 4, 6]
     assert column(top, "score") == [-1.0, -2.0, -3.0]
     assert column(top, "predicted_rating") == [0.5, 0.5, 0.5]
 
 
 def test_several_users_sorted_unknown_left_out(scorer, catalog, rated):
-    top = recommend.recommend_for_users(scorer, catalog, rated,
-                                        [7, 99, 2, 5], 2)
+    top = recommend_ranking.recommend_for_users(scorer, catalog, rated,
+                                                [7, 99, 2, 5], 2)
     assert column(top, USER) == [2, 2, 5, 5, 7, 7]
     # 5 rated 20 6 7 3 (unseen 1 4 12, negated); 7 rated 20 7 12.
     assert column(top, ITEM) == [12, 6, 1, 4, 1, 3]
@@ -108,17 +110,17 @@ def test_several_users_sorted_unknown_left_out(scorer, catalog, rated):
 
 def test_one_user_per_shard_gives_the_same_rows(scorer, catalog, rated):
     # 7 items: 7 pairs per shard is one user per shard.
-    shards = list(recommend.iter_recommendations(
+    shards = list(recommend_ranking.iter_recommendations(
         scorer, catalog, rated, 3, max_pairs_per_shard=7))
     assert [column(s, USER)[0] for s in shards] == [2, 3, 5, 7]
-    whole = recommend.recommend_for_users(scorer, catalog, rated,
-                                          [2, 3, 5, 7], 3)
+    whole = recommend_ranking.recommend_for_users(scorer, catalog, rated,
+                                                  [2, 3, 5, 7], 3)
     pd.testing.assert_frame_equal(pd.concat(shards, ignore_index=True),
                                   whole)
 
 
 def test_popular_items_by_train_count_then_item_id(catalog):
-    popular = recommend.popular_items(catalog, 5)
+    popular = recommend_ranking.popular_items(catalog, 5)
     # Train counts: 20 -> 3, 7 -> 2, 4 6 12 -> 1; eval ratings do not count.
     assert column(popular, ITEM) == [20, 7, 4, 6, 12]
     assert column(popular, "train_ratings") == [3, 2, 1, 1, 1]
@@ -126,14 +128,14 @@ def test_popular_items_by_train_count_then_item_id(catalog):
 
 
 def test_user_table_has_titles_and_genres(scorer, catalog, rated):
-    top = recommend.recommend_for_users(scorer, catalog, rated, [5], 2)
-    table = recommend.describe_items(
+    top = recommend_ranking.recommend_for_users(scorer, catalog, rated, [5], 2)
+    table = recommend_output.describe_items(
         top.drop(columns=[USER]), catalog, TITLES)
     assert list(table.columns) == ["rank", ITEM, "title", "genres", "score",
                                    "predicted_rating"]
     assert column(table, "title") == ["One", "Four"]
     assert column(table, "genres") == ["Comedy", "Comedy"]
-    text = recommend.user_table(top, catalog, None).splitlines()
+    text = recommend_output.user_table(top, catalog, None).splitlines()
     assert text[0].split() == ["rank", ITEM, "genres", "predicted_rating",
                                "score"]
     assert text[1].split() == ["1", "1", "Comedy", "0.500", "0.000"]
@@ -141,9 +143,9 @@ def test_user_table_has_titles_and_genres(scorer, catalog, rated):
 
 def test_batch_csv_streams_every_user(scorer, catalog, rated, tmp_path):
     path = tmp_path / "all.csv"
-    shards = recommend.iter_recommendations(scorer, catalog, rated, 2,
-                                            max_pairs_per_shard=14)
-    assert recommend.write_batch_csv(str(path), shards, TITLES, 4) == 8
+    shards = recommend_ranking.iter_recommendations(scorer, catalog, rated, 2,
+                                                    max_pairs_per_shard=14)
+    assert recommend_output.write_batch_csv(str(path), shards, TITLES, 4) == 8
     lines = path.read_text().splitlines()
     assert lines[0] == "user_id,rank,item_id,score,predicted_rating,title"
     assert lines[1:3] == ["2,1,12,6.000000,5.000000,Twelve",
@@ -175,12 +177,12 @@ def test_bad_arguments_are_argparse_errors(argv, capsys):
 def test_items_file_beside_the_data_dir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "syn").mkdir()
-    assert recommend.find_items_csv(None, str(tmp_path / "syn")) is None
+    assert recommend_sources.find_items_csv(None, str(tmp_path / "syn")) is None
     (tmp_path / "syn-items.csv").write_text("item_id,title,genres\n")
-    assert recommend.find_items_csv(None, str(tmp_path / "syn")) == \
+    assert recommend_sources.find_items_csv(None, str(tmp_path / "syn")) == \
         str(tmp_path / "syn-items.csv")
-    with pytest.raises(recommend.RecommendError, match="no items file"):
-        recommend.find_items_csv(str(tmp_path / "nope.csv"), None)
+    with pytest.raises(recommend_sources.RecommendError, match="no items file"):
+        recommend_sources.find_items_csv(str(tmp_path / "nope.csv"), None)
 
 
 def test_store_without_pushed_model_exits_2(tmp_path, capsys):
@@ -338,13 +340,13 @@ def test_ranking_model_batch_csv_has_a_probability_column(tiny_ranking_run,
 
 
 def test_prediction_column_follows_the_objective(scorer, catalog, rated):
-    assert recommend.prediction_key("rating") == "predicted_rating"
-    assert recommend.prediction_key("ranking") == "probability"
-    top = recommend.recommend_for_users(scorer, catalog, rated, [2], 2,
-                                        value_key="probability")
+    assert recommend_ranking.prediction_key("rating") == "predicted_rating"
+    assert recommend_ranking.prediction_key("ranking") == "probability"
+    top = recommend_ranking.recommend_for_users(scorer, catalog, rated, [2], 2,
+                                                value_key="probability")
     assert list(top.columns) == [USER, "rank", ITEM, "score", "probability"]
-    assert recommend.user_table(top, catalog, None).splitlines()[0].split() \
+    assert recommend_output.user_table(top, catalog, None).splitlines()[0].split() \
         == ["rank", ITEM, "genres", "probability", "score"]
-    empty = recommend.recommend_for_users(scorer, catalog, rated, [99], 2,
-                                          value_key="probability")
-    assert list(empty.columns) == recommend.csv_columns("probability")
+    empty = recommend_ranking.recommend_for_users(scorer, catalog, rated, [99], 2,
+                                                  value_key="probability")
+    assert list(empty.columns) == recommend_ranking.csv_columns("probability")

@@ -1,5 +1,5 @@
-"""What the pipeline refuses to do: the failure cases of the README's table,
-on the pipeline root of pipeline_history.py:
+"""What the pipeline refuses to do: the failure cases of the tables in
+docs/reliability.md, on the pipeline root of pipeline_history.py:
   crash     -> a run SIGKILLed while its Trainer trains leaves nothing used
                downstream; a second run started meanwhile is refused; the
                next run reuses the upstream components and completes
@@ -17,7 +17,7 @@ from ml_metadata.proto import metadata_store_pb2
 
 from bad_data import BAD_DATA, write_bad_data
 from conftest import PipelineRun, run_local_runner, tree_digest
-from pipeline import metadata_report
+from runtime import metadata_report
 from pipeline_history import FLAGS, PIPELINE_NAME, consumers
 
 UPSTREAM = ["CsvExampleGen", "StatisticsGen", "ImportSchemaGen",

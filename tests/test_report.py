@@ -15,8 +15,9 @@ from matplotlib import image as mpimg
 
 from components.topk_evaluator.executor import (SUMMARY_FILE,
                                                 read_evaluation)
-from pipeline import configs, metadata_report
-from reporting import report
+from pipeline import configs
+from reporting import report, report_data, report_page
+from runtime import metadata_report
 from trainer_module.features import GENRE_SLICE_KEY
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -113,7 +114,7 @@ def test_slice_table_has_a_row_per_genre_in_tfma(page, store):
     for slice_key, metrics in result.slicing_metrics:
         if len(slice_key) == 1 and slice_key[0][0] == GENRE_SLICE_KEY:
             values = metrics[""][""]
-            genres[slice_key[0][1] or report.NO_GENRE] = (
+            genres[slice_key[0][1] or report_data.NO_GENRE] = (
                 int(values["example_count"]["doubleValue"]),
                 values["root_mean_squared_error"]["doubleValue"],
                 values["mean_absolute_error"]["doubleValue"])
@@ -331,7 +332,7 @@ def test_ranking_page_names_the_objective_and_tfma_metrics(
         values = {n: v["doubleValue"] for n, v in metrics[""][""].items()}
         one_class = values["mean_label"] in (0.0, 1.0)
         auc = "-" if one_class else f"{values['auc']:.4f}"
-        row = (f"<tr><td>{html.escape(slice_key[0][1] or report.NO_GENRE)}"
+        row = (f"<tr><td>{html.escape(slice_key[0][1] or report_data.NO_GENRE)}"
                f"</td><td>{int(values['example_count']):,}</td><td>{auc}"
                f"</td><td>{values['binary_accuracy']:.4f}</td>")
         assert ranking_page.count(row) == 1, row
@@ -349,7 +350,7 @@ def test_ranking_page_has_no_rating_metrics_or_histogram(
     topk = read_evaluation(metadata_report.latest_evaluation_uri(
         ranking_store, "TopKEvaluator"))
     assert "rmse" not in topk["model"]
-    for name in report.RATING_METRICS:
+    for name in report_page.RATING_METRICS:
         assert f"<tr><td>{name}</td><td>-</td><td>-</td></tr>" in ranking_page
     k = topk["k"]
     assert (f"<tr><td>ndcg@{k}</td><td>{topk['model']['ndcg@k']:.4f}</td>"

@@ -87,7 +87,7 @@ def test_tfdv_accepts_clean_data(schema):
     assert not anomalies.HasField("dataset_anomaly_info")
 
 
-# --- the bad-data cases the schema catches (README table) -------------------
+# --- the bad-data cases the schema catches (docs/reliability.md) -----------
 
 SCHEMA_CASES = sorted(case for case, bad in BAD_DATA.items()
                       if bad.schema_says)

@@ -29,8 +29,9 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.types import standard_artifacts
 from tfx.utils import path_utils
 
-from components.topk_evaluator import data, evaluate, executor, metrics
+from components.topk_evaluator import evaluate, executor
 from components.topk_evaluator.component import TopKEvaluator
+from recommender import data, metrics
 from topk_fixtures import (make_model_artifact, rows_frame,
                            write_examples_artifact)
 from trainer_module.features import ITEM_KEY, LABEL_KEY, USER_KEY

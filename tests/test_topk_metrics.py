@@ -1,11 +1,11 @@
-"""Hand-computed checks of components.topk_evaluator.metrics."""
+"""Hand-computed checks of recommender.metrics."""
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from components.topk_evaluator import metrics
+from recommender import metrics
 from trainer_module.features import ITEM_KEY, LABEL_KEY, USER_KEY
 
 PRED = metrics.DEFAULT_PREDICTION_COL

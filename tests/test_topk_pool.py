@@ -1,11 +1,11 @@
-"""components.topk_evaluator.pool (and the Catalog it builds on) against a
+"""recommender.pool (and the Catalog it builds on) against a
 brute-force pandas cross join on a tiny data set with several shards."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from components.topk_evaluator import pool
-from components.topk_evaluator.data import build_catalog
+from recommender import pool
+from recommender.catalog import build_catalog
 from topk_fixtures import rows_frame
 from trainer_module.features import ITEM_KEY, USER_KEY
 

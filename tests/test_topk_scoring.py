@@ -1,9 +1,9 @@
-"""components.topk_evaluator.scoring.ModelScorer on fake SavedModels."""
+"""recommender.scoring.ModelScorer on fake SavedModels."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.topk_evaluator.scoring import ModelScorer
+from recommender.scoring import ModelScorer
 from topk_fixtures import save_fake_model
 from trainer_module.model import RAW_SIGNATURE, SERVING_SIGNATURE
 

@@ -35,5 +35,5 @@ def AnomaliesGate(
 def _read(examples: standard_artifacts.Examples,
           splits: List[str]) -> Dict[str, pd.DataFrame]:
     # Imported here: building the pipeline must not load TensorFlow.
-    from components.topk_evaluator import data
+    from recommender import data
     return {split: data.read_split(examples, split) for split in splits}

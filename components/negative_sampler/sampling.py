@@ -21,6 +21,7 @@ from typing import (Iterable, Iterator, List, NamedTuple, Optional, Sequence,
 import numpy as np
 import tensorflow as tf
 
+from recommender import catalog as catalog_lib
 from trainer_module import features
 
 # The label feature added to every output example (the column the trainer
@@ -106,17 +107,11 @@ def parse_rating(serialized: bytes) -> Rating:
 def build_catalog(items: Iterable[Tuple[int, bytes]]) -> Catalog:
     """(item_id, genres) pairs, repeats allowed -> one entry per item, sorted.
 
-    If the data gives an item different genres, the largest string wins
-    (so any genre beats none), whatever the order of the pairs.
+    If the data gives an item different genres, the recommender catalog's
+    rule picks one (recommender.catalog.preferred_genres), whatever the
+    order of the pairs.
     """
-    best = {}
-    for item_id, genres in items:
-        item_id = int(item_id)
-        if item_id not in best or genres > best[item_id]:
-            best[item_id] = genres
-    item_ids = np.array(sorted(best), dtype=np.int64)
-    genres = np.empty(item_ids.size, dtype=object)
-    genres[:] = [best[item_id] for item_id in item_ids.tolist()]
+    item_ids, genres = catalog_lib.item_genres(items)
     return Catalog(item_ids=item_ids, genres=genres)
 
 

@@ -19,6 +19,8 @@ from apache_beam.metrics import Metrics, MetricsFilter
 from components.negative_sampler import sampling
 from components.negative_sampler import splits
 from components.negative_sampler.splits import EVAL, SPLITS, TRAIN
+from recommender import catalog as catalog_lib
+
 # ExampleGen's file names: Split-<name>/data_tfrecord-*-of-*.gz.
 FILE_PREFIX = "data_tfrecord"
 FILE_SUFFIX = ".gz"
@@ -129,7 +131,8 @@ def sample_examples(pipeline: beam.Pipeline, input_patterns: Dict[str, str],
         ratings[TRAIN]
         | "CatalogItems" >> beam.Map(lambda r: (r.item_id, r.genres))
         # A few rows per item reach the list: deduplicate in parallel first.
-        | "OneGenresPerItem" >> beam.CombinePerKey(max)
+        | "OneGenresPerItem" >> beam.CombinePerKey(
+            catalog_lib.preferred_genres)
         | "CatalogList" >> beam.combiners.ToList()
         | "Catalog" >> beam.Map(sampling.build_catalog))
     per_user = (

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from components.topk_evaluator import metrics, pool
-from components.topk_evaluator.data import Catalog, build_catalog
-from components.topk_evaluator.scoring import ModelScorer
+from recommender import metrics, pool
+from recommender.catalog import Catalog, build_catalog
+from recommender.scoring import ModelScorer
 from trainer_module import features
 
 # Ranking metrics are also reported at every cutoff 1..CURVE_MAX_K (the

@@ -10,7 +10,8 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
-from components.topk_evaluator import blessing, data, evaluate, metrics
+from components.topk_evaluator import blessing, evaluate
+from recommender import data, metrics
 
 METRICS_FILE = "metrics.json"
 SUMMARY_FILE = "summary.txt"

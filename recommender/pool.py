@@ -10,7 +10,7 @@ from typing import Iterator, NamedTuple, Tuple
 import numpy as np
 import pandas as pd
 
-from components.topk_evaluator.data import Catalog
+from recommender.catalog import Catalog
 from trainer_module import features
 
 DEFAULT_MAX_PAIRS_PER_SHARD = 400_000

@@ -1,6 +1,5 @@
-"""Reads raw examples (ExampleGen's output) into pandas for evaluation."""
-from typing import NamedTuple
-
+"""Reads raw examples (ExampleGen's output) into pandas: the TopKEvaluator,
+the AnomaliesGate, the report and the recommend command read them so."""
 import numpy as np
 import pandas as pd
 import tensorflow as tf
@@ -45,22 +44,3 @@ def read_examples(files) -> pd.DataFrame:
     return pd.DataFrame({key: np.concatenate(values)
                          for key, values in columns.items()})
 
-
-class Catalog(NamedTuple):
-    """Every item of the data with its genres and train popularity."""
-    item_ids: np.ndarray  # sorted int64
-    genres: np.ndarray  # bytes, aligned with item_ids
-    train_counts: np.ndarray  # number of train ratings, aligned
-
-
-def build_catalog(train: pd.DataFrame, eval_: pd.DataFrame) -> Catalog:
-    """Items of both splits; genres as the data gives them for the item."""
-    both = pd.concat([train, eval_], ignore_index=True)
-    items = both.drop_duplicates(features.ITEM_KEY).sort_values(
-        features.ITEM_KEY)
-    item_ids = items[features.ITEM_KEY].to_numpy(np.int64)
-    counts = train[features.ITEM_KEY].value_counts()
-    return Catalog(
-        item_ids=item_ids,
-        genres=items[features.GENRES_KEY].to_numpy(object),
-        train_counts=counts.reindex(item_ids, fill_value=0).to_numpy(np.int64))

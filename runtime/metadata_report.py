@@ -1,6 +1,7 @@
 """Reads what a pipeline run did from its ML Metadata store.
 
-Used by the local runner's closing summary, the benchmark and the tests:
+Used by the local runner's closing summary, the report and recommend
+commands, the benchmarks and the tests:
 which components ran or were cached, how long each took, what was pushed.
 """
 import dataclasses
@@ -13,6 +14,8 @@ from ml_metadata.proto import metadata_store_pb2
 # and recommend commands only read the store.
 from tfx.orchestration import metadata as tfx_metadata
 from tfx.types import standard_artifacts
+
+from pipeline import configs
 
 _RUN_CONTEXT = "pipeline_run"
 _NODE_CONTEXT = "node"
@@ -112,13 +115,15 @@ def latest_output(store: mlmd.MetadataStore, component: str,
 
 
 def latest_evaluation_uri(store: mlmd.MetadataStore,
-                          component: str = "Evaluator") -> Optional[str]:
+                          component: str = configs.EVALUATOR_ID
+                          ) -> Optional[str]:
     artifact = latest_output(store, component, "evaluation")
     return artifact.uri if artifact else None
 
 
 def latest_blessing(store: mlmd.MetadataStore,
-                    component: str = "TopKEvaluator") -> Optional[bool]:
+                    component: str = configs.TOPK_EVALUATOR_ID
+                    ) -> Optional[bool]:
     """Whether the component's newest blessing blessed (None: no blessing)."""
     artifact = latest_output(store, component, "blessing")
     if artifact is None:
@@ -158,7 +163,7 @@ def overall_metrics(evaluation_uri: str) -> Dict[str, float]:
 
 
 def latest_examples(store: mlmd.MetadataStore,
-                    component: str = "CsvExampleGen"
+                    component: str = configs.EXAMPLE_GEN_ID
                     ) -> Optional[standard_artifacts.Examples]:
     """The newest raw Examples, as the TFX artifact readers expect."""
     found = latest_output(store, component, "examples")
