@@ -31,3 +31,13 @@ def write_report(path: str, report: Dict) -> None:
         json.dump(report, handle, indent=2, sort_keys=True)
         handle.write("\n")
     print(f"wrote {path}")
+
+
+def print_json(result: Dict, out: str = "") -> None:
+    """A script's figures as JSON on stdout, and in file `out` if given
+    (what pipeline_benchmark.py reads back)."""
+    text = json.dumps(result, indent=2, sort_keys=True)
+    if out:
+        with open(out, "w") as handle:
+            handle.write(text + "\n")
+    print(text)

@@ -17,7 +17,6 @@ It is a ceiling, not a recipe: no input pipeline, no feature columns, no
 checkpoints, no Transform graph.
 """
 import argparse
-import json
 import os
 import sys
 import time
@@ -29,6 +28,7 @@ import tensorflow as tf  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
+from benchmarks import common  # noqa: E402
 from trainer_module import features  # noqa: E402
 from trainer_module.hparams import HParams  # noqa: E402
 
@@ -141,11 +141,7 @@ def main() -> None:
                         help="measuring time of each figure")
     parser.add_argument("--out", help="write the figures here as JSON")
     args = parser.parse_args()
-    text = json.dumps(probe(args.seconds), indent=2, sort_keys=True)
-    if args.out:
-        with open(args.out, "w") as handle:
-            handle.write(text + "\n")
-    print(text)
+    common.print_json(probe(args.seconds), args.out)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ Metrics are the project's own Recommenders-equal functions.
 """
 import argparse
 import glob
-import json
 import os
 import sys
 import tempfile
@@ -40,6 +39,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from benchmarks import common  # noqa: E402
 from recommender import metrics  # noqa: E402  (no TFX)
 from trainer_module import features  # noqa: E402
 
@@ -247,11 +247,7 @@ def main() -> None:
     args = parser.parse_args()
     tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
     result = run(args.examples, args.epochs)
-    text = json.dumps(result, indent=2, sort_keys=True)
-    if args.out:
-        with open(args.out, "w") as handle:
-            handle.write(text + "\n")
-    print(text)
+    common.print_json(result, args.out)
 
 
 if __name__ == "__main__":
