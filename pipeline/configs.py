@@ -35,6 +35,15 @@ TRAIN_SPLIT = "train"
 EVAL_SPLIT = "eval"
 TRAIN_HASH_BUCKETS = 3
 EVAL_HASH_BUCKETS = 1
+# How ratings are split (--split). random: the hash split above, over all
+# ratings. user_stratified: each user's ratings split 3:1 by the same
+# buckets, seeded by SPLIT_SEED, as Microsoft Recommenders'
+# python_stratified_split (every user with 2+ ratings in both splits).
+RANDOM_SPLIT = "random"
+USER_STRATIFIED_SPLIT = "user_stratified"
+SPLITS = (RANDOM_SPLIT, USER_STRATIFIED_SPLIT)
+DEFAULT_SPLIT = RANDOM_SPLIT
+SPLIT_SEED = 42
 
 # Evaluator (TFMA) gate: the model is blessed when its eval RMSE is at most
 # MAX_RMSE and, once a blessed model exists, at most RMSE_TOLERANCE above the

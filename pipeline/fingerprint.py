@@ -39,3 +39,6 @@ NEGATIVE_SAMPLER_MODULES = (
     "components.negative_sampler.executor",
     "components.negative_sampler.sampling",
     "components.negative_sampler.transforms", "recommender.catalog")
+STRATIFIED_EXAMPLE_GEN_MODULES = (
+    "components.stratified_example_gen.executor",
+    "components.stratified_example_gen.splitting")

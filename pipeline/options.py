@@ -65,6 +65,14 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                        default=configs.AUC_TOLERANCE,
                        help="ranking objective: bless only if AUC is at most "
                             "this much below the latest blessed model's")
+    data = parser.add_argument_group("data")
+    data.add_argument("--split", default=configs.DEFAULT_SPLIT,
+                      choices=configs.SPLITS,
+                      help="random: 75/25 hash split of all ratings "
+                           "(default); user_stratified: each user's ratings "
+                           "75/25, as Microsoft Recommenders' benchmarks")
+    data.add_argument("--split-seed", type=int, default=configs.SPLIT_SEED,
+                      help="seed of the user-stratified split (42)")
     model = parser.add_argument_group(
         "model (defaults: the seed notebook for --objective rating, the "
         "tuned recipe of HParams.ranking_defaults for ranking)")
@@ -124,7 +132,9 @@ def pipeline_settings(args: argparse.Namespace,
         negatives_per_positive=args.negatives_per_positive,
         sampling_rounds=args.sampling_rounds,
         min_auc=args.min_auc,
-        auc_tolerance=args.auc_tolerance)
+        auc_tolerance=args.auc_tolerance,
+        split=args.split,
+        split_seed=args.split_seed)
 
 
 # ------------------------------------------------- Kubeflow (v1 and v2)

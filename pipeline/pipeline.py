@@ -23,6 +23,8 @@ from tfx.types import Channel, standard_artifacts
 from components.anomalies_gate.component import AnomaliesGate
 from components.negative_sampler import splits as sampler_splits
 from components.negative_sampler.component import NegativeSampler
+from components.stratified_example_gen.component import (
+    StratifiedCsvExampleGen)
 from components.topk_evaluator.component import TopKEvaluator
 from pipeline import configs, fingerprint
 from trainer_module import features
@@ -48,6 +50,8 @@ def create_pipeline(
         sampling_rounds: int = configs.SAMPLING_ROUNDS,
         min_auc: float = configs.MIN_AUC,
         auc_tolerance: float = configs.AUC_TOLERANCE,
+        split: str = configs.DEFAULT_SPLIT,
+        split_seed: int = configs.SPLIT_SEED,
         beam_pipeline_args: Optional[List[str]] = None,
         metadata_connection_config: Optional[
             metadata_store_pb2.ConnectionConfig] = None,
@@ -71,11 +75,12 @@ def create_pipeline(
         (ranking objective).
       min_auc, auc_tolerance: the TFMA Evaluator's blessing thresholds
         (ranking objective).
+      split, split_seed: how CsvExampleGen splits the ratings into train and
+        eval (configs.SPLITS); the seed drives the user-stratified split.
     """
     ranking = hparams.objective == features.RANKING_OBJECTIVE
-    example_gen = CsvExampleGen(
-        input_base=data_root, output_config=_hash_split_config(),
-    ).with_id(configs.EXAMPLE_GEN_ID)
+    example_gen = example_gen_for(split, data_root, split_seed).with_id(
+        configs.EXAMPLE_GEN_ID)
     statistics_gen = StatisticsGen(
         examples=example_gen.outputs["examples"],
     ).with_id(configs.STATISTICS_GEN_ID)
@@ -249,6 +254,24 @@ def _eval_config(label_key: str, metrics: List[str], gated_metric: str,
                     slicing_specs=[tfma.SlicingSpec()],
                     threshold=threshold)]),
         ])])
+
+
+def example_gen_for(split: str, data_root: str, split_seed: int
+                    ) -> CsvExampleGen:
+    """The ingestion of `split`: CsvExampleGen's hash split of all ratings,
+    or the same CSV reading with each user's ratings split in the buckets'
+    proportion (every component downstream sees these splits)."""
+    if split == configs.RANDOM_SPLIT:
+        return CsvExampleGen(input_base=data_root,
+                             output_config=_hash_split_config())
+    if split == configs.USER_STRATIFIED_SPLIT:
+        return StratifiedCsvExampleGen(
+            input_base=data_root, output_config=_hash_split_config(),
+            seed=split_seed, user_key=features.USER_KEY,
+            code_fingerprint=fingerprint.source_fingerprint(
+                fingerprint.STRATIFIED_EXAMPLE_GEN_MODULES))
+    raise ValueError(f"split must be one of {list(configs.SPLITS)}, got "
+                     f"{split!r}")
 
 
 def _hash_split_config() -> example_gen_pb2.Output:

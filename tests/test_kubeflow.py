@@ -41,6 +41,10 @@ BEAM_COMPONENTS = {"CsvExampleGen", "StatisticsGen", "Transform", "Evaluator",
                    "TopKEvaluator"}
 RESOLVER = "latest_blessed_model_resolver"
 TOPK_EXECUTOR = "components.topk_evaluator.executor.Executor"
+# The specs are compiled with the user-stratified split, so that a pod must
+# import the project's own ExampleGen executor too.
+SPLIT_FLAGS = ["--split", "user_stratified", "--split-seed", "7"]
+STRATIFIED_EXECUTOR = "components.stratified_example_gen.executor.Executor"
 V2_ENTRYPOINT = ("tfx.orchestration.kubeflow.v2.container."
                  "kubeflow_v2_run_executor")
 # What Vertex AI names artifacts; the entrypoint hashes names into ids.
@@ -51,7 +55,7 @@ VERTEX_ARTIFACT = ("projects/1234/locations/europe-west4/metadataStores/"
 def runner_argv(output: pathlib.Path) -> list:
     return ["--image", IMAGE, "--pipeline-root", PIPELINE_ROOT,
             "--data-root", DATA_ROOT, "--output", str(output),
-            *BEAM_FLAGS, *TINY_MODEL_FLAGS]
+            *BEAM_FLAGS, *SPLIT_FLAGS, *TINY_MODEL_FLAGS]
 
 
 @pytest.fixture(scope="module")
@@ -190,6 +194,7 @@ def test_pods_import_every_executor_and_module_from_a_clean_folder(
     paths = sorted({c["args"][c["args"].index("--executor_class_path") + 1]
                     for c in v2_containers(specs["v2"]).values()})
     assert TOPK_EXECUTOR in paths and any("AnomaliesGate" in p for p in paths)
+    assert STRATIFIED_EXECUTOR in paths
     module = TOPK_EXECUTOR.rsplit(".", 1)[0]
     [image_check] = [s for s in dockerfile_scripts()
                      if s.startswith(f"import {module}")]

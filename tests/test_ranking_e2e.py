@@ -11,6 +11,7 @@ import json
 import os
 
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
@@ -19,6 +20,7 @@ from tfx.types import artifact_utils
 
 from conftest import TINY_RANKING_FLAGS
 from components.negative_sampler import splits
+from components.stratified_example_gen import splitting
 from components.topk_evaluator.executor import (RATING_METRIC_NAMES,
                                                 read_evaluation)
 from recommender import data
@@ -48,6 +50,20 @@ def test_every_component_ran_once_with_the_sampler(store):
     assert {s.component: s.state for s in steps}["NegativeSampler"] == \
         "COMPLETE"
     assert all(s.state == "COMPLETE" for s in steps)
+
+
+def test_user_stratified_split_puts_three_quarters_of_each_user_in_train(
+        store, tiny_ranking_run):
+    raw = metadata_report.latest_output(store, "CsvExampleGen", "examples")
+    train, held_out = (data.read_examples(glob.glob(
+        os.path.join(raw.uri, f"Split-{split}", "*"))).groupby(
+            features.USER_KEY).size() for split in ("train", "eval"))
+    every = pd.read_csv(tiny_ranking_run.data_dir / "ratings.csv").groupby(
+        features.USER_KEY).size()
+    assert (every >= 2).all()  # so every user must be in both splits
+    assert train.to_dict() == {user: splitting.num_train(count, 0.75)
+                               for user, count in every.items()}
+    assert held_out.to_dict() == (every - train).to_dict()
 
 
 def test_sampler_writes_positives_and_negatives_per_round(store):
