@@ -33,6 +33,12 @@ def write_report(path: str, report: Dict) -> None:
     print(f"wrote {path}")
 
 
+def read_json(path: str) -> Dict:
+    """A benchmark's JSON result."""
+    with open(path) as handle:
+        return json.load(handle)
+
+
 def print_json(result: Dict, out: str = "") -> None:
     """A script's figures as JSON on stdout, and in file `out` if given
     (what pipeline_benchmark.py reads back)."""

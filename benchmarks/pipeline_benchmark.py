@@ -25,7 +25,6 @@ and the probe's figures, and the ratios (pipeline / notebook). Extra
 arguments after `--` go to local_runner.py.
 """
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -95,7 +94,7 @@ def pipeline_figures(store, wall: float, peak_kib: int) -> Dict:
         "component_seconds": {
             step.component: round(step.seconds, 1)
             for step in metadata_report.component_runs(store)},
-        "trainer": read_json(os.path.join(
+        "trainer": common.read_json(os.path.join(
             metadata_report.latest_output(store, "Trainer", "model_run").uri,
             TRAINING_STATS_FILE)),
         "eval_metrics": {
@@ -122,12 +121,7 @@ def json_command(script: List[str], work_dir: str) -> Tuple[Dict, float, int]:
     """(the JSON a benchmark script writes with --out, wall s, peak KiB)."""
     out = os.path.join(work_dir, "figures.json")
     wall, peak_kib = timed_run([sys.executable, *script, "--out", out])
-    return read_json(out), wall, peak_kib
-
-
-def read_json(path: str) -> Dict:
-    with open(path) as handle:
-        return json.load(handle)
+    return common.read_json(out), wall, peak_kib
 
 
 def ratios(run: Dict) -> Dict[str, float]:

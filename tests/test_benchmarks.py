@@ -144,3 +144,44 @@ def test_trainer_writes_its_steps_and_speed(tiny_pipeline_run):
     assert stats["train_seconds"] > 0
     assert stats["steps_per_second"] == pytest.approx(
         60 / stats["train_seconds"], rel=0.02)
+
+
+def _benchmark_result(precision, ndcg, rmse=None):
+    """The parts of a pipeline_benchmark.py result the quality table reads."""
+    metrics = {"precision@k": precision, "ndcg@k": ndcg, "map@k": 0.1,
+               "recall@k": 0.2}
+    return {"command": "benchmarks/pipeline_benchmark.py --runs 3",
+            "per_run": [{}, {}, {}],
+            "eval_metrics_median": ({} if rmse is None else
+                                    {"root_mean_squared_error": rmse}),
+            "topk_median": {"model": metrics, "popularity": {
+                "precision@k": 0.2, "ndcg@k": 0.24}}}
+
+
+def test_quality_table_has_every_objective_and_split_and_labels_published(
+        tmp_path):
+    from benchmarks import quality_table
+    figures = {"pipeline_ml100k.json": (0.03, 0.04, 0.95),
+               "pipeline_stratified_ml100k.json": (0.05, 0.06, 0.94),
+               "pipeline_ranking_ml100k.json": (0.37, 0.41, None),
+               "pipeline_ranking_stratified_ml100k.json": (0.41, 0.46, None)}
+    for name, values in figures.items():
+        (tmp_path / name).write_text(json.dumps(_benchmark_result(*values)))
+    table = quality_table.build_table(str(tmp_path))
+    measured = {(row["objective"], row["split"]):
+                (row["precision@10"], row["ndcg@10"], row["rmse"])
+                for row in table["measured"]}
+    assert measured == {
+        ("rating", "random"): (0.03, 0.04, 0.95),
+        ("rating", "user_stratified"): (0.05, 0.06, 0.94),
+        ("ranking", "random"): (0.37, 0.41, None),
+        ("ranking", "user_stratified"): (0.41, 0.46, None)}
+    text = quality_table.markdown(table)
+    assert "| this pipeline, ranking objective | user_stratified | 0.410 | " \
+           "0.460 |  |" in text
+    assert "| BPR (published, Recommenders) | user_stratified | 0.388 | " \
+           "0.442 | |" in text
+    assert "another code base" in table["published"]["source"]
+    (tmp_path / "pipeline_ml100k.json").unlink()
+    with pytest.raises(FileNotFoundError, match="pipeline_ml100k.json"):
+        quality_table.build_table(str(tmp_path))
