@@ -100,6 +100,7 @@ def run_pipeline(args: argparse.Namespace, hparams: HParams,
         paths.log_dir, f"{args.pipeline_name}-{time.strftime('%Y%m%d-%H%M%S')}.log")
     progress.route_logs(log_path, [c.id for c in tfx_pipeline.components])
     print(f"pipeline: {args.pipeline_name}, root {paths.pipeline_root}\n"
+          f"split: {describe_split(args.split, args.split_seed)}\n"
           f"logs: {log_path}")
     try:
         LocalDagRunner().run(tfx_pipeline)
@@ -109,6 +110,16 @@ def run_pipeline(args: argparse.Namespace, hparams: HParams,
         return 1
     print_summary(metadata_report.open_store(paths.metadata_path), paths)
     return 0
+
+
+def describe_split(split: str, seed: int) -> str:
+    """How the ratings are split, in the run's first lines."""
+    train = round(100 * configs.TRAIN_HASH_BUCKETS / (
+        configs.TRAIN_HASH_BUCKETS + configs.EVAL_HASH_BUCKETS))
+    shares = f"{train}/{100 - train}"
+    if split == configs.USER_STRATIFIED_SPLIT:
+        return f"{split}, each user's ratings {shares} (seed {seed})"
+    return f"{split}, all ratings hashed {shares}"
 
 
 def print_summary(store, paths: configs.LocalPaths) -> None:

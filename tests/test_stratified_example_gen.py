@@ -211,3 +211,14 @@ def test_split_flags_reach_create_pipeline():
     assert (defaults["split"], defaults["split_seed"]) == ("random", 42)
     with pytest.raises(SystemExit):
         parser.parse_args(["--split", "by_time"])
+
+
+def test_run_names_its_split_in_its_first_lines():
+    import sys
+    from conftest import REPO
+    sys.path.insert(0, str(REPO))
+    import local_runner
+    assert local_runner.describe_split("user_stratified", 42) == (
+        "user_stratified, each user's ratings 75/25 (seed 42)")
+    assert local_runner.describe_split("random", 42) == (
+        "random, all ratings hashed 75/25")
