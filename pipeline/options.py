@@ -30,7 +30,10 @@ _HPARAM_FLAGS = {
     "linear_l1": (float, "FTRL L1 regularization (seed: 0.0)"),
     "crossed_hash_buckets": (int, "buckets of the user x item cross (1000)"),
     "dnn_learning_rate": (float, "Adagrad learning rate (seed: 0.1)"),
-    "user_embedding_dim": (int, "user embedding size (seed: 64)"),
+    "user_embedding_dim": (int, "user embedding size (seed: 64; 0: none, "
+                                "with a history embedding)"),
+    "history_embedding_dim": (int, "embedding size of the user's rated "
+                                   "movies (0: off, the seed)"),
     "item_embedding_dim": (int, "item embedding size (seed: 4)"),
     "dropout": (float, "DNN dropout rate (seed: 0.3)"),
     "random_seed": (int, "graph-level random seed (123)"),

@@ -55,6 +55,10 @@ SAMPLED_LABEL_KEY = "label"
 # Transform outputs.
 USER_VOCAB_NAME = "user_id_vocab"
 ITEM_VOCAB_NAME = "item_id_vocab"
+# Derived in the Trainer and the served model from user_id_xf
+# (trainer_module/history.py), not by Transform: the items the user rated in
+# the train split, but the row's own.
+USER_HISTORY_XF = "user_history_xf"
 # Every id absent from the training vocabulary maps to this many extra
 # buckets (index == vocabulary size), never to -1.
 NUM_OOV_BUCKETS = 1

@@ -47,8 +47,13 @@ class HParams:
     dnn_optimizer: str = ADAGRAD
     dnn_learning_rate: float = 0.1
     hidden_units: Tuple[int, ...] = (1024, 32, 1024)
+    # 0: no user-id embedding (then the history must be on).
     user_embedding_dim: int = 64
     item_embedding_dim: int = 4
+    # > 0: the deep part also embeds the user's history (the movies they
+    # rated in the train split, trainer_module/history.py) in this many
+    # dimensions, averaged (sqrtn); 0: off, as the seed.
+    history_embedding_dim: int = 0
     dropout: float = 0.3
     batch_norm: bool = True
     # The seed's embeddings are clipped to norm sqrt(dimension)
@@ -66,7 +71,15 @@ class HParams:
         _check_choice(self, "dnn_optimizer", DNN_OPTIMIZERS)
         _check_choice(self, "loss_reduction", LOSS_REDUCTIONS)
         _check_positive(self, ("epochs", "batch_size", "crossed_hash_buckets",
-                               "user_embedding_dim", "item_embedding_dim"))
+                               "item_embedding_dim"))
+        for name in ("user_embedding_dim", "history_embedding_dim"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be >= 0, got "
+                                 f"{getattr(self, name)}")
+        if not (self.user_embedding_dim or self.history_embedding_dim):
+            raise ValueError(
+                "user_embedding_dim is 0 and history_embedding_dim is 0: the "
+                "deep part would know nothing of the user")
         if not self.hidden_units or min(self.hidden_units) <= 0:
             raise ValueError(
                 f"hidden_units must be positive layer sizes, got "

@@ -10,7 +10,8 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tensorflow import estimator as tf_estimator
 
-from trainer_module import features, hparams as hparams_lib, preprocessing
+from trainer_module import (features, hparams as hparams_lib, history,
+                            preprocessing)
 from trainer_module.hparams import HParams
 
 # Signatures of the exported model. SERVING_SIGNATURE takes serialized raw
@@ -59,10 +60,12 @@ def feature_columns(hparams: HParams, num_users: int, num_items: int
         [user, item], hash_bucket_size=hparams.crossed_hash_buckets)]
     if hparams.wide_item_column:
         wide.append(item)
-    deep = [
-        tf.feature_column.embedding_column(
+    deep = []
+    if hparams.user_embedding_dim:
+        deep.append(tf.feature_column.embedding_column(
             user, dimension=hparams.user_embedding_dim,
-            max_norm=_max_norm(hparams, hparams.user_embedding_dim)),
+            max_norm=_max_norm(hparams, hparams.user_embedding_dim)))
+    deep += [
         tf.feature_column.embedding_column(
             item, dimension=hparams.item_embedding_dim,
             max_norm=_max_norm(hparams, hparams.item_embedding_dim)),
@@ -70,6 +73,13 @@ def feature_columns(hparams: HParams, num_users: int, num_items: int
             features.transformed_name(features.GENRES_KEY),
             shape=(len(features.GENRES),)),
     ]
+    if hparams.history_embedding_dim:
+        # The user's other rated movies, embedded and averaged (sqrtn).
+        deep.append(tf.feature_column.embedding_column(
+            tf.feature_column.categorical_column_with_identity(
+                features.USER_HISTORY_XF, num_buckets=num_items),
+            dimension=hparams.history_embedding_dim, combiner="sqrtn",
+            max_norm=_max_norm(hparams, hparams.history_embedding_dim)))
     return wide, deep
 
 
@@ -105,12 +115,15 @@ def estimator_class(objective: str) -> type:
     return tf_estimator.DNNLinearCombinedRegressor
 
 
-def serving_receiver_fn(tf_transform_output: tft.TFTransformOutput):
+def serving_receiver_fn(tf_transform_output: tft.TFTransformOutput,
+                        user_history: Optional[history.UserHistory] = None):
     """Returns the export-time input function: raw examples in, features out.
 
     The serving graph parses serialized tf.Examples that carry no label,
     applies the Transform graph and feeds the model. A second signature
-    (RAW_SIGNATURE) accepts the parsed raw columns directly.
+    (RAW_SIGNATURE) accepts the parsed raw columns directly. With
+    `user_history`, the graph also derives the history feature from the
+    transformed ids, as the Trainer's input did.
     """
     def receiver_fn() -> tf_estimator.export.ServingInputReceiver:
         serialized = tf.compat.v1.placeholder(
@@ -122,6 +135,8 @@ def serving_receiver_fn(tf_transform_output: tft.TFTransformOutput):
                for key, value in parse_raw_examples(serialized).items()}
         transformed = tf_transform_output.transform_raw_features(
             _as_transform_inputs(raw), drop_unused_features=True)
+        if user_history is not None:
+            transformed = history.add_history(transformed, user_history)
         return tf_estimator.export.ServingInputReceiver(
             transformed, {"examples": serialized},
             receiver_tensors_alternatives={"raw": raw})

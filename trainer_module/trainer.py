@@ -13,7 +13,7 @@ from tensorflow import estimator as tf_estimator
 from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.public import tfxio
 
-from trainer_module import features, model
+from trainer_module import features, history, model
 from trainer_module.hparams import CUSTOM_CONFIG_KEY, SUM, HParams
 
 # Written into the model_run artifact after training (write_training_stats).
@@ -47,15 +47,19 @@ def run_fn(fn_args: FnArgs) -> None:
 
     estimator = model.build_estimator(
         hparams, num_users, num_items, _run_config(fn_args, hparams, steps))
+    user_history = (load_user_history(fn_args.train_files,
+                                      tf_transform_output, num_users)
+                    if hparams.history_embedding_dim else None)
 
     def train_input_fn():
-        return train_dataset(fn_args.train_files, fn_args.data_accessor,
-                             tf_transform_output, hparams, num_train_rows)
+        return with_history(train_dataset(
+            fn_args.train_files, fn_args.data_accessor, tf_transform_output,
+            hparams, num_train_rows), user_history)
 
     def eval_input_fn():
-        return _input_fn(fn_args.eval_files, fn_args.data_accessor,
-                         tf_transform_output, hparams.batch_size,
-                         num_epochs=1)
+        return with_history(_input_fn(
+            fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
+            hparams.batch_size, num_epochs=1), user_history)
 
     started = time.time()
     estimator.train(train_input_fn, max_steps=steps)
@@ -66,22 +70,49 @@ def run_fn(fn_args: FnArgs) -> None:
     metrics = estimator.evaluate(eval_input_fn, name="eval")
     logging.info("Eval on the eval split: %s", metrics)
     export_serving_model(estimator, tf_transform_output,
-                         fn_args.serving_model_dir, hparams.objective)
+                         fn_args.serving_model_dir, hparams.objective,
+                         user_history)
+
+
+def load_user_history(train_files: List[str],
+                      tf_transform_output: tft.TFTransformOutput,
+                      num_users: int) -> history.UserHistory:
+    """The train split's positives as the history table (history.py)."""
+    users, items = history.read_positive_pairs(train_files,
+                                               tf_transform_output)
+    table = history.build_user_history(users, items, num_users)
+    logging.info("User history: %d (user, movie) pairs of %d users",
+                 len(table.items), num_users)
+    return table
+
+
+def with_history(dataset: tf.data.Dataset,
+                 user_history: Optional[history.UserHistory]
+                 ) -> tf.data.Dataset:
+    """(features, label) batches with the history feature added, if on."""
+    if user_history is None:
+        return dataset
+    return dataset.map(lambda columns, labels: (
+        history.add_history(columns, user_history), labels))
 
 
 def export_serving_model(estimator: tf_estimator.Estimator,
                          tf_transform_output: tft.TFTransformOutput,
                          serving_model_dir: str,
-                         objective: str = features.RATING_OBJECTIVE) -> None:
+                         objective: str = features.RATING_OBJECTIVE,
+                         user_history: Optional[history.UserHistory] = None
+                         ) -> None:
     """Exports the estimator, then re-saves it with TF2 signatures.
 
     The result lands in serving_model_dir itself (the estimator alone would
     write a timestamped child) with the signatures of model.ServingModule
-    for `objective`, the one the estimator was built for.
+    for `objective`, the one the estimator was built for, and the history
+    table inside the graph when the model uses it.
     """
     with tempfile.TemporaryDirectory() as export_base:
         exported = estimator.export_saved_model(
-            export_base, model.serving_receiver_fn(tf_transform_output))
+            export_base, model.serving_receiver_fn(tf_transform_output,
+                                                   user_history))
         module = model.ServingModule(tf.saved_model.load(exported), objective)
         tf.saved_model.save(module, serving_model_dir,
                             signatures=module.signatures())

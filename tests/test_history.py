@@ -1,0 +1,106 @@
+"""The user-history feature (trainer_module/history.py): the table of each
+user's train movies and the feature a row gets from it, its own movie left
+out."""
+import dataclasses
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow import estimator as tf_estimator
+
+from trainer_module import features, history, model
+from trainer_module.hparams import HParams
+
+
+def test_table_holds_each_users_unique_items_sorted_and_empty_rows():
+    table = history.build_user_history(
+        user_xf=[2, 0, 2, 2, 0], item_xf=[5, 3, 1, 5, 4], num_users=4)
+    assert table.row_splits.tolist() == [0, 2, 2, 4, 4]
+    assert table.items.tolist() == [3, 4, 1, 5]
+
+
+def test_table_refuses_a_user_outside_the_vocabulary():
+    with pytest.raises(ValueError, match=r"\[0, 3\)"):
+        history.build_user_history([0, 3], [1, 1], num_users=3)
+
+
+def test_row_gets_its_users_items_but_its_own():
+    table = history.build_user_history([0, 0, 0, 1], [3, 4, 7, 2],
+                                       num_users=3)
+    rows = history.add_history(
+        {history.USER_XF: tf.constant([0, 0, 1, 2], tf.int64),
+         history.ITEM_XF: tf.constant([4, 9, 2, 2], tf.int64)}, table)
+    bag = tf.sparse.to_dense(rows[features.USER_HISTORY_XF],
+                             default_value=-1).numpy()
+    # user 0 scoring item 4 (rated): 3 and 7; item 9 (unrated): all three;
+    # user 1 scoring its only item: nothing; user 2 (no history): nothing.
+    assert bag.tolist() == [[3, 7, -1], [3, 4, 7], [-1, -1, -1],
+                            [-1, -1, -1]]
+    assert rows[history.USER_XF].numpy().tolist() == [0, 0, 1, 2]
+
+
+def test_history_embedding_is_in_the_deep_part_only_when_on():
+    def deep_names(params):
+        return [column.name for column in
+                model.feature_columns(params, num_users=5, num_items=9)[1]]
+    assert not any("history" in name for name in deep_names(HParams()))
+    names = deep_names(HParams(history_embedding_dim=8,
+                               user_embedding_dim=0))
+    assert any(features.USER_HISTORY_XF in name for name in names)
+    assert not any(features.transformed_name(features.USER_KEY) in name
+                   for name in names)
+
+
+@pytest.mark.parametrize("values,message", [
+    ({"user_embedding_dim": 0}, "know nothing of the user"),
+    ({"history_embedding_dim": -1}, "history_embedding_dim must be >= 0"),
+    ({"user_embedding_dim": -2, "history_embedding_dim": 4},
+     "user_embedding_dim must be >= 0"),
+])
+def test_embedding_sizes_are_validated(values, message):
+    with pytest.raises(ValueError, match=message):
+        HParams(**values)
+
+
+def test_ranking_model_learns_from_the_history_of_similar_users(tmp_path):
+    """Users 0-2 rated movies 1, 2 and 3; user 3 rated 1 and 2; users 4-9
+    rated 4 and 5, so movie 4 is twice as popular as movie 3. User 3 has no
+    embedding, and (3, 3) and (3, 4) are never trained on: only the history
+    (movies 1 and 2, as users 0-2) can rank movie 3 above the more popular
+    movie 4."""
+    positives = [(u, i) for u in range(3) for i in (1, 2, 3)] + [
+        (3, 1), (3, 2)] + [(u, i) for u in range(4, 10) for i in (4, 5)]
+    table = history.build_user_history(*zip(*positives), num_users=11)
+    rated = set(positives)
+    negatives = [(u, i) for u in range(10) for i in range(1, 6)
+                 if (u, i) not in rated and (u, i) not in {(3, 3), (3, 4)}]
+    rows = positives * 20 + negatives * 20
+    users, items = (np.array(column, np.int64) for column in zip(*rows))
+    labels = np.array([1.0] * (len(positives) * 20) + [0.0] * (
+        len(negatives) * 20), np.float32)[:, None]
+    params = dataclasses.replace(
+        HParams.ranking_defaults(), user_embedding_dim=0,
+        history_embedding_dim=4, batch_size=32, random_seed=1)
+
+    def input_fn(users, items, labels=None):
+        def to_features(user, item, *label):
+            columns = history.add_history(
+                {history.USER_XF: user, history.ITEM_XF: item,
+                 features.transformed_name(features.GENRES_KEY): tf.zeros(
+                     [tf.shape(user)[0], len(features.GENRES)])}, table)
+            return (columns, label[0]) if label else columns
+        data = (users, items) + ((labels,) if labels is not None else ())
+        dataset = tf.data.Dataset.from_tensor_slices(data)
+        if labels is not None:
+            dataset = dataset.shuffle(len(users), seed=1).repeat()
+        return dataset.batch(32).map(to_features)
+
+    estimator = model.build_estimator(
+        params, num_users=11, num_items=7,
+        config=tf_estimator.RunConfig(model_dir=str(tmp_path),
+                                      tf_random_seed=1))
+    estimator.train(lambda: input_fn(users, items, labels), steps=400)
+    scores = [batch["logits"][0] for batch in estimator.predict(
+        lambda: input_fn(np.array([3, 3], np.int64),
+                         np.array([3, 4], np.int64)))]
+    assert scores[0] > scores[1]

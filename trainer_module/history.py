@@ -1,0 +1,87 @@
+"""The user-history feature: the movies a user rated in the train split, as a
+bag the deep part embeds (the implicit feedback of SVD++: a user is also
+what they watched, so users who watched alike are alike even where their
+own embeddings learned little).
+
+The Trainer reads the train split's (user, item) positives once
+(`read_positive_pairs`) into a `UserHistory` table, and the table travels
+inside the model, in the training graph and in the export alike, so serving
+still takes (user_id, item_id, genres) and a user's history is the one the
+model was trained with, as their embedding is. `add_history` derives the
+feature from the transformed ids; a row's own item is left out of its
+history, in training (else a positive would see itself in its history) and
+in serving (where the items scored are unseen ones anyway).
+"""
+from typing import Dict, List, NamedTuple, Tuple
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from trainer_module import features
+
+USER_XF = features.transformed_name(features.USER_KEY)
+ITEM_XF = features.transformed_name(features.ITEM_KEY)
+LABEL_XF = features.transformed_name(features.LABEL_KEY)
+_READ_BATCH = 1 << 16
+
+
+class UserHistory(NamedTuple):
+    """Each user's items (transformed indexes), as a ragged table: user u's
+    items are items[row_splits[u]:row_splits[u + 1]], sorted, unique."""
+    row_splits: np.ndarray  # int64, num_users + 1
+    items: np.ndarray  # int64
+
+
+def build_user_history(user_xf: np.ndarray, item_xf: np.ndarray,
+                       num_users: int) -> UserHistory:
+    """The table of (user, item) pairs; repeated pairs count once. Users
+    without a pair (the OOV bucket, too) get an empty history."""
+    user_xf, item_xf = (np.asarray(user_xf, np.int64),
+                        np.asarray(item_xf, np.int64))
+    if user_xf.size and (user_xf.min() < 0 or user_xf.max() >= num_users):
+        raise ValueError(f"user indexes must be in [0, {num_users}), got "
+                         f"[{user_xf.min()}, {user_xf.max()}]")
+    pairs = np.unique(np.stack([user_xf, item_xf], axis=1), axis=0) \
+        if user_xf.size else np.zeros((0, 2), np.int64)
+    row_splits = np.searchsorted(pairs[:, 0], np.arange(num_users + 1))
+    return UserHistory(row_splits.astype(np.int64),
+                       pairs[:, 1].astype(np.int64))
+
+
+def read_positive_pairs(file_patterns: List[str],
+                        tf_transform_output: tft.TFTransformOutput
+                        ) -> Tuple[np.ndarray, np.ndarray]:
+    """(user_xf, item_xf) of every row of the transformed examples whose
+    label is positive: a rated movie (the ranking objective's negatives have
+    label 0; every row of the rating objective is a rating)."""
+    files = [path for pattern in file_patterns
+             for path in tf.io.gfile.glob(pattern)]
+    spec = {name: tf_transform_output.transformed_feature_spec()[name]
+            for name in (USER_XF, ITEM_XF, LABEL_XF)}
+    users, items = [], []
+    dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
+    for batch in dataset.batch(_READ_BATCH):
+        parsed = tf.io.parse_example(batch, spec)
+        positive = tf.reshape(parsed[LABEL_XF], [-1]).numpy() > 0
+        users.append(tf.reshape(parsed[USER_XF], [-1]).numpy()[positive])
+        items.append(tf.reshape(parsed[ITEM_XF], [-1]).numpy()[positive])
+    if not users:
+        raise ValueError(f"no transformed examples match {file_patterns}")
+    return np.concatenate(users), np.concatenate(items)
+
+
+def add_history(transformed: Dict[str, tf.Tensor], history: UserHistory
+                ) -> Dict[str, tf.Tensor]:
+    """`transformed` plus features.USER_HISTORY_XF: a SparseTensor of each
+    row's user's items but the row's own item. Builds its table as graph
+    constants, so call it inside the graph that uses it."""
+    table = tf.RaggedTensor.from_row_splits(
+        tf.constant(history.items, tf.int64),
+        tf.constant(history.row_splits, tf.int64))
+    users = tf.reshape(transformed[USER_XF], [-1])
+    items = tf.reshape(transformed[ITEM_XF], [-1])
+    rows = tf.gather(table, users)
+    others = tf.ragged.boolean_mask(
+        rows, tf.not_equal(rows, tf.expand_dims(items, 1)))
+    return {**transformed, features.USER_HISTORY_XF: others.to_sparse()}
