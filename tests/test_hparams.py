@@ -65,6 +65,13 @@ def test_unknown_key_raises_and_names_the_key():
     ("epochs", 0),
     ("batch_size", -1),
     ("crossed_hash_buckets", 0),
+    ("user_genre_hash_buckets", 0),
+    ("user_genre_hash_buckets", -5),
+    ("wide_user_genre_cross", "yes"),
+    ("wide_user_genre_cross", 1),
+    ("wide_item_column", None),
+    ("linear_l2", -1.0),
+    ("linear_l2", float("nan")),
     ("user_embedding_dim", 0),
     ("item_embedding_dim", -4),
     ("hidden_units", ()),
@@ -90,6 +97,24 @@ def test_non_positive_learning_rate_error_names_the_field(field, value):
 def test_negative_or_nan_l1_raises(value):
     with pytest.raises(ValueError, match="linear_l1"):
         HParams(linear_l1=value)
+
+
+def test_new_wide_options_are_off_for_the_rating_objective():
+    # The seed notebook's model: no user x genre cross, no L2 on FTRL.
+    hparams = HParams()
+    assert hparams.wide_user_genre_cross is False
+    assert hparams.linear_l2 == 0.0
+    assert hparams.user_genre_hash_buckets == 50_000
+
+
+def test_wide_user_genre_cross_error_is_clear():
+    with pytest.raises(ValueError) as error:
+        HParams(wide_user_genre_cross="true")
+    assert str(error.value) == ("wide_user_genre_cross must be True or "
+                                "False, got 'true'")
+    with pytest.raises(ValueError) as error:
+        HParams.from_dict({"linear_l2": -0.5})
+    assert str(error.value) == "linear_l2 must be >= 0, got -0.5"
 
 
 def test_steps_for_uses_epochs_over_rows():

@@ -55,6 +55,13 @@ SAMPLED_LABEL_KEY = "label"
 # Transform outputs.
 USER_VOCAB_NAME = "user_id_vocab"
 ITEM_VOCAB_NAME = "item_id_vocab"
+# Besides transformed_name(GENRES_KEY) (the multi-hot), Transform outputs the
+# genres as categorical ids under transformed_name(GENRE_IDS_KEY): one int64
+# slot per GENRES entry, the genre's index where the item has it, else
+# NO_GENRE_ID (which identity feature columns ignore), so a wide cross can
+# take genres as a multivalent categorical column (user x genre).
+GENRE_IDS_KEY = "genre_ids"
+NO_GENRE_ID = -1
 # Every id absent from the training vocabulary maps to this many extra
 # buckets (index == vocabulary size), never to -1.
 NUM_OOV_BUCKETS = 1

@@ -38,10 +38,17 @@ class HParams:
     # Wide part: FTRL over the crossed user x item column.
     linear_learning_rate: float = 0.0001
     linear_l1: float = 0.0
+    # FTRL's L2 regularisation strength on the wide weights.
+    linear_l2: float = 0.0
     crossed_hash_buckets: int = 1000
     # Also an item-id one-hot in the wide part: a per-item bias (popularity),
     # part of the ranking recipe.
     wide_item_column: bool = False
+    # Also a user x genre cross in the wide part (the user's affinity to
+    # each genre of the item; Transform's genre_ids_xf), hashed into
+    # user_genre_hash_buckets.
+    wide_user_genre_cross: bool = False
+    user_genre_hash_buckets: int = 50_000
     # Deep part: Adagrad (the seed) or Adam over user/item embeddings and the
     # genre vector.
     dnn_optimizer: str = ADAGRAD
@@ -66,7 +73,12 @@ class HParams:
         _check_choice(self, "dnn_optimizer", DNN_OPTIMIZERS)
         _check_choice(self, "loss_reduction", LOSS_REDUCTIONS)
         _check_positive(self, ("epochs", "batch_size", "crossed_hash_buckets",
+                               "user_genre_hash_buckets",
                                "user_embedding_dim", "item_embedding_dim"))
+        for name in ("wide_item_column", "wide_user_genre_cross"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got "
+                                 f"{getattr(self, name)!r}")
         if not self.hidden_units or min(self.hidden_units) <= 0:
             raise ValueError(
                 f"hidden_units must be positive layer sizes, got "
@@ -74,8 +86,11 @@ class HParams:
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         _check_positive(self, ("linear_learning_rate", "dnn_learning_rate"))
-        if not self.linear_l1 >= 0:
-            raise ValueError(f"linear_l1 must be >= 0, got {self.linear_l1}")
+        for name in ("linear_l1", "linear_l2"):
+            # `not >= 0` also refuses NaN.
+            if not getattr(self, name) >= 0:
+                raise ValueError(
+                    f"{name} must be >= 0, got {getattr(self, name)}")
         if self.train_steps < 0:
             raise ValueError(f"train_steps must be >= 0, got {self.train_steps}")
 

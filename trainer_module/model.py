@@ -50,7 +50,8 @@ def vocabulary_sizes(tf_transform_output: tft.TFTransformOutput) -> Tuple[int, i
 def feature_columns(hparams: HParams, num_users: int, num_items: int
                     ) -> Tuple[List, List]:
     """(wide columns, deep columns) as in the seed's tf_utils.build_model,
-    plus the item one-hot in the wide part when hparams.wide_item_column."""
+    plus the item one-hot in the wide part when hparams.wide_item_column and
+    the user x genre cross when hparams.wide_user_genre_cross."""
     user = tf.feature_column.categorical_column_with_identity(
         features.transformed_name(features.USER_KEY), num_buckets=num_users)
     item = tf.feature_column.categorical_column_with_identity(
@@ -59,6 +60,14 @@ def feature_columns(hparams: HParams, num_users: int, num_items: int
         [user, item], hash_bucket_size=hparams.crossed_hash_buckets)]
     if hparams.wide_item_column:
         wide.append(item)
+    if hparams.wide_user_genre_cross:
+        # Multivalent: one crossed id per genre of the item (the -1 slots of
+        # genre_ids_xf are dropped by the identity column).
+        genre = tf.feature_column.categorical_column_with_identity(
+            features.transformed_name(features.GENRE_IDS_KEY),
+            num_buckets=len(features.GENRES))
+        wide.append(tf.feature_column.crossed_column(
+            [user, genre], hash_bucket_size=hparams.user_genre_hash_buckets))
     deep = [
         tf.feature_column.embedding_column(
             user, dimension=hparams.user_embedding_dim,
@@ -87,7 +96,8 @@ def build_estimator(hparams: HParams, num_users: int, num_items: int,
         linear_feature_columns=wide,
         linear_optimizer=tf.keras.optimizers.legacy.Ftrl(
             learning_rate=hparams.linear_learning_rate,
-            l1_regularization_strength=hparams.linear_l1),
+            l1_regularization_strength=hparams.linear_l1,
+            l2_regularization_strength=hparams.linear_l2),
         dnn_feature_columns=deep,
         dnn_optimizer=_DNN_OPTIMIZERS[hparams.dnn_optimizer](
             learning_rate=hparams.dnn_learning_rate),
