@@ -34,6 +34,7 @@ medians over the seeds.
 """
 import argparse
 import dataclasses
+import json
 import os
 import platform
 import sys
@@ -51,6 +52,7 @@ sys.path.insert(0, REPO)
 
 from benchmarks import common  # noqa: E402
 from components.negative_sampler import sampling  # noqa: E402
+from components.stratified_example_gen import splitting  # noqa: E402
 from recommender import data, metrics  # noqa: E402
 from pipeline import configs  # noqa: E402
 from runtime import metadata_report  # noqa: E402
@@ -60,6 +62,19 @@ from trainer_module.hparams import HParams  # noqa: E402
 # The only split this study reads.
 TRAIN_SPLIT = configs.TRAIN_SPLIT
 HOLDOUT_FRACTION = 0.2
+# Splits of a ratings CSV (--data-csv): the pipeline's per-user stratified
+# 75/25 split (components/stratified_example_gen/splitting.py), seed 42.
+USER_STRATIFIED = "user_stratified"
+SPLITS = (USER_STRATIFIED,)
+DEFAULT_SPLIT_SEED = 42
+DEFAULT_TRAIN_FRACTION = 0.75
+# How the hold-out is carved from the train split: a seeded random
+# round(20%) of each user's rows (split_holdout), or per-user stratified
+# with splitting.split_user_rows (split_holdout_stratified: every user with
+# >= 2 train rows has held-out rows).
+RANDOM_HOLDOUT = "random"
+STRATIFIED_HOLDOUT = "user_stratified"
+HOLDOUTS = (RANDOM_HOLDOUT, STRATIFIED_HOLDOUT)
 K = 10
 DEFAULT_SEEDS = (42, 7)
 DEFAULT_OUT = os.path.join(REPO, "benchmarks", "results",
@@ -72,6 +87,7 @@ ROUND = "round"
 USER_XF = features.transformed_name(features.USER_KEY)
 ITEM_XF = features.transformed_name(features.ITEM_KEY)
 GENRES_XF = features.transformed_name(features.GENRES_KEY)
+GENRE_IDS_XF = features.transformed_name(features.GENRE_IDS_KEY)
 
 IN_ORDER = "in_order"
 MIXED = "mixed"
@@ -100,6 +116,37 @@ VARIANTS: Tuple[Variant, ...] = (
 )
 VARIANTS_BY_NAME = {variant.name: variant for variant in VARIANTS}
 
+# The search on the per-user stratified split (--data-csv, issue 15):
+# pipeline defaults first (the reference), then one lever at a time, then
+# combinations of those that helped. Results:
+# results/ranking_search_stratified.json.
+SEARCH_VARIANTS: Tuple[Variant, ...] = (
+    Variant("ref", "current ranking defaults, 4 negatives x 6 rounds"),
+    Variant("rounds_10", "10 rounds", rounds=10),
+    Variant("neg_8", "8 negatives per positive", negatives_per_positive=8),
+    Variant("user_genre", "wide user x genre cross",
+            hparam_overrides=(("wide_user_genre_cross", True),)),
+    Variant("emb_64", "64-dimensional user and item embeddings",
+            hparam_overrides=(("user_embedding_dim", 64),
+                              ("item_embedding_dim", 64))),
+    Variant("hidden_256_128", "hidden units (256, 128)",
+            hparam_overrides=(("hidden_units", (256, 128)),)),
+    Variant("dnn_lr_001", "Adam learning rate 0.001",
+            hparam_overrides=(("dnn_learning_rate", 0.001),)),
+    Variant("linear_lr_01", "FTRL learning rate 0.1",
+            hparam_overrides=(("linear_learning_rate", 0.1),)),
+    Variant("linear_lr_002", "FTRL learning rate 0.02",
+            hparam_overrides=(("linear_learning_rate", 0.02),)),
+    Variant("linear_l2_1", "FTRL L2 strength 1.0",
+            hparam_overrides=(("linear_l2", 1.0),)),
+    Variant("batch_512", "batch size 512",
+            hparam_overrides=(("batch_size", 512),)),
+    Variant("dropout_02", "DNN dropout 0.2",
+            hparam_overrides=(("dropout", 0.2),)),
+)
+SEARCH_VARIANTS_BY_NAME = {v.name: v for v in SEARCH_VARIANTS}
+ALL_VARIANTS = {**VARIANTS_BY_NAME, **SEARCH_VARIANTS_BY_NAME}
+
 
 # ------------------------------------------------------------------ input
 
@@ -116,6 +163,60 @@ def read_train_split(output_root: str, pipeline_name: str
     if examples is None:
         raise SystemExit(f"no CsvExampleGen examples in {paths.metadata_path}")
     return data.read_split(examples, TRAIN_SPLIT), examples.uri
+
+
+def read_csv_train_split(path: str, seed: int = DEFAULT_SPLIT_SEED,
+                         train_fraction: float = DEFAULT_TRAIN_FRACTION
+                         ) -> pd.DataFrame:
+    """The train part of the per-user stratified split of a ratings CSV
+    (user_id,item_id,rating,timestamp,genres), as read_split gives a split:
+    user_id, item_id, rating, genres (bytes, b"" for none).
+
+    Each user's rows go through splitting.split_user_rows(seed,
+    train_fraction) with sort keys (item_id, rating, timestamp, genres), as
+    the pipeline's ingestion does. The eval part is dropped here.
+    """
+    ratings = pd.read_csv(path, dtype={features.GENRES_KEY: str},
+                          keep_default_na=False)
+    missing = set(features.CSV_COLUMNS) - set(ratings.columns)
+    if missing:
+        raise ValueError(f"{path} lacks the columns {sorted(missing)}")
+    kept = []
+    for user_id, rows in ratings.groupby(USER, sort=True):
+        index = rows.index.tolist()
+        keys = list(zip(rows[ITEM].astype(int), rows[features.LABEL_KEY]
+                        .astype(float), rows[features.TIMESTAMP_KEY]
+                        .astype(int), rows[features.GENRES_KEY].astype(str)))
+        train_index, _ = splitting.split_user_rows(
+            index, keys, int(user_id), seed, train_fraction)
+        kept.extend(train_index)
+    train = ratings.loc[sorted(kept)]
+    return pd.DataFrame({
+        USER: train[USER].to_numpy(np.int64),
+        ITEM: train[ITEM].to_numpy(np.int64),
+        features.LABEL_KEY: train[features.LABEL_KEY].to_numpy(np.float32),
+        features.GENRES_KEY: np.array(
+            [g.encode() for g in train[features.GENRES_KEY]], dtype=object),
+    })
+
+
+def split_holdout_stratified(train: pd.DataFrame, fraction: float, seed: int
+                             ) -> Tuple[pd.DataFrame, pd.DataFrame]:
+    """(fit, holdout) per user with splitting.split_user_rows (train
+    fraction 1 - fraction, sort keys the row's values): a user with n >= 2
+    rows keeps round((1 - fraction) * n) of them, at least 1 and at most
+    n - 1, so every such user has held-out rows."""
+    columns = [ITEM, features.LABEL_KEY, features.GENRES_KEY]
+    fit_index, held_index = [], []
+    for user_id, rows in train.groupby(USER, sort=True):
+        index = rows.index.tolist()
+        keys = list(zip(*(rows[c].tolist() for c in columns)))
+        fit_rows, held_rows = splitting.split_user_rows(
+            index, keys, int(user_id), seed, 1.0 - fraction)
+        fit_index.extend(fit_rows)
+        held_index.extend(held_rows)
+    return (train.loc[sorted(fit_index)].reset_index(drop=True),
+            train.loc[sorted(held_index)].reset_index(drop=True))
 
 
 def split_holdout(train: pd.DataFrame, fraction: float, seed: int
@@ -204,7 +305,7 @@ class FeatureSpace(NamedTuple):
     item_vocab: np.ndarray  # sorted ids
     catalog_items: np.ndarray  # sorted ids, aligned with genre_table
     genre_table: np.ndarray  # float32 [catalog items, len(GENRES)]
-
+    genre_id_table: np.ndarray  # int64 genre_ids of genre_table
     @property
     def num_users(self) -> int:
         return len(self.user_vocab) + features.NUM_OOV_BUCKETS
@@ -218,11 +319,13 @@ def feature_space(fit: pd.DataFrame,
                   train_catalog: sampling.Catalog) -> FeatureSpace:
     # Transform orders vocabularies by frequency; any fixed order serves the
     # identity columns equally.
+    multi_hot = genre_multi_hot(train_catalog.genres)
     return FeatureSpace(
         user_vocab=np.unique(fit[USER].to_numpy()),
         item_vocab=np.unique(fit[ITEM].to_numpy()),
         catalog_items=train_catalog.item_ids,
-        genre_table=genre_multi_hot(train_catalog.genres))
+        genre_table=multi_hot,
+        genre_id_table=preprocessing.genre_ids(multi_hot).numpy())
 
 
 def genre_multi_hot(genres: np.ndarray) -> np.ndarray:
@@ -251,10 +354,12 @@ def model_inputs(space: FeatureSpace, user_ids: np.ndarray,
     if labels is not None:
         columns += (np.asarray(labels, np.float32)[:, None],)
     genre_table = tf.constant(space.genre_table)
+    genre_id_table = tf.constant(space.genre_id_table)
 
     def to_features(user, item, catalog_row, *label):
         transformed = {USER_XF: user, ITEM_XF: item,
-                       GENRES_XF: tf.gather(genre_table, catalog_row)}
+                       GENRES_XF: tf.gather(genre_table, catalog_row),
+                       GENRE_IDS_XF: tf.gather(genre_id_table, catalog_row)}
         return (transformed, label[0]) if label else transformed
 
     return (tf.data.Dataset.from_tensor_slices(columns).batch(batch_size)
@@ -350,10 +455,14 @@ class SeedData(NamedTuple):
     popularity: Dict[str, float]
 
 
+HOLDOUT_FUNCTIONS = {RANDOM_HOLDOUT: split_holdout,
+                     STRATIFIED_HOLDOUT: split_holdout_stratified}
+
+
 def prepare_seed(train: pd.DataFrame, train_catalog: sampling.Catalog,
-                 seed: int) -> SeedData:
+                 seed: int, holdout: str = RANDOM_HOLDOUT) -> SeedData:
     """Hold-out, features, pool and popularity baseline of one seed."""
-    fit, holdout = split_holdout(train, HOLDOUT_FRACTION, seed)
+    fit, holdout = HOLDOUT_FUNCTIONS[holdout](train, HOLDOUT_FRACTION, seed)
     pool = build_pool(train, fit)
     return SeedData(
         seed=seed, fit=fit, holdout=holdout, fit_catalog=sampler_catalog(fit),
@@ -417,11 +526,11 @@ def machine_info() -> Dict[str, Any]:
 
 
 def medians_table(medians: Dict[str, Dict]) -> str:
-    lines = [f"{'variant':<16} {'ndcg@10':>8} {'prec@10':>8} {'steps':>6} "
+    lines = [f"{'variant':<22} {'ndcg@10':>8} {'prec@10':>8} {'steps':>6} "
              f"{'train_s':>8}"]
     for name, entry in medians.items():
         m = entry["model"]
-        lines.append(f"{name:<16} {m[f'ndcg@{K}']:>8.4f} "
+        lines.append(f"{name:<22} {m[f'ndcg@{K}']:>8.4f} "
                      f"{m[f'precision@{K}']:>8.4f} {m['steps']:>6.0f} "
                      f"{m['train_seconds']:>8.1f}")
     return "\n".join(lines)
@@ -431,25 +540,112 @@ def parse_args(argv: Sequence[str] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--output-root", default=configs.DEFAULT_OUTPUT_ROOT)
     parser.add_argument("--pipeline-name", default=configs.PIPELINE_NAME)
-    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS_BY_NAME),
+    parser.add_argument("--data-csv", default="",
+                        help="read this ratings CSV and split it (--split) "
+                             "instead of the metadata store's train split")
+    parser.add_argument("--split", choices=SPLITS, default=USER_STRATIFIED)
+    parser.add_argument("--split-seed", type=int, default=DEFAULT_SPLIT_SEED)
+    parser.add_argument("--train-fraction", type=float,
+                        default=DEFAULT_TRAIN_FRACTION)
+    parser.add_argument("--holdout", choices=HOLDOUTS, default=None,
+                        help="default: user_stratified with --data-csv, "
+                             "random otherwise")
+    parser.add_argument("--variants", nargs="+", choices=list(ALL_VARIANTS),
                         default=list(VARIANTS_BY_NAME))
     parser.add_argument("--seeds", nargs="+", type=int,
                         default=list(DEFAULT_SEEDS))
+    parser.add_argument("--append", action="store_true",
+                        help="keep the runs already in --out (of the same "
+                             "source and protocol), replacing only the "
+                             "(variant, seed) pairs run again")
     parser.add_argument("--out", default=DEFAULT_OUT)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.holdout is None:
+        args.holdout = (STRATIFIED_HOLDOUT if args.data_csv
+                        else RANDOM_HOLDOUT)
+    if args.data_csv and args.holdout == STRATIFIED_HOLDOUT and \
+            args.split_seed in args.seeds:
+        parser.error(f"hold-out seeds {args.seeds} must differ from the "
+                     f"split seed {args.split_seed}: the same seed would "
+                     f"shuffle each user's rows the same way")
+    return args
+
+
+def read_train(args: argparse.Namespace
+               ) -> Tuple[pd.DataFrame, Dict[str, Any]]:
+    """The train split the study reads, and where it came from."""
+    if args.data_csv:
+        train = read_csv_train_split(args.data_csv, args.split_seed,
+                                     args.train_fraction)
+        return train, {"data_csv": args.data_csv, "split": args.split,
+                       "split_seed": args.split_seed,
+                       "train_fraction": args.train_fraction,
+                       "part": TRAIN_SPLIT}
+    train, examples_uri = read_train_split(args.output_root,
+                                           args.pipeline_name)
+    return train, {"examples_uri": examples_uri, "split": TRAIN_SPLIT}
+
+
+def previous_runs(path: str, source: Dict, protocol: Dict,
+                  replaced: set) -> List[Dict]:
+    """The runs of an earlier report at `path` (for --append), but those
+    of the (variant, seed) pairs in `replaced`; refuses a report of another
+    source or protocol."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as handle:
+        report = json.load(handle)
+    for name, mine in (("source", source), ("protocol", protocol)):
+        theirs = {k: v for k, v in report.get(name, {}).items()
+                  if k != "seeds"}
+        if theirs != {k: v for k, v in mine.items() if k != "seeds"}:
+            raise SystemExit(f"{path} has another {name}: {theirs}")
+    return [run for run in report.get("runs", [])
+            if (run["variant"], run["seed"]) not in replaced]
 
 
 def main() -> None:
     args = parse_args()
     tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.WARN)
     started = time.perf_counter()
-    train, examples_uri = read_train_split(args.output_root,
-                                           args.pipeline_name)
+    train, source = read_train(args)
     train_catalog = sampler_catalog(train)
-    variants = [VARIANTS_BY_NAME[name] for name in args.variants]
-    runs, seeds = [], {}
+    source.update({"rows": len(train), "users": int(train[USER].nunique()),
+                   "items": len(train_catalog.item_ids)})
+    protocol = {"holdout": args.holdout, "holdout_fraction": HOLDOUT_FRACTION,
+                "k": K,
+                "pool": "every (train user, train-catalog item) pair not in "
+                        "the fit part"}
+    variants = [ALL_VARIANTS[name] for name in args.variants]
+    runs = (previous_runs(args.out, source, protocol,
+                          {(v.name, s) for v in variants for s in args.seeds})
+            if args.append else [])
+    seeds = {}
+    if args.append and os.path.exists(args.out):
+        with open(args.out) as handle:
+            seeds = json.load(handle).get("seeds", {})
+
+    def report() -> Dict[str, Any]:
+        names = list(dict.fromkeys(run["variant"] for run in runs))
+        medians = {name: variant_medians(runs, ALL_VARIANTS[name])
+                   for name in names}
+        return {
+            "benchmark": "ranking_validation",
+            "command": " ".join(["benchmarks/ranking_validation.py",
+                                 *sys.argv[1:]]),
+            "date": time.strftime("%Y-%m-%d"),
+            "machine": machine_info(),
+            "source": source,
+            "protocol": {**protocol, "seeds": sorted(
+                {run["seed"] for run in runs})},
+            "seeds": seeds,
+            "runs": runs,
+            "medians": medians,
+            "wall_seconds": round(time.perf_counter() - started, 1),
+        }
+
     for seed in args.seeds:
-        prepared = prepare_seed(train, train_catalog, seed)
+        prepared = prepare_seed(train, train_catalog, seed, args.holdout)
         seeds[str(seed)] = {"fit_rows": len(prepared.fit),
                             "holdout_rows": len(prepared.holdout),
                             "pool_pairs": len(prepared.pool.user_ids),
@@ -457,32 +653,17 @@ def main() -> None:
         for variant in variants:
             run = run_variant(variant, prepared)
             runs.append(run)
-            print(f"{variant.name:<16} seed {seed:<4} steps {run['steps']:>5} "
+            print(f"{variant.name:<22} seed {seed:<4} steps {run['steps']:>5} "
                   f"train {run['train_seconds']:>5.1f}s "
                   f"ndcg@{K} {run['model'][f'ndcg@{K}']:.4f} "
                   f"precision@{K} {run['model'][f'precision@{K}']:.4f} "
                   f"(popularity ndcg@{K} "
                   f"{run['popularity'][f'ndcg@{K}']:.4f})", flush=True)
-    medians = {v.name: variant_medians(runs, v) for v in variants}
-    print(medians_table(medians))
-    common.write_report(args.out, {
-        "benchmark": "ranking_validation",
-        "command": " ".join(["benchmarks/ranking_validation.py",
-                             *sys.argv[1:]]),
-        "date": time.strftime("%Y-%m-%d"),
-        "machine": machine_info(),
-        "source": {"examples_uri": examples_uri, "split": TRAIN_SPLIT,
-                   "rows": len(train), "users": int(train[USER].nunique()),
-                   "items": len(train_catalog.item_ids)},
-        "protocol": {"holdout_fraction": HOLDOUT_FRACTION, "k": K,
-                     "pool": "every (train user, train-catalog item) pair "
-                             "not in the fit part",
-                     "seeds": args.seeds},
-        "seeds": seeds,
-        "runs": runs,
-        "medians": medians,
-        "wall_seconds": round(time.perf_counter() - started, 1),
-    })
+            # After every run: a cut-short search keeps what it measured.
+            common.write_report(args.out, report())
+    final = report()
+    print(medians_table(final["medians"]))
+    common.write_report(args.out, final)
 
 
 if __name__ == "__main__":
