@@ -70,7 +70,11 @@ def test_unknown_key_raises_and_names_the_key():
     ("wide_user_genre_cross", "yes"),
     ("wide_user_genre_cross", 1),
     ("wide_item_column", None),
+    ("wide_user_item_cross", 0),
     ("linear_l2", -1.0),
+    ("dnn_learning_rate_decay", 0.0),
+    ("dnn_learning_rate_decay", 1.5),
+    ("dnn_learning_rate_decay", float("nan")),
     ("linear_l2", float("nan")),
     ("user_embedding_dim", 0),
     ("item_embedding_dim", -4),
@@ -105,6 +109,8 @@ def test_new_wide_options_are_off_for_the_rating_objective():
     assert hparams.wide_user_genre_cross is False
     assert hparams.linear_l2 == 0.0
     assert hparams.user_genre_hash_buckets == 50_000
+    assert hparams.wide_user_item_cross is True
+    assert hparams.dnn_learning_rate_decay == 1.0
 
 
 def test_wide_user_genre_cross_error_is_clear():
@@ -152,6 +158,11 @@ def test_ranking_defaults_are_the_research_recipe():
     assert hparams.wide_item_column is True
     assert hparams.dnn_optimizer == ADAM == "adam"
     assert hparams.dnn_learning_rate == 0.003
+    # The options the search tried and left off.
+    assert hparams.wide_user_item_cross is True
+    assert hparams.wide_user_genre_cross is False
+    assert hparams.linear_l2 == 0.0
+    assert hparams.dnn_learning_rate_decay == 1.0
     assert hparams.hidden_units == (128, 64)
     assert hparams.user_embedding_dim == 32
     assert hparams.item_embedding_dim == 32

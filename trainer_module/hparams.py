@@ -40,6 +40,11 @@ class HParams:
     linear_l1: float = 0.0
     # FTRL's L2 regularisation strength on the wide weights.
     linear_l2: float = 0.0
+    # The seed's user x item cross in the wide part, hashed into
+    # crossed_hash_buckets. It memorises pairs seen in training; the pairs a
+    # ranking scores are unseen ones, whose weights only a sampled negative
+    # (or a hash collision) ever moved.
+    wide_user_item_cross: bool = True
     crossed_hash_buckets: int = 1000
     # Also an item-id one-hot in the wide part: a per-item bias (popularity),
     # part of the ranking recipe.
@@ -53,6 +58,10 @@ class HParams:
     # genre vector.
     dnn_optimizer: str = ADAGRAD
     dnn_learning_rate: float = 0.1
+    # The DNN learning rate falls exponentially over the training steps to
+    # dnn_learning_rate * dnn_learning_rate_decay at the last step; 1.0
+    # keeps it constant (the seed).
+    dnn_learning_rate_decay: float = 1.0
     hidden_units: Tuple[int, ...] = (1024, 32, 1024)
     user_embedding_dim: int = 64
     item_embedding_dim: int = 4
@@ -75,7 +84,8 @@ class HParams:
         _check_positive(self, ("epochs", "batch_size", "crossed_hash_buckets",
                                "user_genre_hash_buckets",
                                "user_embedding_dim", "item_embedding_dim"))
-        for name in ("wide_item_column", "wide_user_genre_cross"):
+        for name in ("wide_user_item_cross", "wide_item_column",
+                     "wide_user_genre_cross"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got "
                                  f"{getattr(self, name)!r}")
@@ -86,6 +96,9 @@ class HParams:
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         _check_positive(self, ("linear_learning_rate", "dnn_learning_rate"))
+        if not 0.0 < self.dnn_learning_rate_decay <= 1.0:
+            raise ValueError(f"dnn_learning_rate_decay must be in (0, 1], "
+                             f"got {self.dnn_learning_rate_decay}")
         for name in ("linear_l1", "linear_l2"):
             # `not >= 0` also refuses NaN.
             if not getattr(self, name) >= 0:
