@@ -31,6 +31,25 @@ Protocol (per seed; every variant of a seed shares its hold-out and pool):
 One seed drives the hold-out, the sampler, the row order and the graph seed.
 Writes benchmarks/results/ranking_validation.json: every run and per-variant
 medians over the seeds.
+
+From a ratings CSV instead of the metadata store (issue 15's search):
+
+    .venv/bin/python benchmarks/ranking_validation.py \
+        --data-csv data/ml-100k/ratings.csv --split user_stratified \
+        --split-seed 42 --seeds 1 2 3 --variants ref dnn_lr_01 ... \
+        --append --out benchmarks/results/ranking_search_stratified.json
+
+  1'. The train part of the per-user stratified 75/25 split of the CSV
+      (components/stratified_example_gen/splitting.py, seed 42): what the
+      pipeline's ingestion gives as train. Its eval part is dropped unread.
+  2'. The hold-out is per-user stratified too (splitting.split_user_rows
+      with the run's seed, train fraction 0.8), so every user with >= 2
+      train rows has held-out rows; run seeds must differ from the split
+      seed. (--holdout random keeps step 2's carve.)
+  SEARCH_VARIANTS are the search's levers; --append keeps the runs already
+  in --out, so the search can run in batches and is written after every run.
+  Genre ids (Transform's genre_ids_xf, for the user x genre cross) are built
+  with preprocessing.genre_ids, as Transform does.
 """
 import argparse
 import dataclasses
@@ -121,7 +140,8 @@ VARIANTS_BY_NAME = {variant.name: variant for variant in VARIANTS}
 # combinations of those that helped. Results:
 # results/ranking_search_stratified.json.
 SEARCH_VARIANTS: Tuple[Variant, ...] = (
-    Variant("ref", "current ranking defaults, 4 negatives x 6 rounds"),
+    Variant("ref", "the ranking defaults before the search (Adam 0.003), "
+            "4 negatives x 6 rounds: the reference"),
     Variant("rounds_10", "10 rounds", rounds=10),
     Variant("neg_8", "8 negatives per positive", negatives_per_positive=8),
     Variant("user_genre", "wide user x genre cross",
@@ -143,7 +163,94 @@ SEARCH_VARIANTS: Tuple[Variant, ...] = (
             hparam_overrides=(("batch_size", 512),)),
     Variant("dropout_02", "DNN dropout 0.2",
             hparam_overrides=(("dropout", 0.2),)),
+    Variant("no_cross", "no wide user x item cross",
+            hparam_overrides=(("wide_user_item_cross", False),)),
+    Variant("no_cross_user_genre", "no user x item cross, user x genre cross",
+            hparam_overrides=(("wide_user_item_cross", False),
+                              ("wide_user_genre_cross", True))),
+    Variant("no_cross_rounds_10", "no user x item cross, 10 rounds",
+            rounds=10, hparam_overrides=(("wide_user_item_cross", False),)),
+    Variant("max_norm", "embeddings clipped to norm sqrt(dimension)",
+            hparam_overrides=(("embedding_max_norm", True),)),
+    Variant("rounds_4", "4 rounds", rounds=4),
+    Variant("dnn_lr_01", "Adam learning rate 0.01",
+            hparam_overrides=(("dnn_learning_rate", 0.01),)),
+    Variant("dnn_lr_0006", "Adam learning rate 0.006",
+            hparam_overrides=(("dnn_learning_rate", 0.006),)),
+    Variant("adagrad_005", "Adagrad learning rate 0.05 on the DNN",
+            hparam_overrides=(("dnn_optimizer", "adagrad"),
+                              ("dnn_learning_rate", 0.05))),
+    Variant("neg_8_rounds_4", "8 negatives per positive, 4 rounds",
+            negatives_per_positive=8, rounds=4),
+    Variant("neg_12_rounds_3", "12 negatives per positive, 3 rounds",
+            negatives_per_positive=12, rounds=3),
+    Variant("emb_16", "16-dimensional user and item embeddings",
+            hparam_overrides=(("user_embedding_dim", 16),
+                              ("item_embedding_dim", 16))),
+    Variant("batch_norm", "batch normalisation in the DNN",
+            hparam_overrides=(("batch_norm", True),)),
+    Variant("hidden_64_32", "hidden units (64, 32)",
+            hparam_overrides=(("hidden_units", (64, 32)),)),
+    Variant("lr0006_max_norm", "Adam 0.006, max-norm embeddings",
+            hparam_overrides=(("dnn_learning_rate", 0.006),
+                              ("embedding_max_norm", True))),
+    Variant("max_norm_rounds_8", "max-norm embeddings, 8 rounds", rounds=8,
+            hparam_overrides=(("embedding_max_norm", True),)),
+    Variant("lr0006_decay01", "Adam 0.006 decaying to 0.0006",
+            hparam_overrides=(("dnn_learning_rate", 0.006),
+                              ("dnn_learning_rate_decay", 0.1))),
+    Variant("lr001_decay005", "Adam 0.01 decaying to 0.0005",
+            hparam_overrides=(("dnn_learning_rate", 0.01),
+                              ("dnn_learning_rate_decay", 0.05))),
+    Variant("lr0006_decay01_rounds_8", "Adam 0.006 decaying to 0.0006, "
+            "8 rounds", rounds=8,
+            hparam_overrides=(("dnn_learning_rate", 0.006),
+                              ("dnn_learning_rate_decay", 0.1))),
+    Variant("lr0006_neg_8_rounds_4", "Adam 0.006, 8 negatives x 4 rounds",
+            negatives_per_positive=8, rounds=4,
+            hparam_overrides=(("dnn_learning_rate", 0.006),)),
+    Variant("lr0006_neg_8_rounds_4_max_norm", "Adam 0.006, 8 negatives x 4 "
+            "rounds, max-norm embeddings", negatives_per_positive=8, rounds=4,
+            hparam_overrides=(("dnn_learning_rate", 0.006),
+                              ("embedding_max_norm", True))),
+    Variant("user_genre_l2", "user x genre cross, FTRL L2 strength 1.0",
+            hparam_overrides=(("wide_user_genre_cross", True),
+                              ("linear_l2", 1.0))),
+    Variant("no_item_column", "no item one-hot in the wide part",
+            hparam_overrides=(("wide_item_column", False),)),
+    Variant("batch_512_lr0006", "batch size 512, Adam 0.006",
+            hparam_overrides=(("batch_size", 512),
+                              ("dnn_learning_rate", 0.006))),
+    Variant("hidden_512_128", "hidden units (512, 128)",
+            hparam_overrides=(("hidden_units", (512, 128)),)),
+    Variant("batch_256", "batch size 256",
+            hparam_overrides=(("batch_size", 256),)),
+    Variant("batch_128", "batch size 128",
+            hparam_overrides=(("batch_size", 128),)),
+    Variant("batch_256_lr0002", "batch size 256, Adam 0.002",
+            hparam_overrides=(("batch_size", 256),
+                              ("dnn_learning_rate", 0.002))),
+    Variant("batch_256_neg_8_rounds_4", "batch size 256, 8 negatives x 4 "
+            "rounds", negatives_per_positive=8, rounds=4,
+            hparam_overrides=(("batch_size", 256),)),
+    Variant("lr001_neg_8_rounds_4", "Adam 0.01, 8 negatives x 4 rounds",
+            negatives_per_positive=8, rounds=4,
+            hparam_overrides=(("dnn_learning_rate", 0.01),)),
+    Variant("dnn_lr_015", "Adam learning rate 0.015",
+            hparam_overrides=(("dnn_learning_rate", 0.015),)),
+    Variant("lr001_batch_512", "Adam 0.01, batch size 512",
+            hparam_overrides=(("dnn_learning_rate", 0.01),
+                              ("batch_size", 512))),
 )
+# The search ran from the ranking defaults before it (Adam 0.003): pinned
+# here so each variant keeps its recorded hyper-parameters (a variant's own
+# override wins).
+SEARCH_BASE_OVERRIDES = (("dnn_learning_rate", 0.003),)
+SEARCH_VARIANTS = tuple(
+    dataclasses.replace(v, hparam_overrides=SEARCH_BASE_OVERRIDES
+                        + v.hparam_overrides) for v in SEARCH_VARIANTS)
+# What the search chose: HParams.ranking_defaults() since (3 seeds).
+SEARCH_CHOSEN = "dnn_lr_01"
 SEARCH_VARIANTS_BY_NAME = {v.name: v for v in SEARCH_VARIANTS}
 ALL_VARIANTS = {**VARIANTS_BY_NAME, **SEARCH_VARIANTS_BY_NAME}
 
@@ -385,7 +492,7 @@ def train_estimator(hparams: HParams, space: FeatureSpace, rows: pd.DataFrame,
     steps = hparams.steps_for(len(rows))
     estimator = model.build_estimator(
         hparams, space.num_users, space.num_items,
-        run_config(model_dir, hparams.random_seed))
+        run_config(model_dir, hparams.random_seed), train_steps=steps)
     start = time.perf_counter()
     estimator.train(lambda: model_inputs(
         space, rows[USER].to_numpy(), rows[ITEM].to_numpy(),
@@ -620,10 +727,13 @@ def main() -> None:
     runs = (previous_runs(args.out, source, protocol,
                           {(v.name, s) for v in variants for s in args.seeds})
             if args.append else [])
-    seeds = {}
+    command = " ".join(["benchmarks/ranking_validation.py", *sys.argv[1:]])
+    seeds, commands = {}, [command]
     if args.append and os.path.exists(args.out):
         with open(args.out) as handle:
-            seeds = json.load(handle).get("seeds", {})
+            earlier = json.load(handle)
+        seeds = earlier.get("seeds", {})
+        commands = earlier.get("commands", [earlier.get("command")]) + commands
 
     def report() -> Dict[str, Any]:
         names = list(dict.fromkeys(run["variant"] for run in runs))
@@ -631,8 +741,9 @@ def main() -> None:
                    for name in names}
         return {
             "benchmark": "ranking_validation",
-            "command": " ".join(["benchmarks/ranking_validation.py",
-                                 *sys.argv[1:]]),
+            "command": command,
+            # --append: every invocation that added runs, in order.
+            "commands": commands,
             "date": time.strftime("%Y-%m-%d"),
             "machine": machine_info(),
             "source": source,
@@ -641,6 +752,7 @@ def main() -> None:
             "seeds": seeds,
             "runs": runs,
             "medians": medians,
+            **({"chosen": SEARCH_CHOSEN} if SEARCH_CHOSEN in medians else {}),
             "wall_seconds": round(time.perf_counter() - started, 1),
         }
 
