@@ -31,9 +31,29 @@ Protocol (per seed; every variant of a seed shares its hold-out and pool):
 One seed drives the hold-out, the sampler, the row order and the graph seed.
 Writes benchmarks/results/ranking_validation.json: every run and per-variant
 medians over the seeds.
+
+From a ratings CSV instead of the metadata store (issue 15's search):
+
+    .venv/bin/python benchmarks/ranking_validation.py \
+        --data-csv data/ml-100k/ratings.csv --split user_stratified \
+        --split-seed 42 --seeds 1 2 3 --variants ref dnn_lr_01 ... \
+        --append --out benchmarks/results/ranking_search_stratified.json
+
+  1'. The train part of the per-user stratified 75/25 split of the CSV
+      (components/stratified_example_gen/splitting.py, seed 42): what the
+      pipeline's ingestion gives as train. Its eval part is dropped unread.
+  2'. The hold-out is per-user stratified too (splitting.split_user_rows
+      with the run's seed, train fraction 0.8), so every user with >= 2
+      train rows has held-out rows; run seeds must differ from the split
+      seed. (--holdout random keeps step 2's carve.)
+  SEARCH_VARIANTS are the search's levers; --append keeps the runs already
+  in --out, so the search can run in batches and is written after every run.
+  Genre ids (Transform's genre_ids_xf, for the user x genre cross) are built
+  with preprocessing.genre_ids, as Transform does.
 """
 import argparse
 import dataclasses
+import json
 import os
 import platform
 import sys
@@ -51,15 +71,29 @@ sys.path.insert(0, REPO)
 
 from benchmarks import common  # noqa: E402
 from components.negative_sampler import sampling  # noqa: E402
+from components.stratified_example_gen import splitting  # noqa: E402
 from recommender import data, metrics  # noqa: E402
 from pipeline import configs  # noqa: E402
 from runtime import metadata_report  # noqa: E402
-from trainer_module import features, model, preprocessing  # noqa: E402
+from trainer_module import features, history, model, preprocessing  # noqa: E402
 from trainer_module.hparams import HParams  # noqa: E402
 
 # The only split this study reads.
 TRAIN_SPLIT = configs.TRAIN_SPLIT
 HOLDOUT_FRACTION = 0.2
+# Splits of a ratings CSV (--data-csv): the pipeline's per-user stratified
+# 75/25 split (components/stratified_example_gen/splitting.py), seed 42.
+USER_STRATIFIED = "user_stratified"
+SPLITS = (USER_STRATIFIED,)
+DEFAULT_SPLIT_SEED = 42
+DEFAULT_TRAIN_FRACTION = 0.75
+# How the hold-out is carved from the train split: a seeded random
+# round(20%) of each user's rows (split_holdout), or per-user stratified
+# with splitting.split_user_rows (split_holdout_stratified: every user with
+# >= 2 train rows has held-out rows).
+RANDOM_HOLDOUT = "random"
+STRATIFIED_HOLDOUT = "user_stratified"
+HOLDOUTS = (RANDOM_HOLDOUT, STRATIFIED_HOLDOUT)
 K = 10
 DEFAULT_SEEDS = (42, 7)
 DEFAULT_OUT = os.path.join(REPO, "benchmarks", "results",
@@ -72,6 +106,7 @@ ROUND = "round"
 USER_XF = features.transformed_name(features.USER_KEY)
 ITEM_XF = features.transformed_name(features.ITEM_KEY)
 GENRES_XF = features.transformed_name(features.GENRES_KEY)
+GENRE_IDS_XF = features.transformed_name(features.GENRE_IDS_KEY)
 
 IN_ORDER = "in_order"
 MIXED = "mixed"
@@ -100,6 +135,168 @@ VARIANTS: Tuple[Variant, ...] = (
 )
 VARIANTS_BY_NAME = {variant.name: variant for variant in VARIANTS}
 
+# The search on the per-user stratified split (--data-csv, issue 15):
+# pipeline defaults first (the reference), then one lever at a time, then
+# combinations of those that helped. Results:
+# results/ranking_search_stratified.json.
+SEARCH_VARIANTS: Tuple[Variant, ...] = (
+    Variant("ref", "the ranking defaults before the search (Adam 0.003), "
+            "4 negatives x 6 rounds: the reference"),
+    Variant("rounds_10", "10 rounds", rounds=10),
+    Variant("neg_8", "8 negatives per positive", negatives_per_positive=8),
+    Variant("user_genre", "wide user x genre cross",
+            hparam_overrides=(("wide_user_genre_cross", True),)),
+    Variant("emb_64", "64-dimensional user and item embeddings",
+            hparam_overrides=(("user_embedding_dim", 64),
+                              ("item_embedding_dim", 64))),
+    Variant("hidden_256_128", "hidden units (256, 128)",
+            hparam_overrides=(("hidden_units", (256, 128)),)),
+    Variant("dnn_lr_001", "Adam learning rate 0.001",
+            hparam_overrides=(("dnn_learning_rate", 0.001),)),
+    Variant("linear_lr_01", "FTRL learning rate 0.1",
+            hparam_overrides=(("linear_learning_rate", 0.1),)),
+    Variant("linear_lr_002", "FTRL learning rate 0.02",
+            hparam_overrides=(("linear_learning_rate", 0.02),)),
+    Variant("linear_l2_1", "FTRL L2 strength 1.0",
+            hparam_overrides=(("linear_l2", 1.0),)),
+    Variant("batch_512", "batch size 512",
+            hparam_overrides=(("batch_size", 512),)),
+    Variant("dropout_02", "DNN dropout 0.2",
+            hparam_overrides=(("dropout", 0.2),)),
+    Variant("no_cross", "no wide user x item cross",
+            hparam_overrides=(("wide_user_item_cross", False),)),
+    Variant("no_cross_user_genre", "no user x item cross, user x genre cross",
+            hparam_overrides=(("wide_user_item_cross", False),
+                              ("wide_user_genre_cross", True))),
+    Variant("no_cross_rounds_10", "no user x item cross, 10 rounds",
+            rounds=10, hparam_overrides=(("wide_user_item_cross", False),)),
+    Variant("max_norm", "embeddings clipped to norm sqrt(dimension)",
+            hparam_overrides=(("embedding_max_norm", True),)),
+    Variant("rounds_4", "4 rounds", rounds=4),
+    Variant("dnn_lr_01", "Adam learning rate 0.01",
+            hparam_overrides=(("dnn_learning_rate", 0.01),)),
+    Variant("dnn_lr_0006", "Adam learning rate 0.006",
+            hparam_overrides=(("dnn_learning_rate", 0.006),)),
+    Variant("adagrad_005", "Adagrad learning rate 0.05 on the DNN",
+            hparam_overrides=(("dnn_optimizer", "adagrad"),
+                              ("dnn_learning_rate", 0.05))),
+    Variant("neg_8_rounds_4", "8 negatives per positive, 4 rounds",
+            negatives_per_positive=8, rounds=4),
+    Variant("neg_12_rounds_3", "12 negatives per positive, 3 rounds",
+            negatives_per_positive=12, rounds=3),
+    Variant("emb_16", "16-dimensional user and item embeddings",
+            hparam_overrides=(("user_embedding_dim", 16),
+                              ("item_embedding_dim", 16))),
+    Variant("batch_norm", "batch normalisation in the DNN",
+            hparam_overrides=(("batch_norm", True),)),
+    Variant("hidden_64_32", "hidden units (64, 32)",
+            hparam_overrides=(("hidden_units", (64, 32)),)),
+    Variant("lr0006_max_norm", "Adam 0.006, max-norm embeddings",
+            hparam_overrides=(("dnn_learning_rate", 0.006),
+                              ("embedding_max_norm", True))),
+    Variant("max_norm_rounds_8", "max-norm embeddings, 8 rounds", rounds=8,
+            hparam_overrides=(("embedding_max_norm", True),)),
+    Variant("lr0006_decay01", "Adam 0.006 decaying to 0.0006",
+            hparam_overrides=(("dnn_learning_rate", 0.006),
+                              ("dnn_learning_rate_decay", 0.1))),
+    Variant("lr001_decay005", "Adam 0.01 decaying to 0.0005",
+            hparam_overrides=(("dnn_learning_rate", 0.01),
+                              ("dnn_learning_rate_decay", 0.05))),
+    Variant("lr0006_decay01_rounds_8", "Adam 0.006 decaying to 0.0006, "
+            "8 rounds", rounds=8,
+            hparam_overrides=(("dnn_learning_rate", 0.006),
+                              ("dnn_learning_rate_decay", 0.1))),
+    Variant("lr0006_neg_8_rounds_4", "Adam 0.006, 8 negatives x 4 rounds",
+            negatives_per_positive=8, rounds=4,
+            hparam_overrides=(("dnn_learning_rate", 0.006),)),
+    Variant("lr0006_neg_8_rounds_4_max_norm", "Adam 0.006, 8 negatives x 4 "
+            "rounds, max-norm embeddings", negatives_per_positive=8, rounds=4,
+            hparam_overrides=(("dnn_learning_rate", 0.006),
+                              ("embedding_max_norm", True))),
+    Variant("user_genre_l2", "user x genre cross, FTRL L2 strength 1.0",
+            hparam_overrides=(("wide_user_genre_cross", True),
+                              ("linear_l2", 1.0))),
+    Variant("no_item_column", "no item one-hot in the wide part",
+            hparam_overrides=(("wide_item_column", False),)),
+    Variant("batch_512_lr0006", "batch size 512, Adam 0.006",
+            hparam_overrides=(("batch_size", 512),
+                              ("dnn_learning_rate", 0.006))),
+    Variant("hidden_512_128", "hidden units (512, 128)",
+            hparam_overrides=(("hidden_units", (512, 128)),)),
+    Variant("batch_256", "batch size 256",
+            hparam_overrides=(("batch_size", 256),)),
+    Variant("batch_128", "batch size 128",
+            hparam_overrides=(("batch_size", 128),)),
+    Variant("batch_256_lr0002", "batch size 256, Adam 0.002",
+            hparam_overrides=(("batch_size", 256),
+                              ("dnn_learning_rate", 0.002))),
+    Variant("batch_256_neg_8_rounds_4", "batch size 256, 8 negatives x 4 "
+            "rounds", negatives_per_positive=8, rounds=4,
+            hparam_overrides=(("batch_size", 256),)),
+    Variant("lr001_neg_8_rounds_4", "Adam 0.01, 8 negatives x 4 rounds",
+            negatives_per_positive=8, rounds=4,
+            hparam_overrides=(("dnn_learning_rate", 0.01),)),
+    Variant("dnn_lr_015", "Adam learning rate 0.015",
+            hparam_overrides=(("dnn_learning_rate", 0.015),)),
+    Variant("lr001_batch_512", "Adam 0.01, batch size 512",
+            hparam_overrides=(("dnn_learning_rate", 0.01),
+                              ("batch_size", 512))),
+    Variant("lr001_max_norm", "Adam 0.01, max-norm embeddings",
+            hparam_overrides=(("dnn_learning_rate", 0.01),
+                              ("embedding_max_norm", True))),
+    Variant("lr001_emb_64", "Adam 0.01, 64-dimensional embeddings",
+            hparam_overrides=(("dnn_learning_rate", 0.01),
+                              ("user_embedding_dim", 64),
+                              ("item_embedding_dim", 64))),
+    Variant("lr001_neg_8", "Adam 0.01, 8 negatives per positive",
+            negatives_per_positive=8,
+            hparam_overrides=(("dnn_learning_rate", 0.01),)),
+)
+# The search ran from the ranking defaults before it (Adam 0.003): pinned
+# here so each variant keeps its recorded hyper-parameters (a variant's own
+# override wins).
+SEARCH_BASE_OVERRIDES = (("dnn_learning_rate", 0.003),
+                         ("user_embedding_dim", 32),
+                         ("history_embedding_dim", 0))
+SEARCH_VARIANTS = tuple(
+    dataclasses.replace(v, hparam_overrides=SEARCH_BASE_OVERRIDES
+                        + v.hparam_overrides) for v in SEARCH_VARIANTS)
+# What the search chose (3 seeds), now HParams.ranking_defaults(): Adam
+# 0.01 and the user's history in place of the user embedding, with the
+# pipeline's 4 negatives per positive and 6 rounds (pipeline/configs.py).
+SEARCH_CHOSEN = "hist_64_nouser"
+# The second round: the user-history feature (trainer_module/history.py),
+# on Adam 0.01 unless said.
+HISTORY_VARIANTS: Tuple[Variant, ...] = tuple(
+    Variant(name, description, negatives_per_positive=negatives,
+            rounds=rounds, hparam_overrides=(
+                ("dnn_learning_rate", 0.01),
+                ("history_embedding_dim", history_dim),
+                ("user_embedding_dim", user_dim)) + more)
+    for name, description, negatives, rounds, history_dim, user_dim, more
+    in (
+        ("hist_32", "Adam 0.01, 4 negatives, user and history embeddings "
+         "32", 4, 6, 32, 32, ()),
+        ("hist_64_nouser", "Adam 0.01, 4 negatives, history embedding 64, "
+         "no user embedding", 4, 6, 64, 0, ()),
+        ("hist_64_nouser_neg_8", "Adam 0.01, 8 negatives, history embedding "
+         "64, no user embedding", 8, 6, 64, 0, ()),
+        ("hist_64_nouser_rounds_8", "Adam 0.01, 4 negatives x 8 rounds, "
+         "history embedding 64, no user embedding", 4, 8, 64, 0, ()),
+        ("hist_64_nouser_lr0003", "Adam 0.003, history embedding 64, no "
+         "user embedding", 4, 6, 64, 0, (("dnn_learning_rate", 0.003),)),
+        ("hist_64_nouser_no_cross", "history embedding 64, no user "
+         "embedding, no wide user x item cross", 4, 6, 64, 0,
+         (("wide_user_item_cross", False),)),
+        ("hist_128_nouser", "history embedding 128, no user embedding",
+         4, 6, 128, 0, ()),
+        ("hist_64_nouser_hidden_256_128", "history embedding 64, no user "
+         "embedding, hidden units (256, 128)", 4, 6, 64, 0,
+         (("hidden_units", (256, 128)),))))
+SEARCH_VARIANTS += HISTORY_VARIANTS
+SEARCH_VARIANTS_BY_NAME = {v.name: v for v in SEARCH_VARIANTS}
+ALL_VARIANTS = {**VARIANTS_BY_NAME, **SEARCH_VARIANTS_BY_NAME}
+
 
 # ------------------------------------------------------------------ input
 
@@ -116,6 +313,60 @@ def read_train_split(output_root: str, pipeline_name: str
     if examples is None:
         raise SystemExit(f"no CsvExampleGen examples in {paths.metadata_path}")
     return data.read_split(examples, TRAIN_SPLIT), examples.uri
+
+
+def read_csv_train_split(path: str, seed: int = DEFAULT_SPLIT_SEED,
+                         train_fraction: float = DEFAULT_TRAIN_FRACTION
+                         ) -> pd.DataFrame:
+    """The train part of the per-user stratified split of a ratings CSV
+    (user_id,item_id,rating,timestamp,genres), as read_split gives a split:
+    user_id, item_id, rating, genres (bytes, b"" for none).
+
+    Each user's rows go through splitting.split_user_rows(seed,
+    train_fraction) with sort keys (item_id, rating, timestamp, genres), as
+    the pipeline's ingestion does. The eval part is dropped here.
+    """
+    ratings = pd.read_csv(path, dtype={features.GENRES_KEY: str},
+                          keep_default_na=False)
+    missing = set(features.CSV_COLUMNS) - set(ratings.columns)
+    if missing:
+        raise ValueError(f"{path} lacks the columns {sorted(missing)}")
+    kept = []
+    for user_id, rows in ratings.groupby(USER, sort=True):
+        index = rows.index.tolist()
+        keys = list(zip(rows[ITEM].astype(int), rows[features.LABEL_KEY]
+                        .astype(float), rows[features.TIMESTAMP_KEY]
+                        .astype(int), rows[features.GENRES_KEY].astype(str)))
+        train_index, _ = splitting.split_user_rows(
+            index, keys, int(user_id), seed, train_fraction)
+        kept.extend(train_index)
+    train = ratings.loc[sorted(kept)]
+    return pd.DataFrame({
+        USER: train[USER].to_numpy(np.int64),
+        ITEM: train[ITEM].to_numpy(np.int64),
+        features.LABEL_KEY: train[features.LABEL_KEY].to_numpy(np.float32),
+        features.GENRES_KEY: np.array(
+            [g.encode() for g in train[features.GENRES_KEY]], dtype=object),
+    })
+
+
+def split_holdout_stratified(train: pd.DataFrame, fraction: float, seed: int
+                             ) -> Tuple[pd.DataFrame, pd.DataFrame]:
+    """(fit, holdout) per user with splitting.split_user_rows (train
+    fraction 1 - fraction, sort keys the row's values): a user with n >= 2
+    rows keeps round((1 - fraction) * n) of them, at least 1 and at most
+    n - 1, so every such user has held-out rows."""
+    columns = [ITEM, features.LABEL_KEY, features.GENRES_KEY]
+    fit_index, held_index = [], []
+    for user_id, rows in train.groupby(USER, sort=True):
+        index = rows.index.tolist()
+        keys = list(zip(*(rows[c].tolist() for c in columns)))
+        fit_rows, held_rows = splitting.split_user_rows(
+            index, keys, int(user_id), seed, 1.0 - fraction)
+        fit_index.extend(fit_rows)
+        held_index.extend(held_rows)
+    return (train.loc[sorted(fit_index)].reset_index(drop=True),
+            train.loc[sorted(held_index)].reset_index(drop=True))
 
 
 def split_holdout(train: pd.DataFrame, fraction: float, seed: int
@@ -204,7 +455,8 @@ class FeatureSpace(NamedTuple):
     item_vocab: np.ndarray  # sorted ids
     catalog_items: np.ndarray  # sorted ids, aligned with genre_table
     genre_table: np.ndarray  # float32 [catalog items, len(GENRES)]
-
+    genre_id_table: np.ndarray  # int64 genre_ids of genre_table
+    user_history: history.UserHistory  # the fit part's (user, item) pairs
     @property
     def num_users(self) -> int:
         return len(self.user_vocab) + features.NUM_OOV_BUCKETS
@@ -218,11 +470,24 @@ def feature_space(fit: pd.DataFrame,
                   train_catalog: sampling.Catalog) -> FeatureSpace:
     # Transform orders vocabularies by frequency; any fixed order serves the
     # identity columns equally.
+    multi_hot = genre_multi_hot(train_catalog.genres)
     return FeatureSpace(
         user_vocab=np.unique(fit[USER].to_numpy()),
         item_vocab=np.unique(fit[ITEM].to_numpy()),
         catalog_items=train_catalog.item_ids,
-        genre_table=genre_multi_hot(train_catalog.genres))
+        genre_table=multi_hot,
+        genre_id_table=preprocessing.genre_ids(multi_hot).numpy(),
+        user_history=fit_history(fit))
+
+
+def fit_history(fit: pd.DataFrame) -> history.UserHistory:
+    """The Trainer's history table of the fit part (its positives)."""
+    users = np.unique(fit[USER].to_numpy())
+    items = np.unique(fit[ITEM].to_numpy())
+    return history.build_user_history(
+        vocabulary_index(users, fit[USER].to_numpy()),
+        vocabulary_index(items, fit[ITEM].to_numpy()),
+        len(users) + features.NUM_OOV_BUCKETS)
 
 
 def genre_multi_hot(genres: np.ndarray) -> np.ndarray:
@@ -251,10 +516,13 @@ def model_inputs(space: FeatureSpace, user_ids: np.ndarray,
     if labels is not None:
         columns += (np.asarray(labels, np.float32)[:, None],)
     genre_table = tf.constant(space.genre_table)
+    genre_id_table = tf.constant(space.genre_id_table)
 
     def to_features(user, item, catalog_row, *label):
         transformed = {USER_XF: user, ITEM_XF: item,
-                       GENRES_XF: tf.gather(genre_table, catalog_row)}
+                       GENRES_XF: tf.gather(genre_table, catalog_row),
+                       GENRE_IDS_XF: tf.gather(genre_id_table, catalog_row)}
+        transformed = history.add_history(transformed, space.user_history)
         return (transformed, label[0]) if label else transformed
 
     return (tf.data.Dataset.from_tensor_slices(columns).batch(batch_size)
@@ -280,7 +548,7 @@ def train_estimator(hparams: HParams, space: FeatureSpace, rows: pd.DataFrame,
     steps = hparams.steps_for(len(rows))
     estimator = model.build_estimator(
         hparams, space.num_users, space.num_items,
-        run_config(model_dir, hparams.random_seed))
+        run_config(model_dir, hparams.random_seed), train_steps=steps)
     start = time.perf_counter()
     estimator.train(lambda: model_inputs(
         space, rows[USER].to_numpy(), rows[ITEM].to_numpy(),
@@ -350,10 +618,14 @@ class SeedData(NamedTuple):
     popularity: Dict[str, float]
 
 
+HOLDOUT_FUNCTIONS = {RANDOM_HOLDOUT: split_holdout,
+                     STRATIFIED_HOLDOUT: split_holdout_stratified}
+
+
 def prepare_seed(train: pd.DataFrame, train_catalog: sampling.Catalog,
-                 seed: int) -> SeedData:
+                 seed: int, holdout: str = RANDOM_HOLDOUT) -> SeedData:
     """Hold-out, features, pool and popularity baseline of one seed."""
-    fit, holdout = split_holdout(train, HOLDOUT_FRACTION, seed)
+    fit, holdout = HOLDOUT_FUNCTIONS[holdout](train, HOLDOUT_FRACTION, seed)
     pool = build_pool(train, fit)
     return SeedData(
         seed=seed, fit=fit, holdout=holdout, fit_catalog=sampler_catalog(fit),
@@ -417,11 +689,11 @@ def machine_info() -> Dict[str, Any]:
 
 
 def medians_table(medians: Dict[str, Dict]) -> str:
-    lines = [f"{'variant':<16} {'ndcg@10':>8} {'prec@10':>8} {'steps':>6} "
+    lines = [f"{'variant':<22} {'ndcg@10':>8} {'prec@10':>8} {'steps':>6} "
              f"{'train_s':>8}"]
     for name, entry in medians.items():
         m = entry["model"]
-        lines.append(f"{name:<16} {m[f'ndcg@{K}']:>8.4f} "
+        lines.append(f"{name:<22} {m[f'ndcg@{K}']:>8.4f} "
                      f"{m[f'precision@{K}']:>8.4f} {m['steps']:>6.0f} "
                      f"{m['train_seconds']:>8.1f}")
     return "\n".join(lines)
@@ -431,25 +703,117 @@ def parse_args(argv: Sequence[str] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--output-root", default=configs.DEFAULT_OUTPUT_ROOT)
     parser.add_argument("--pipeline-name", default=configs.PIPELINE_NAME)
-    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS_BY_NAME),
+    parser.add_argument("--data-csv", default="",
+                        help="read this ratings CSV and split it (--split) "
+                             "instead of the metadata store's train split")
+    parser.add_argument("--split", choices=SPLITS, default=USER_STRATIFIED)
+    parser.add_argument("--split-seed", type=int, default=DEFAULT_SPLIT_SEED)
+    parser.add_argument("--train-fraction", type=float,
+                        default=DEFAULT_TRAIN_FRACTION)
+    parser.add_argument("--holdout", choices=HOLDOUTS, default=None,
+                        help="default: user_stratified with --data-csv, "
+                             "random otherwise")
+    parser.add_argument("--variants", nargs="+", choices=list(ALL_VARIANTS),
                         default=list(VARIANTS_BY_NAME))
     parser.add_argument("--seeds", nargs="+", type=int,
                         default=list(DEFAULT_SEEDS))
+    parser.add_argument("--append", action="store_true",
+                        help="keep the runs already in --out (of the same "
+                             "source and protocol), replacing only the "
+                             "(variant, seed) pairs run again")
     parser.add_argument("--out", default=DEFAULT_OUT)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.holdout is None:
+        args.holdout = (STRATIFIED_HOLDOUT if args.data_csv
+                        else RANDOM_HOLDOUT)
+    if args.data_csv and args.holdout == STRATIFIED_HOLDOUT and \
+            args.split_seed in args.seeds:
+        parser.error(f"hold-out seeds {args.seeds} must differ from the "
+                     f"split seed {args.split_seed}: the same seed would "
+                     f"shuffle each user's rows the same way")
+    return args
+
+
+def read_train(args: argparse.Namespace
+               ) -> Tuple[pd.DataFrame, Dict[str, Any]]:
+    """The train split the study reads, and where it came from."""
+    if args.data_csv:
+        train = read_csv_train_split(args.data_csv, args.split_seed,
+                                     args.train_fraction)
+        return train, {"data_csv": args.data_csv, "split": args.split,
+                       "split_seed": args.split_seed,
+                       "train_fraction": args.train_fraction,
+                       "part": TRAIN_SPLIT}
+    train, examples_uri = read_train_split(args.output_root,
+                                           args.pipeline_name)
+    return train, {"examples_uri": examples_uri, "split": TRAIN_SPLIT}
+
+
+def previous_runs(path: str, source: Dict, protocol: Dict,
+                  replaced: set) -> List[Dict]:
+    """The runs of an earlier report at `path` (for --append), but those
+    of the (variant, seed) pairs in `replaced`; refuses a report of another
+    source or protocol."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as handle:
+        report = json.load(handle)
+    for name, mine in (("source", source), ("protocol", protocol)):
+        theirs = {k: v for k, v in report.get(name, {}).items()
+                  if k != "seeds"}
+        if theirs != {k: v for k, v in mine.items() if k != "seeds"}:
+            raise SystemExit(f"{path} has another {name}: {theirs}")
+    return [run for run in report.get("runs", [])
+            if (run["variant"], run["seed"]) not in replaced]
 
 
 def main() -> None:
     args = parse_args()
     tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.WARN)
     started = time.perf_counter()
-    train, examples_uri = read_train_split(args.output_root,
-                                           args.pipeline_name)
+    train, source = read_train(args)
     train_catalog = sampler_catalog(train)
-    variants = [VARIANTS_BY_NAME[name] for name in args.variants]
-    runs, seeds = [], {}
+    source.update({"rows": len(train), "users": int(train[USER].nunique()),
+                   "items": len(train_catalog.item_ids)})
+    protocol = {"holdout": args.holdout, "holdout_fraction": HOLDOUT_FRACTION,
+                "k": K,
+                "pool": "every (train user, train-catalog item) pair not in "
+                        "the fit part"}
+    variants = [ALL_VARIANTS[name] for name in args.variants]
+    runs = (previous_runs(args.out, source, protocol,
+                          {(v.name, s) for v in variants for s in args.seeds})
+            if args.append else [])
+    command = " ".join(["benchmarks/ranking_validation.py", *sys.argv[1:]])
+    seeds, commands = {}, [command]
+    if args.append and os.path.exists(args.out):
+        with open(args.out) as handle:
+            earlier = json.load(handle)
+        seeds = earlier.get("seeds", {})
+        commands = earlier.get("commands", [earlier.get("command")]) + commands
+
+    def report() -> Dict[str, Any]:
+        names = list(dict.fromkeys(run["variant"] for run in runs))
+        medians = {name: variant_medians(runs, ALL_VARIANTS[name])
+                   for name in names}
+        return {
+            "benchmark": "ranking_validation",
+            "command": command,
+            # --append: every invocation that added runs, in order.
+            "commands": commands,
+            "date": time.strftime("%Y-%m-%d"),
+            "machine": machine_info(),
+            "source": source,
+            "protocol": {**protocol, "seeds": sorted(
+                {run["seed"] for run in runs})},
+            "seeds": seeds,
+            "runs": runs,
+            "medians": medians,
+            **({"chosen": SEARCH_CHOSEN} if SEARCH_CHOSEN in medians else {}),
+            "wall_seconds": round(time.perf_counter() - started, 1),
+        }
+
     for seed in args.seeds:
-        prepared = prepare_seed(train, train_catalog, seed)
+        prepared = prepare_seed(train, train_catalog, seed, args.holdout)
         seeds[str(seed)] = {"fit_rows": len(prepared.fit),
                             "holdout_rows": len(prepared.holdout),
                             "pool_pairs": len(prepared.pool.user_ids),
@@ -457,32 +821,17 @@ def main() -> None:
         for variant in variants:
             run = run_variant(variant, prepared)
             runs.append(run)
-            print(f"{variant.name:<16} seed {seed:<4} steps {run['steps']:>5} "
+            print(f"{variant.name:<22} seed {seed:<4} steps {run['steps']:>5} "
                   f"train {run['train_seconds']:>5.1f}s "
                   f"ndcg@{K} {run['model'][f'ndcg@{K}']:.4f} "
                   f"precision@{K} {run['model'][f'precision@{K}']:.4f} "
                   f"(popularity ndcg@{K} "
                   f"{run['popularity'][f'ndcg@{K}']:.4f})", flush=True)
-    medians = {v.name: variant_medians(runs, v) for v in variants}
-    print(medians_table(medians))
-    common.write_report(args.out, {
-        "benchmark": "ranking_validation",
-        "command": " ".join(["benchmarks/ranking_validation.py",
-                             *sys.argv[1:]]),
-        "date": time.strftime("%Y-%m-%d"),
-        "machine": machine_info(),
-        "source": {"examples_uri": examples_uri, "split": TRAIN_SPLIT,
-                   "rows": len(train), "users": int(train[USER].nunique()),
-                   "items": len(train_catalog.item_ids)},
-        "protocol": {"holdout_fraction": HOLDOUT_FRACTION, "k": K,
-                     "pool": "every (train user, train-catalog item) pair "
-                             "not in the fit part",
-                     "seeds": args.seeds},
-        "seeds": seeds,
-        "runs": runs,
-        "medians": medians,
-        "wall_seconds": round(time.perf_counter() - started, 1),
-    })
+            # After every run: a cut-short search keeps what it measured.
+            common.write_report(args.out, report())
+    final = report()
+    print(medians_table(final["medians"]))
+    common.write_report(args.out, final)
 
 
 if __name__ == "__main__":

@@ -65,6 +65,17 @@ def test_unknown_key_raises_and_names_the_key():
     ("epochs", 0),
     ("batch_size", -1),
     ("crossed_hash_buckets", 0),
+    ("user_genre_hash_buckets", 0),
+    ("user_genre_hash_buckets", -5),
+    ("wide_user_genre_cross", "yes"),
+    ("wide_user_genre_cross", 1),
+    ("wide_item_column", None),
+    ("wide_user_item_cross", 0),
+    ("linear_l2", -1.0),
+    ("dnn_learning_rate_decay", 0.0),
+    ("dnn_learning_rate_decay", 1.5),
+    ("dnn_learning_rate_decay", float("nan")),
+    ("linear_l2", float("nan")),
     ("user_embedding_dim", 0),
     ("item_embedding_dim", -4),
     ("hidden_units", ()),
@@ -90,6 +101,26 @@ def test_non_positive_learning_rate_error_names_the_field(field, value):
 def test_negative_or_nan_l1_raises(value):
     with pytest.raises(ValueError, match="linear_l1"):
         HParams(linear_l1=value)
+
+
+def test_new_wide_options_are_off_for_the_rating_objective():
+    # The seed notebook's model: no user x genre cross, no L2 on FTRL.
+    hparams = HParams()
+    assert hparams.wide_user_genre_cross is False
+    assert hparams.linear_l2 == 0.0
+    assert hparams.user_genre_hash_buckets == 50_000
+    assert hparams.wide_user_item_cross is True
+    assert hparams.dnn_learning_rate_decay == 1.0
+
+
+def test_wide_user_genre_cross_error_is_clear():
+    with pytest.raises(ValueError) as error:
+        HParams(wide_user_genre_cross="true")
+    assert str(error.value) == ("wide_user_genre_cross must be True or "
+                                "False, got 'true'")
+    with pytest.raises(ValueError) as error:
+        HParams.from_dict({"linear_l2": -0.5})
+    assert str(error.value) == "linear_l2 must be >= 0, got -0.5"
 
 
 def test_steps_for_uses_epochs_over_rows():
@@ -126,7 +157,13 @@ def test_ranking_defaults_are_the_research_recipe():
     assert hparams.crossed_hash_buckets == 100_000
     assert hparams.wide_item_column is True
     assert hparams.dnn_optimizer == ADAM == "adam"
-    assert hparams.dnn_learning_rate == 0.003
+    # Issue 15's search (results/ranking_search_stratified.json): 0.01.
+    assert hparams.dnn_learning_rate == 0.01
+    # The options the search tried and left off.
+    assert hparams.wide_user_item_cross is True
+    assert hparams.wide_user_genre_cross is False
+    assert hparams.linear_l2 == 0.0
+    assert hparams.dnn_learning_rate_decay == 1.0
     assert hparams.hidden_units == (128, 64)
     assert hparams.user_embedding_dim == 32
     assert hparams.item_embedding_dim == 32

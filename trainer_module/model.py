@@ -50,16 +50,28 @@ def vocabulary_sizes(tf_transform_output: tft.TFTransformOutput) -> Tuple[int, i
 
 def feature_columns(hparams: HParams, num_users: int, num_items: int
                     ) -> Tuple[List, List]:
-    """(wide columns, deep columns) as in the seed's tf_utils.build_model,
-    plus the item one-hot in the wide part when hparams.wide_item_column."""
+    """(wide columns, deep columns) as in the seed's tf_utils.build_model
+    (its user x item cross unless not hparams.wide_user_item_cross), plus
+    the item one-hot in the wide part when hparams.wide_item_column and
+    the user x genre cross when hparams.wide_user_genre_cross."""
     user = tf.feature_column.categorical_column_with_identity(
         features.transformed_name(features.USER_KEY), num_buckets=num_users)
     item = tf.feature_column.categorical_column_with_identity(
         features.transformed_name(features.ITEM_KEY), num_buckets=num_items)
-    wide = [tf.feature_column.crossed_column(
-        [user, item], hash_bucket_size=hparams.crossed_hash_buckets)]
+    wide = []
+    if hparams.wide_user_item_cross:
+        wide.append(tf.feature_column.crossed_column(
+            [user, item], hash_bucket_size=hparams.crossed_hash_buckets))
     if hparams.wide_item_column:
         wide.append(item)
+    if hparams.wide_user_genre_cross:
+        # Multivalent: one crossed id per genre of the item (the -1 slots of
+        # genre_ids_xf are dropped by the identity column).
+        genre = tf.feature_column.categorical_column_with_identity(
+            features.transformed_name(features.GENRE_IDS_KEY),
+            num_buckets=len(features.GENRES))
+        wide.append(tf.feature_column.crossed_column(
+            [user, genre], hash_bucket_size=hparams.user_genre_hash_buckets))
     deep = []
     if hparams.user_embedding_dim:
         deep.append(tf.feature_column.embedding_column(
@@ -88,23 +100,47 @@ def _max_norm(hparams: HParams, dimension: int) -> Optional[float]:
 
 
 def build_estimator(hparams: HParams, num_users: int, num_items: int,
-                    config: tf_estimator.RunConfig) -> tf_estimator.Estimator:
+                    config: tf_estimator.RunConfig,
+                    train_steps: int = 0) -> tf_estimator.Estimator:
     """FTRL on the wide part, hparams.dnn_optimizer on the DNN; the
-    regressor for the rating objective, the binary classifier for ranking."""
+    regressor for the rating objective, the binary classifier for ranking.
+
+    train_steps: the steps the estimator will train, which a decaying DNN
+    learning rate (hparams.dnn_learning_rate_decay < 1) spreads its decay
+    over; not needed otherwise.
+    """
     wide, deep = feature_columns(hparams, num_users, num_items)
     return estimator_class(hparams.objective)(
         config=config,
         linear_feature_columns=wide,
         linear_optimizer=tf.keras.optimizers.legacy.Ftrl(
             learning_rate=hparams.linear_learning_rate,
-            l1_regularization_strength=hparams.linear_l1),
+            l1_regularization_strength=hparams.linear_l1,
+            l2_regularization_strength=hparams.linear_l2),
         dnn_feature_columns=deep,
         dnn_optimizer=_DNN_OPTIMIZERS[hparams.dnn_optimizer](
-            learning_rate=hparams.dnn_learning_rate),
+            learning_rate=dnn_learning_rate(hparams, train_steps)),
         dnn_hidden_units=list(hparams.hidden_units),
         dnn_dropout=hparams.dropout,
         batch_norm=hparams.batch_norm,
         loss_reduction=_LOSS_REDUCTIONS[hparams.loss_reduction])
+
+
+def dnn_learning_rate(hparams: HParams, train_steps: int = 0):
+    """The DNN's learning rate: hparams.dnn_learning_rate, constant, or
+    decaying exponentially per step (the estimator sets the optimizer's
+    iterations to the global step) to dnn_learning_rate *
+    dnn_learning_rate_decay at step train_steps."""
+    if hparams.dnn_learning_rate_decay == 1.0:
+        return hparams.dnn_learning_rate
+    if train_steps <= 0:
+        raise ValueError(
+            f"dnn_learning_rate_decay {hparams.dnn_learning_rate_decay} "
+            f"needs the number of training steps (build_estimator's "
+            f"train_steps), got {train_steps}")
+    return tf.keras.optimizers.schedules.ExponentialDecay(
+        hparams.dnn_learning_rate, decay_steps=train_steps,
+        decay_rate=hparams.dnn_learning_rate_decay)
 
 
 def estimator_class(objective: str) -> type:

@@ -46,7 +46,8 @@ def run_fn(fn_args: FnArgs) -> None:
         "summed" if hparams.loss_reduction == SUM else "averaged")
 
     estimator = model.build_estimator(
-        hparams, num_users, num_items, _run_config(fn_args, hparams, steps))
+        hparams, num_users, num_items, _run_config(fn_args, hparams, steps),
+        train_steps=steps)
     user_history = (load_user_history(fn_args.train_files,
                                       tf_transform_output, num_users)
                     if hparams.history_embedding_dim else None)
