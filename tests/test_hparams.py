@@ -165,7 +165,9 @@ def test_ranking_defaults_are_the_research_recipe():
     assert hparams.linear_l2 == 0.0
     assert hparams.dnn_learning_rate_decay == 1.0
     assert hparams.hidden_units == (128, 64)
-    assert hparams.user_embedding_dim == 32
+    # The search's second round: the user's history in place of the user id.
+    assert hparams.user_embedding_dim == 0
+    assert hparams.history_embedding_dim == 64
     assert hparams.item_embedding_dim == 32
     assert hparams.dropout == 0.0
     assert hparams.batch_norm is False
@@ -263,3 +265,25 @@ def test_local_runner_recipe_flag_then_explicit_flags():
             fast, batch_size=64)
     assert options.hparams_from_args(
         local_runner.parse_args([])) == HParams()
+
+
+def test_ranking_defaults_are_what_the_recorded_search_chose():
+    """The chosen variant's recorded runs trained exactly the defaults (but
+    the seed) with the pipeline's sampler settings."""
+    import json
+    from conftest import REPO
+    from pipeline import configs
+    search = json.loads((REPO / "benchmarks" / "results" /
+                         "ranking_search_stratified.json").read_text())
+    chosen = [run for run in search["runs"]
+              if run["variant"] == search["chosen"]]
+    assert len(chosen) == 3
+    defaults = HParams.ranking_defaults().to_dict()
+    for run in chosen:
+        recorded = dict(run["params"]["hparams"])
+        assert recorded.pop("random_seed") == run["seed"]
+        assert recorded == {name: value for name, value in defaults.items()
+                            if name != "random_seed"}
+        assert run["params"]["negatives_per_positive"] == \
+            configs.NEGATIVES_PER_POSITIVE
+        assert run["params"]["rounds"] == configs.SAMPLING_ROUNDS

@@ -20,7 +20,7 @@ from tensorflow import estimator as tf_estimator
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tensorflow_transform.tf_metadata import dataset_metadata
 
-from trainer_module import features, model, preprocessing, trainer
+from trainer_module import features, history, model, preprocessing, trainer
 from trainer_module.hparams import HParams
 
 SCHEMA_PATH = os.path.join(os.path.dirname(__file__), os.pardir, "pipeline",
@@ -34,6 +34,7 @@ REPEATS = 5
 ITEM_GENRES = ["Action|Comedy", "Drama", "", "Sci-Fi|War", "Film-Noir"]
 UNSEEN_USER, UNSEEN_ITEM = 424242, 987654
 STEPS = 300
+LABEL_XF = features.transformed_name(features.LABEL_KEY)
 
 HPARAMS = HParams(batch_size=32, hidden_units=(8, 4), user_embedding_dim=4,
                   item_embedding_dim=2, crossed_hash_buckets=50, dropout=0.1,
@@ -45,8 +46,8 @@ HPARAMS = HParams(batch_size=32, hidden_units=(8, 4), user_embedding_dim=4,
 LIKED = {USER_A: ITEMS[:10], USER_B: ITEMS[10:]}
 RANKING_HPARAMS = dataclasses.replace(
     HParams.ranking_defaults(), batch_size=32, hidden_units=(8, 4),
-    user_embedding_dim=4, item_embedding_dim=4, crossed_hash_buckets=1000,
-    train_steps=STEPS)
+    user_embedding_dim=4, history_embedding_dim=4, item_embedding_dim=4,
+    crossed_hash_buckets=1000, train_steps=STEPS)
 
 
 def _raw_rows():
@@ -117,11 +118,21 @@ class Trained:
                                    tf_random_seed=hparams.random_seed,
                                    save_checkpoints_steps=STEPS,
                                    log_step_count_steps=STEPS))
-        self.estimator.train(_input_fn(transformed, hparams.batch_size),
-                             max_steps=hparams.steps_for(len(transformed)))
+        # As run_fn: the history of the train rows' positives, if on.
+        self.user_history = None
+        if hparams.history_embedding_dim:
+            positives = [row for row in transformed if row[LABEL_XF] > 0]
+            self.user_history = history.build_user_history(
+                [row[history.USER_XF] for row in positives],
+                [row[history.ITEM_XF] for row in positives], self.num_users)
+        train_input = _input_fn(transformed, hparams.batch_size)
+        self.estimator.train(
+            lambda: trainer.with_history(train_input(), self.user_history),
+            max_steps=hparams.steps_for(len(transformed)))
         self.serving_dir = str(root / "serving_model")
         trainer.export_serving_model(self.estimator, self.tf_transform_output,
-                                     self.serving_dir, hparams.objective)
+                                     self.serving_dir, hparams.objective,
+                                     self.user_history)
         self.loaded = tf.saved_model.load(self.serving_dir)
 
 
@@ -353,7 +364,8 @@ def test_feature_columns_add_the_item_one_hot_on_request():
     assert [c.name for c in wide] == ["item_id_xf_X_user_id_xf", "item_id_xf"]
     assert wide[1].num_buckets == 21
     assert [c.name for c in deep] == [
-        "user_id_xf_embedding", "item_id_xf_embedding", "genres_xf"]
+        "user_id_xf_embedding", "item_id_xf_embedding", "genres_xf",
+        "user_history_xf_embedding"]
 
 
 def test_feature_columns_add_the_user_genre_cross_only_when_enabled():
@@ -369,7 +381,8 @@ def test_feature_columns_add_the_user_genre_cross_only_when_enabled():
     assert wide[2].hash_bucket_size == 77
     # The deep part is unchanged.
     assert [c.name for c in deep] == [
-        "user_id_xf_embedding", "item_id_xf_embedding", "genres_xf"]
+        "user_id_xf_embedding", "item_id_xf_embedding", "genres_xf",
+        "user_history_xf_embedding"]
 
 
 def test_feature_columns_drop_the_user_item_cross_on_request():
@@ -378,7 +391,7 @@ def test_feature_columns_drop_the_user_item_cross_on_request():
         wide_user_genre_cross=True), 4, 21)
     assert [c.name for c in wide] == ["item_id_xf",
                                       "genre_ids_xf_X_user_id_xf"]
-    assert len(deep) == 3
+    assert len(deep) == 4
     # The seed's model keeps it.
     assert HParams().wide_user_item_cross is True
 

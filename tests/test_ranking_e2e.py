@@ -105,6 +105,37 @@ def test_transform_labels_sampled_rows_one_and_zero(store):
     assert labels.mean() == pytest.approx(1 / (1 + NEGATIVES))
 
 
+def test_trainer_history_is_each_users_train_ratings(store):
+    """The table the Trainer builds from the sampled rounds (positives only,
+    each pair once) holds exactly the raw train split's pairs."""
+    import tensorflow_transform as tft
+    from trainer_module import history
+    transformed = metadata_report.latest_output(store, "Transform",
+                                                "transformed_examples")
+    graph = metadata_report.latest_output(store, "Transform",
+                                          "transform_graph")
+    output = tft.TFTransformOutput(graph.uri)
+    users, items = history.read_positive_pairs(
+        [os.path.join(transformed.uri, f"Split-{split}", "*")
+         for split in splits.train_round_splits(ROUNDS)], output)
+    raw = metadata_report.latest_output(store, "CsvExampleGen", "examples")
+    train = data.read_examples(glob.glob(os.path.join(raw.uri, "Split-train",
+                                                      "*")))
+    assert len(users) == ROUNDS * len(train)  # every round, positives only
+    vocab = {name: {int(value): index for index, value in enumerate(
+        output.vocabulary_by_name(name))} for name in
+        (features.USER_VOCAB_NAME, features.ITEM_VOCAB_NAME)}
+    expected = {(vocab[features.USER_VOCAB_NAME][user],
+                 vocab[features.ITEM_VOCAB_NAME][item])
+                for user, item in zip(train[features.USER_KEY],
+                                      train[features.ITEM_KEY])}
+    table = history.build_user_history(users, items, len(vocab[
+        features.USER_VOCAB_NAME]) + features.NUM_OOV_BUCKETS)
+    assert {(user, int(item)) for user in range(len(table.row_splits) - 1)
+            for item in table.items[table.row_splits[user]:
+                                    table.row_splits[user + 1]]} == expected
+
+
 def test_tfma_judges_auc_not_rating_error(store):
     result = tfma.load_eval_result(metadata_report.latest_evaluation_uri(store))
     overall = dict(result.slicing_metrics)[()][""][""]
