@@ -90,16 +90,16 @@ def build_table(results_dir: str) -> Dict[str, Any]:
 
 def markdown(table: Dict[str, Any]) -> str:
     """The table docs/benchmarks.md shows."""
-    lines = ["| model | split | precision@10 | ndcg@10 | rmse |",
-             "|---|---|---|---|---|"]
+    lines = ["| model | split | runs | precision@10 | ndcg@10 | rmse |",
+             "|---|---|---|---|---|---|"]
     for row in table["measured"]:
         lines.append(
             f"| this pipeline, {row['objective']} objective | {row['split']}"
-            f" | {row['precision@10']:.3f} | {row['ndcg@10']:.3f} | "
-            f"{_optional(row['rmse'])} |")
+            f" | {row['runs']} | {row['precision@10']:.3f} | "
+            f"{row['ndcg@10']:.3f} | {_optional(row['rmse'])} |")
     for row in table["published"]["rows"]:
         lines.append(f"| {row['model']} (published, Recommenders) | "
-                     f"user_stratified | {row['precision@10']:.3f} | "
+                     f"user_stratified | | {row['precision@10']:.3f} | "
                      f"{row['ndcg@10']:.3f} | |")
     return "\n".join(lines)
 

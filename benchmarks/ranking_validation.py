@@ -292,7 +292,15 @@ HISTORY_VARIANTS: Tuple[Variant, ...] = tuple(
          4, 6, 128, 0, ()),
         ("hist_64_nouser_hidden_256_128", "history embedding 64, no user "
          "embedding, hidden units (256, 128)", 4, 6, 64, 0,
-         (("hidden_units", (256, 128)),))))
+         (("hidden_units", (256, 128)),)),
+        ("hist_64_nouser_neg_8_hidden_256_128", "history embedding 64, no "
+         "user embedding, 8 negatives, hidden units (256, 128)", 8, 6, 64, 0,
+         (("hidden_units", (256, 128)),)),
+        ("hist_64_nouser_item_64", "history embedding 64, no user "
+         "embedding, item embedding 64", 4, 6, 64, 0,
+         (("item_embedding_dim", 64),)),
+        ("hist_64_nouser_neg_8_rounds_4", "history embedding 64, no user "
+         "embedding, 8 negatives x 4 rounds", 8, 4, 64, 0, ())))
 SEARCH_VARIANTS += HISTORY_VARIANTS
 SEARCH_VARIANTS_BY_NAME = {v.name: v for v in SEARCH_VARIANTS}
 ALL_VARIANTS = {**VARIANTS_BY_NAME, **SEARCH_VARIANTS_BY_NAME}

@@ -177,9 +177,9 @@ def test_quality_table_has_every_objective_and_split_and_labels_published(
         ("ranking", "random"): (0.37, 0.41, None),
         ("ranking", "user_stratified"): (0.41, 0.46, None)}
     text = quality_table.markdown(table)
-    assert "| this pipeline, ranking objective | user_stratified | 0.410 | " \
-           "0.460 |  |" in text
-    assert "| BPR (published, Recommenders) | user_stratified | 0.388 | " \
+    assert "| this pipeline, ranking objective | user_stratified | 3 | " \
+           "0.410 | 0.460 |  |" in text
+    assert "| BPR (published, Recommenders) | user_stratified | | 0.388 | " \
            "0.442 | |" in text
     assert "another code base" in table["published"]["source"]
     (tmp_path / "pipeline_ml100k.json").unlink()
