@@ -262,9 +262,10 @@ SEARCH_VARIANTS = tuple(
     dataclasses.replace(v, hparam_overrides=SEARCH_BASE_OVERRIDES
                         + v.hparam_overrides) for v in SEARCH_VARIANTS)
 # What the search chose (3 seeds), now HParams.ranking_defaults(): Adam
-# 0.01 and the user's history in place of the user embedding, with the
-# pipeline's 4 negatives per positive and 6 rounds (pipeline/configs.py).
-SEARCH_CHOSEN = "hist_64_nouser"
+# 0.01, the user's history in place of the user embedding, hidden units
+# (256, 128), with the pipeline's 8 negatives per positive and 6 rounds
+# (pipeline/configs.py).
+SEARCH_CHOSEN = "hist_64_nouser_neg_8_hidden_256_128"
 # The second round: the user-history feature (trainer_module/history.py),
 # on Adam 0.01 unless said.
 HISTORY_VARIANTS: Tuple[Variant, ...] = tuple(
@@ -296,12 +297,42 @@ HISTORY_VARIANTS: Tuple[Variant, ...] = tuple(
         ("hist_64_nouser_neg_8_hidden_256_128", "history embedding 64, no "
          "user embedding, 8 negatives, hidden units (256, 128)", 8, 6, 64, 0,
          (("hidden_units", (256, 128)),)),
+        ("hist_64_nouser_neg_12_hidden_256_128", "history embedding 64, "
+         "no user embedding, 12 negatives, hidden units (256, 128)", 12, 6,
+         64, 0, (("hidden_units", (256, 128)),)),
         ("hist_64_nouser_item_64", "history embedding 64, no user "
          "embedding, item embedding 64", 4, 6, 64, 0,
          (("item_embedding_dim", 64),)),
         ("hist_64_nouser_neg_8_rounds_4", "history embedding 64, no user "
          "embedding, 8 negatives x 4 rounds", 8, 4, 64, 0, ())))
 SEARCH_VARIANTS += HISTORY_VARIANTS
+# The third round: the item-kNN score of the candidate against the history
+# (history.item_knn_score), on "hist_64_nouser" unless said.
+KNN_VARIANTS: Tuple[Variant, ...] = tuple(
+    Variant(name, description, negatives_per_positive=negatives,
+            hparam_overrides=(
+                ("dnn_learning_rate", 0.01), ("history_embedding_dim", 64),
+                ("user_embedding_dim", 0), ("item_knn_feature", True)) + more)
+    for name, description, negatives, more in (
+        ("knn_hist_64_nouser", "hist_64_nouser plus the item-kNN score",
+         4, ()),
+        ("knn_hist_64_nouser_neg_8_hidden_256_128", "hist_64_nouser_neg_8_"
+         "hidden_256_128 plus the item-kNN score", 8,
+         (("hidden_units", (256, 128)),)),
+        ("slim_hist_64_nouser", "hist_64_nouser plus a wide history x "
+         "item cross (sqrtn)", 4, (("item_knn_feature", False),
+                                   ("wide_history_item_cross", True),
+                                   ("linear_sparse_combiner", "sqrtn"))),
+        ("slim_hist_64_nouser_ftrl_02", "slim_hist_64_nouser with FTRL "
+         "rate 0.2", 4, (("item_knn_feature", False),
+                         ("wide_history_item_cross", True),
+                         ("linear_sparse_combiner", "sqrtn"),
+                         ("linear_learning_rate", 0.2))),
+        ("knn_nohist_user_32", "the item-kNN score and a user embedding 32 "
+         "in place of the history embedding", 4,
+         (("history_embedding_dim", 0), ("user_embedding_dim", 32))),
+    ))
+SEARCH_VARIANTS += KNN_VARIANTS
 SEARCH_VARIANTS_BY_NAME = {v.name: v for v in SEARCH_VARIANTS}
 ALL_VARIANTS = {**VARIANTS_BY_NAME, **SEARCH_VARIANTS_BY_NAME}
 
@@ -492,10 +523,12 @@ def fit_history(fit: pd.DataFrame) -> history.UserHistory:
     """The Trainer's history table of the fit part (its positives)."""
     users = np.unique(fit[USER].to_numpy())
     items = np.unique(fit[ITEM].to_numpy())
-    return history.build_user_history(
+    table = history.build_user_history(
         vocabulary_index(users, fit[USER].to_numpy()),
         vocabulary_index(items, fit[ITEM].to_numpy()),
         len(users) + features.NUM_OOV_BUCKETS)
+    return history.with_cooccurrence(table,
+                                     len(items) + features.NUM_OOV_BUCKETS)
 
 
 def genre_multi_hot(genres: np.ndarray) -> np.ndarray:

@@ -39,6 +39,71 @@ def test_row_gets_its_users_items_but_its_own():
     assert rows[history.USER_XF].numpy().tolist() == [0, 0, 1, 2]
 
 
+def knn_scores(table, users, items):
+    rows = history.add_history(
+        {history.USER_XF: tf.constant(users, tf.int64),
+         history.ITEM_XF: tf.constant(items, tf.int64)}, table)
+    return rows[features.ITEM_KNN_XF].numpy()[:, 0]
+
+
+def small_table(pairs, num_users=4, num_items=4):
+    table = history.build_user_history(*zip(*pairs), num_users=num_users)
+    return history.with_cooccurrence(table, num_items)
+
+
+# user 0 rated {0, 1}, user 1 {0, 1, 2}, user 2 {1}; user 3 has no history.
+PAIRS = [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2), (2, 1)]
+
+
+def test_cooccurrence_counts_the_users_of_each_item_pair():
+    assert small_table(PAIRS).cooccurrence.tolist() == [
+        [2, 2, 1, 0], [2, 3, 1, 0], [1, 1, 1, 0], [0, 0, 0, 0]]
+    with pytest.raises(ValueError, match="must be < 2"):
+        small_table(PAIRS, num_items=2)
+
+
+def test_knn_score_by_hand():
+    scores = knn_scores(small_table(PAIRS), [0, 0, 1, 3], [0, 2, 2, 1])
+    np.testing.assert_allclose(scores, [
+        # (0, 0), rated: user 0's rating of 0 taken out, c(0, 1) = 2 - 1
+        # over sqrt((2 - 1) * 3), one other movie.
+        1 / np.sqrt(3),
+        # (0, 2), unrated: (cos(2, 0) + cos(2, 1)) / sqrt(2 movies).
+        (1 / np.sqrt(1 * 2) + 1 / np.sqrt(1 * 3)) / np.sqrt(2),
+        # (1, 2): only user 1 rated movie 2, and that is taken out.
+        0.0,
+        # user 3: no history.
+        0.0], rtol=1e-6)
+
+
+def test_knn_score_of_a_rated_movie_is_its_score_without_that_rating():
+    """What serving sees of an unseen movie: training's positives must not
+    score higher for being in the counts themselves."""
+    pairs = [(u, i) for u in range(6) for i in range(5) if (u * 7 + i) % 3]
+    for user, item in [(0, 1), (2, 3), (4, 0)]:
+        assert (user, item) in pairs
+        without = [pair for pair in pairs if pair != (user, item)]
+        np.testing.assert_allclose(
+            knn_scores(small_table(pairs, 7, 6), [user], [item]),
+            knn_scores(small_table(without, 7, 6), [user], [item]),
+            rtol=1e-6)
+
+
+def test_knn_feature_and_history_cross_are_wide_and_deep_only_when_on():
+    def names(params):
+        wide, deep = model.feature_columns(params, num_users=5, num_items=9)
+        return [c.name for c in wide], [c.name for c in deep]
+    wide, deep = names(HParams())
+    assert not any(features.ITEM_KNN_XF in n or features.USER_HISTORY_XF in n
+                   for n in wide + deep)
+    wide, deep = names(HParams(item_knn_feature=True,
+                               wide_history_item_cross=True))
+    assert features.ITEM_KNN_XF in wide and features.ITEM_KNN_XF in deep
+    assert any(features.USER_HISTORY_XF in n and "_X_" in n for n in wide)
+    assert HParams(item_knn_feature=True).uses_history
+    assert not HParams().uses_history
+
+
 def test_history_embedding_is_in_the_deep_part_only_when_on():
     def deep_names(params):
         return [column.name for column in
@@ -53,6 +118,7 @@ def test_history_embedding_is_in_the_deep_part_only_when_on():
 
 @pytest.mark.parametrize("values,message", [
     ({"user_embedding_dim": 0}, "know nothing of the user"),
+    ({"linear_sparse_combiner": "max"}, "linear_sparse_combiner must be"),
     ({"history_embedding_dim": -1}, "history_embedding_dim must be >= 0"),
     ({"user_embedding_dim": -2, "history_embedding_dim": 4},
      "user_embedding_dim must be >= 0"),

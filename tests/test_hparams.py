@@ -107,6 +107,9 @@ def test_new_wide_options_are_off_for_the_rating_objective():
     # The seed notebook's model: no user x genre cross, no L2 on FTRL.
     hparams = HParams()
     assert hparams.wide_user_genre_cross is False
+    assert hparams.wide_history_item_cross is False
+    assert hparams.item_knn_feature is False
+    assert hparams.linear_sparse_combiner == "sum"
     assert hparams.linear_l2 == 0.0
     assert hparams.user_genre_hash_buckets == 50_000
     assert hparams.wide_user_item_cross is True
@@ -162,9 +165,12 @@ def test_ranking_defaults_are_the_research_recipe():
     # The options the search tried and left off.
     assert hparams.wide_user_item_cross is True
     assert hparams.wide_user_genre_cross is False
+    assert hparams.wide_history_item_cross is False
+    assert hparams.item_knn_feature is False
+    assert hparams.linear_sparse_combiner == "sum"
     assert hparams.linear_l2 == 0.0
     assert hparams.dnn_learning_rate_decay == 1.0
-    assert hparams.hidden_units == (128, 64)
+    assert hparams.hidden_units == (256, 128)
     # The search's second round: the user's history in place of the user id.
     assert hparams.user_embedding_dim == 0
     assert hparams.history_embedding_dim == 64
@@ -279,11 +285,16 @@ def test_ranking_defaults_are_what_the_recorded_search_chose():
               if run["variant"] == search["chosen"]]
     assert len(chosen) == 3
     defaults = HParams.ranking_defaults().to_dict()
+    off = HParams().to_dict()
     for run in chosen:
         recorded = dict(run["params"]["hparams"])
         assert recorded.pop("random_seed") == run["seed"]
         assert recorded == {name: value for name, value in defaults.items()
-                            if name != "random_seed"}
+                            if name in recorded}
+        # Options added after these runs are off by default, as they were.
+        newer = set(defaults) - set(recorded) - {"random_seed"}
+        assert {name: defaults[name] for name in newer} == {
+            name: off[name] for name in newer}
         assert run["params"]["negatives_per_positive"] == \
             configs.NEGATIVES_PER_POSITIVE
         assert run["params"]["rounds"] == configs.SAMPLING_ROUNDS

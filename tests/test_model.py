@@ -120,11 +120,12 @@ class Trained:
                                    log_step_count_steps=STEPS))
         # As run_fn: the history of the train rows' positives, if on.
         self.user_history = None
-        if hparams.history_embedding_dim:
+        if hparams.uses_history:
             positives = [row for row in transformed if row[LABEL_XF] > 0]
-            self.user_history = history.build_user_history(
-                [row[history.USER_XF] for row in positives],
-                [row[history.ITEM_XF] for row in positives], self.num_users)
+            self.user_history = trainer.history_table(
+                hparams, [row[history.USER_XF] for row in positives],
+                [row[history.ITEM_XF] for row in positives], self.num_users,
+                self.num_items)
         train_input = _input_fn(transformed, hparams.batch_size)
         self.estimator.train(
             lambda: trainer.with_history(train_input(), self.user_history),
@@ -144,7 +145,11 @@ def trained(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained_ranking(tmp_path_factory):
     return Trained(tmp_path_factory.mktemp("ranking_model"),
-                   RANKING_HPARAMS, _ranking_rows)
+                   # With the item-kNN score, so the export carries its
+                   # co-occurrence table too.
+                   dataclasses.replace(RANKING_HPARAMS,
+                                       item_knn_feature=True),
+                   _ranking_rows)
 
 
 def _example(user=None, item=None, genres=None):

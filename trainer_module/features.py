@@ -59,6 +59,10 @@ ITEM_VOCAB_NAME = "item_id_vocab"
 # (trainer_module/history.py), not by Transform: the items the user rated in
 # the train split, but the row's own.
 USER_HISTORY_XF = "user_history_xf"
+# Derived alongside it: the candidate item's cosine item-kNN score against
+# that history (co-occurrence in the train split, the row's own rating left
+# out), one float per row.
+ITEM_KNN_XF = "item_knn_xf"
 # Besides transformed_name(GENRES_KEY) (the multi-hot), Transform outputs the
 # genres as categorical ids under transformed_name(GENRE_IDS_KEY): one int64
 # slot per GENRES entry, the genre's index where the item has it, else

@@ -12,7 +12,7 @@ feature from the transformed ids; a row's own item is left out of its
 history, in training (else a positive would see itself in its history) and
 in serving (where the items scored are unseen ones anyway).
 """
-from typing import Dict, List, NamedTuple, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -28,9 +28,15 @@ _READ_BATCH = 1 << 16
 
 class UserHistory(NamedTuple):
     """Each user's items (transformed indexes), as a ragged table: user u's
-    items are items[row_splits[u]:row_splits[u + 1]], sorted, unique."""
+    items are items[row_splits[u]:row_splits[u + 1]], sorted, unique.
+
+    With `cooccurrence` (with_cooccurrence), add_history also derives the
+    item-kNN score."""
     row_splits: np.ndarray  # int64, num_users + 1
     items: np.ndarray  # int64
+    # float32 [num_items, num_items]: users whose history holds both items;
+    # the diagonal is each item's number of users.
+    cooccurrence: Optional[np.ndarray] = None
 
 
 def build_user_history(user_xf: np.ndarray, item_xf: np.ndarray,
@@ -47,6 +53,19 @@ def build_user_history(user_xf: np.ndarray, item_xf: np.ndarray,
     row_splits = np.searchsorted(pairs[:, 0], np.arange(num_users + 1))
     return UserHistory(row_splits.astype(np.int64),
                        pairs[:, 1].astype(np.int64))
+
+
+def with_cooccurrence(history: UserHistory, num_items: int) -> UserHistory:
+    """`history` with its item co-occurrence counts (dense: 4 bytes an item
+    pair, 55 MB for MovieLens-1m's 3,706 movies)."""
+    if history.items.size and history.items.max() >= num_items:
+        raise ValueError(f"item indexes must be < {num_items}, got "
+                         f"{history.items.max()}")
+    num_users = len(history.row_splits) - 1
+    rated = np.zeros((num_users, num_items), np.float32)
+    rated[np.repeat(np.arange(num_users), np.diff(history.row_splits)),
+          history.items] = 1.0
+    return history._replace(cooccurrence=rated.T @ rated)
 
 
 def read_positive_pairs(file_patterns: List[str],
@@ -74,14 +93,43 @@ def read_positive_pairs(file_patterns: List[str],
 def add_history(transformed: Dict[str, tf.Tensor], history: UserHistory
                 ) -> Dict[str, tf.Tensor]:
     """`transformed` plus features.USER_HISTORY_XF: a SparseTensor of each
-    row's user's items but the row's own item. Builds its table as graph
-    constants, so call it inside the graph that uses it."""
+    row's user's items but the row's own item; plus features.ITEM_KNN_XF
+    (item_knn_score) when the history has its co-occurrence. Builds its
+    tables as graph constants, so call it inside the graph that uses it."""
     table = tf.RaggedTensor.from_row_splits(
         tf.constant(history.items, tf.int64),
         tf.constant(history.row_splits, tf.int64))
     users = tf.reshape(transformed[USER_XF], [-1])
     items = tf.reshape(transformed[ITEM_XF], [-1])
     rows = tf.gather(table, users)
-    others = tf.ragged.boolean_mask(
-        rows, tf.not_equal(rows, tf.expand_dims(items, 1)))
-    return {**transformed, features.USER_HISTORY_XF: others.to_sparse()}
+    is_own = tf.equal(rows, tf.expand_dims(items, 1))
+    others = tf.ragged.boolean_mask(rows, tf.logical_not(is_own))
+    derived = {features.USER_HISTORY_XF: others.to_sparse()}
+    if history.cooccurrence is not None:
+        own_rating = tf.cast(tf.reduce_any(is_own, axis=1), tf.float32)
+        derived[features.ITEM_KNN_XF] = item_knn_score(
+            others, items, own_rating, tf.constant(history.cooccurrence))
+    return {**transformed, **derived}
+
+
+def item_knn_score(others: tf.RaggedTensor, items: tf.Tensor,
+                   own_rating: tf.Tensor, cooccurrence: tf.Tensor
+                   ) -> tf.Tensor:
+    """[batch, 1]: sum over j in `others` of cos(item, j), divided by
+    sqrt(len(others)). cos(i, j) = c(i, j) / sqrt(n_i * n_j) over the
+    co-occurrence counts with the user's own rating of i taken out
+    (own_rating 1: c(i, j) - 1, n_i - 1), so a rated movie in training
+    scores as an unrated one does at serving time: from the other users."""
+    row_ids = others.value_rowids()
+    candidates = tf.gather(items, row_ids)
+    own = tf.gather(own_rating, row_ids)
+    both = tf.gather_nd(cooccurrence,
+                        tf.stack([candidates, others.values], axis=1)) - own
+    counts = tf.linalg.diag_part(cooccurrence)
+    norms = tf.sqrt(tf.maximum(
+        (tf.gather(counts, candidates) - own)
+        * tf.gather(counts, others.values), 1.0))
+    sums = tf.math.unsorted_segment_sum(both / norms, row_ids,
+                                        tf.shape(items)[0])
+    lengths = tf.cast(others.row_lengths(), tf.float32)
+    return tf.expand_dims(sums / tf.sqrt(tf.maximum(lengths, 1.0)), 1)

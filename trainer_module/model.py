@@ -52,8 +52,11 @@ def feature_columns(hparams: HParams, num_users: int, num_items: int
                     ) -> Tuple[List, List]:
     """(wide columns, deep columns) as in the seed's tf_utils.build_model
     (its user x item cross unless not hparams.wide_user_item_cross), plus
-    the item one-hot in the wide part when hparams.wide_item_column and
-    the user x genre cross when hparams.wide_user_genre_cross."""
+    in the wide part the item one-hot (hparams.wide_item_column), the user x
+    genre cross (wide_user_genre_cross) and the history x item cross
+    (wide_history_item_cross); in the deep part the history embedding
+    (history_embedding_dim > 0); in both the item-kNN score
+    (item_knn_feature)."""
     user = tf.feature_column.categorical_column_with_identity(
         features.transformed_name(features.USER_KEY), num_buckets=num_users)
     item = tf.feature_column.categorical_column_with_identity(
@@ -72,6 +75,11 @@ def feature_columns(hparams: HParams, num_users: int, num_items: int
             num_buckets=len(features.GENRES))
         wide.append(tf.feature_column.crossed_column(
             [user, genre], hash_bucket_size=hparams.user_genre_hash_buckets))
+    if hparams.wide_history_item_cross:
+        rated = tf.feature_column.categorical_column_with_identity(
+            features.USER_HISTORY_XF, num_buckets=num_items)
+        wide.append(tf.feature_column.crossed_column(
+            [rated, item], hash_bucket_size=hparams.history_item_hash_buckets))
     deep = []
     if hparams.user_embedding_dim:
         deep.append(tf.feature_column.embedding_column(
@@ -92,6 +100,10 @@ def feature_columns(hparams: HParams, num_users: int, num_items: int
                 features.USER_HISTORY_XF, num_buckets=num_items),
             dimension=hparams.history_embedding_dim, combiner="sqrtn",
             max_norm=_max_norm(hparams, hparams.history_embedding_dim)))
+    if hparams.item_knn_feature:
+        knn = tf.feature_column.numeric_column(features.ITEM_KNN_XF)
+        wide.append(knn)
+        deep.append(knn)
     return wide, deep
 
 
@@ -121,6 +133,7 @@ def build_estimator(hparams: HParams, num_users: int, num_items: int,
         dnn_optimizer=_DNN_OPTIMIZERS[hparams.dnn_optimizer](
             learning_rate=dnn_learning_rate(hparams, train_steps)),
         dnn_hidden_units=list(hparams.hidden_units),
+        linear_sparse_combiner=hparams.linear_sparse_combiner,
         dnn_dropout=hparams.dropout,
         batch_norm=hparams.batch_norm,
         loss_reduction=_LOSS_REDUCTIONS[hparams.loss_reduction])

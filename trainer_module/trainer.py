@@ -49,8 +49,9 @@ def run_fn(fn_args: FnArgs) -> None:
         hparams, num_users, num_items, _run_config(fn_args, hparams, steps),
         train_steps=steps)
     user_history = (load_user_history(fn_args.train_files,
-                                      tf_transform_output, num_users)
-                    if hparams.history_embedding_dim else None)
+                                      tf_transform_output, hparams,
+                                      num_users, num_items)
+                    if hparams.uses_history else None)
 
     def train_input_fn():
         return with_history(train_dataset(
@@ -77,13 +78,24 @@ def run_fn(fn_args: FnArgs) -> None:
 
 def load_user_history(train_files: List[str],
                       tf_transform_output: tft.TFTransformOutput,
-                      num_users: int) -> history.UserHistory:
+                      hparams: HParams, num_users: int, num_items: int
+                      ) -> history.UserHistory:
     """The train split's positives as the history table (history.py)."""
     users, items = history.read_positive_pairs(train_files,
                                                tf_transform_output)
-    table = history.build_user_history(users, items, num_users)
+    table = history_table(hparams, users, items, num_users, num_items)
     logging.info("User history: %d (user, movie) pairs of %d users",
                  len(table.items), num_users)
+    return table
+
+
+def history_table(hparams: HParams, users, items, num_users: int,
+                  num_items: int) -> history.UserHistory:
+    """The table of the positives (user, item), with the item co-occurrence
+    when hparams.item_knn_feature (the kNN score needs it)."""
+    table = history.build_user_history(users, items, num_users)
+    if hparams.item_knn_feature:
+        table = history.with_cooccurrence(table, num_items)
     return table
 
 
