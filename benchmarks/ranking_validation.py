@@ -308,6 +308,9 @@ HISTORY_VARIANTS: Tuple[Variant, ...] = tuple(
 SEARCH_VARIANTS += HISTORY_VARIANTS
 # The third round: the item-kNN score of the candidate against the history
 # (history.item_knn_score), on "hist_64_nouser" unless said.
+# Its SLIM-like variants swap the kNN score for a wide history x item cross.
+_SLIM = (("item_knn_feature", False), ("wide_history_item_cross", True),
+         ("linear_sparse_combiner", "sqrtn"))
 KNN_VARIANTS: Tuple[Variant, ...] = tuple(
     Variant(name, description, negatives_per_positive=negatives,
             hparam_overrides=(
@@ -320,17 +323,9 @@ KNN_VARIANTS: Tuple[Variant, ...] = tuple(
          "hidden_256_128 plus the item-kNN score", 8,
          (("hidden_units", (256, 128)),)),
         ("slim_hist_64_nouser", "hist_64_nouser plus a wide history x "
-         "item cross (sqrtn)", 4, (("item_knn_feature", False),
-                                   ("wide_history_item_cross", True),
-                                   ("linear_sparse_combiner", "sqrtn"))),
+         "item cross (sqrtn)", 4, _SLIM),
         ("slim_hist_64_nouser_ftrl_02", "slim_hist_64_nouser with FTRL "
-         "rate 0.2", 4, (("item_knn_feature", False),
-                         ("wide_history_item_cross", True),
-                         ("linear_sparse_combiner", "sqrtn"),
-                         ("linear_learning_rate", 0.2))),
-        ("knn_nohist_user_32", "the item-kNN score and a user embedding 32 "
-         "in place of the history embedding", 4,
-         (("history_embedding_dim", 0), ("user_embedding_dim", 32))),
+         "rate 0.2", 4, _SLIM + (("linear_learning_rate", 0.2),)),
     ))
 SEARCH_VARIANTS += KNN_VARIANTS
 SEARCH_VARIANTS_BY_NAME = {v.name: v for v in SEARCH_VARIANTS}
@@ -679,6 +674,15 @@ def variant_hparams(variant: Variant, seed: int) -> HParams:
                                **dict(variant.hparam_overrides))
 
 
+def space_for(hparams: HParams, space: FeatureSpace) -> FeatureSpace:
+    """`space` without the co-occurrence unless the model reads the kNN
+    score: the input would compute it for nothing."""
+    if hparams.item_knn_feature:
+        return space
+    return space._replace(user_history=space.user_history._replace(
+        cooccurrence=None))
+
+
 def run_variant(variant: Variant, prepared: SeedData) -> Dict[str, Any]:
     """Sample, order, train and rank one variant for one seed."""
     seed = prepared.seed
@@ -689,11 +693,12 @@ def run_variant(variant: Variant, prepared: SeedData) -> Dict[str, Any]:
                            seed)
     rows = ORDERS[variant.order](rounds, np.random.default_rng(seed))
     sample_seconds = time.perf_counter() - start
+    space = space_for(hparams, prepared.space)
     with tempfile.TemporaryDirectory(prefix="ranking-validation-") as tmp:
         estimator, steps, train_seconds = train_estimator(
-            hparams, prepared.space, rows, tmp)
+            hparams, space, rows, tmp)
         start = time.perf_counter()
-        scores = score_pool(estimator, prepared.space, prepared.pool)
+        scores = score_pool(estimator, space, prepared.pool)
         score_seconds = time.perf_counter() - start
     return {
         "variant": variant.name, "seed": seed,
