@@ -261,11 +261,11 @@ SEARCH_BASE_OVERRIDES = (("dnn_learning_rate", 0.003),
 SEARCH_VARIANTS = tuple(
     dataclasses.replace(v, hparam_overrides=SEARCH_BASE_OVERRIDES
                         + v.hparam_overrides) for v in SEARCH_VARIANTS)
-# What the search chose (3 seeds), now HParams.ranking_defaults(): Adam
+# What the search chose (5 seeds), now HParams.ranking_defaults(): Adam
 # 0.01, the user's history in place of the user embedding, hidden units
-# (256, 128), with the pipeline's 8 negatives per positive and 6 rounds
-# (pipeline/configs.py).
-SEARCH_CHOSEN = "hist_64_nouser_neg_8_hidden_256_128"
+# (256, 128), the EASE score, with the pipeline's 4 negatives per positive
+# and 6 rounds (pipeline/configs.py).
+SEARCH_CHOSEN = "ease_hist_64_nouser_hidden_256_128"
 # The second round: the user-history feature (trainer_module/history.py),
 # on Adam 0.01 unless said.
 HISTORY_VARIANTS: Tuple[Variant, ...] = tuple(
@@ -328,6 +328,25 @@ KNN_VARIANTS: Tuple[Variant, ...] = tuple(
          "rate 0.2", 4, _SLIM + (("linear_learning_rate", 0.2),)),
     ))
 SEARCH_VARIANTS += KNN_VARIANTS
+# The fourth round: the EASE score of the candidate against the history
+# (history.item_ease_score), on the chosen "hist_64_nouser_neg_8_hidden_256_
+# 128" unless said.
+EASE_VARIANTS: Tuple[Variant, ...] = tuple(
+    Variant(name, description, negatives_per_positive=negatives,
+            hparam_overrides=(
+                ("dnn_learning_rate", 0.01), ("history_embedding_dim", 64),
+                ("user_embedding_dim", 0), ("hidden_units", (256, 128)),
+                ("item_ease_feature", True)) + more)
+    for name, description, negatives, more in (
+        ("ease_hist_64_nouser_neg_8_hidden_256_128", "hist_64_nouser_neg_8_"
+         "hidden_256_128 plus the EASE score (L2 300)", 8, ()),
+        ("ease_hist_64_nouser_hidden_256_128", "hist_64_nouser_hidden_256_"
+         "128 plus the EASE score (L2 300), 4 negatives", 4, ()),
+        ("ease_l2_100_hist_64_nouser_neg_8_hidden_256_128", "ease_hist_64_"
+         "nouser_neg_8_hidden_256_128 with L2 100", 8,
+         (("ease_l2", 100.0),)),
+    ))
+SEARCH_VARIANTS += EASE_VARIANTS
 SEARCH_VARIANTS_BY_NAME = {v.name: v for v in SEARCH_VARIANTS}
 ALL_VARIANTS = {**VARIANTS_BY_NAME, **SEARCH_VARIANTS_BY_NAME}
 
@@ -676,11 +695,14 @@ def variant_hparams(variant: Variant, seed: int) -> HParams:
 
 def space_for(hparams: HParams, space: FeatureSpace) -> FeatureSpace:
     """`space` without the co-occurrence unless the model reads the kNN
-    score: the input would compute it for nothing."""
-    if hparams.item_knn_feature:
-        return space
-    return space._replace(user_history=space.user_history._replace(
-        cooccurrence=None))
+    score (the input would compute it for nothing), with the EASE inverse
+    of hparams.ease_l2 if it reads the EASE score."""
+    table = space.user_history
+    if not hparams.item_knn_feature:
+        table = table._replace(cooccurrence=None)
+    if hparams.item_ease_feature:
+        table = history.with_ease(table, space.num_items, hparams.ease_l2)
+    return space._replace(user_history=table)
 
 
 def run_variant(variant: Variant, prepared: SeedData) -> Dict[str, Any]:

@@ -56,9 +56,9 @@ RMSE_TOLERANCE = 0.01
 # NegativeSampler draws this many unrated movies per rating, in this many
 # rounds (fresh negatives per training epoch). TFMA gates on the AUC of
 # telling a rated movie from a sampled one on the eval split: random is 0.5.
-# 8 negatives: issue 15's search (trainer_module/hparams.py,
+# 4 negatives: issue 15's search (trainer_module/hparams.py,
 # HParams.ranking_defaults).
-NEGATIVES_PER_POSITIVE = 8
+NEGATIVES_PER_POSITIVE = 4
 SAMPLING_ROUNDS = 6
 MIN_AUC = 0.6
 AUC_TOLERANCE = 0.01

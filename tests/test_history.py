@@ -146,7 +146,8 @@ def test_ranking_model_learns_from_the_history_of_similar_users(tmp_path):
         len(negatives) * 20), np.float32)[:, None]
     params = dataclasses.replace(
         HParams.ranking_defaults(), user_embedding_dim=0,
-        history_embedding_dim=4, batch_size=32, random_seed=1)
+        history_embedding_dim=4, batch_size=32, random_seed=1,
+        item_ease_feature=False)  # the embedding alone must do it
 
     def input_fn(users, items, labels=None):
         def to_features(user, item, *label):
@@ -170,3 +171,53 @@ def test_ranking_model_learns_from_the_history_of_similar_users(tmp_path):
         lambda: input_fn(np.array([3, 3], np.int64),
                          np.array([3, 4], np.int64)))]
     assert scores[0] > scores[1]
+
+
+def ease_scores(table, users, items):
+    rows = history.add_history(
+        {history.USER_XF: tf.constant(users, tf.int64),
+         history.ITEM_XF: tf.constant(items, tf.int64)}, table)
+    return rows[features.ITEM_EASE_XF].numpy()[:, 0]
+
+
+def ease_by_hand(pairs, num_users, num_items, l2, user, item):
+    """EASE fitted without the user's row: B = I - P diag(1 / diag(P))
+    off the diagonal, the score the sum of B(j, item) over the user's
+    other items."""
+    rated = np.zeros((num_users, num_items))
+    for u, i in pairs:
+        rated[u, i] = 1.0
+    others = rated[user].copy()
+    others[item] = 0.0
+    rated[user] = 0.0
+    inverse = np.linalg.inv(rated.T @ rated + l2 * np.eye(num_items))
+    weights = -inverse / np.diag(inverse)
+    return others @ weights[:, item]
+
+
+@pytest.mark.parametrize("l2", [0.5, 3.0])
+def test_ease_score_is_eases_fitted_without_the_users_row(l2):
+    """Rated and unrated candidates alike; a movie no one rated (5) and a
+    user with no history (6) score 0."""
+    pairs = [(u, i) for u in range(6) for i in range(5) if (u * 7 + i) % 3]
+    table = history.with_ease(
+        history.build_user_history(*zip(*pairs), num_users=7), 6, l2)
+    queries = [(0, 1), (0, 0), (2, 3), (2, 4), (4, 0), (5, 5), (6, 2)]
+    expected = [ease_by_hand(pairs, 7, 6, l2, u, i) for u, i in queries]
+    assert expected[-2:] == [0.0, 0.0]
+    assert min(map(abs, expected[:-2])) > 1e-3
+    np.testing.assert_allclose(
+        ease_scores(table, *zip(*queries)), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_ease_feature_is_wide_and_deep_only_when_on():
+    def names(params):
+        wide, deep = model.feature_columns(params, num_users=5, num_items=9)
+        return [c.name for c in wide], [c.name for c in deep]
+    assert not any(features.ITEM_EASE_XF in n for n in sum(names(HParams()),
+                                                           []))
+    wide, deep = names(HParams(item_ease_feature=True))
+    assert features.ITEM_EASE_XF in wide and features.ITEM_EASE_XF in deep
+    assert HParams(item_ease_feature=True, user_embedding_dim=0).uses_history
+    with pytest.raises(ValueError, match="ease_l2 must be positive"):
+        HParams(item_ease_feature=True, ease_l2=0.0)

@@ -145,8 +145,8 @@ def trained(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained_ranking(tmp_path_factory):
     return Trained(tmp_path_factory.mktemp("ranking_model"),
-                   # With the item-kNN score, so the export carries its
-                   # co-occurrence table too.
+                   # With the item-kNN score too, so the export carries its
+                   # co-occurrence table beside the EASE inverse.
                    dataclasses.replace(RANKING_HPARAMS,
                                        item_knn_feature=True),
                    _ranking_rows)
@@ -366,11 +366,12 @@ def test_feature_columns_add_the_item_one_hot_on_request():
     wide, deep = model.feature_columns(HParams(), 4, 21)
     assert [c.name for c in wide] == ["item_id_xf_X_user_id_xf"]
     wide, deep = model.feature_columns(RANKING_HPARAMS, 4, 21)
-    assert [c.name for c in wide] == ["item_id_xf_X_user_id_xf", "item_id_xf"]
+    assert [c.name for c in wide] == ["item_id_xf_X_user_id_xf", "item_id_xf",
+                                      "item_ease_xf"]
     assert wide[1].num_buckets == 21
     assert [c.name for c in deep] == [
         "user_id_xf_embedding", "item_id_xf_embedding", "genres_xf",
-        "user_history_xf_embedding"]
+        "user_history_xf_embedding", "item_ease_xf"]
 
 
 def test_feature_columns_add_the_user_genre_cross_only_when_enabled():
@@ -382,12 +383,13 @@ def test_feature_columns_add_the_user_genre_cross_only_when_enabled():
         RANKING_HPARAMS, wide_user_item_cross=True, wide_user_genre_cross=True,
         user_genre_hash_buckets=77), 4, 21)
     assert [c.name for c in wide] == ["item_id_xf_X_user_id_xf", "item_id_xf",
-                                      "genre_ids_xf_X_user_id_xf"]
+                                      "genre_ids_xf_X_user_id_xf",
+                                      "item_ease_xf"]
     assert wide[2].hash_bucket_size == 77
     # The deep part is unchanged.
     assert [c.name for c in deep] == [
         "user_id_xf_embedding", "item_id_xf_embedding", "genres_xf",
-        "user_history_xf_embedding"]
+        "user_history_xf_embedding", "item_ease_xf"]
 
 
 def test_feature_columns_drop_the_user_item_cross_on_request():
@@ -395,8 +397,9 @@ def test_feature_columns_drop_the_user_item_cross_on_request():
         RANKING_HPARAMS, wide_user_item_cross=False,
         wide_user_genre_cross=True), 4, 21)
     assert [c.name for c in wide] == ["item_id_xf",
-                                      "genre_ids_xf_X_user_id_xf"]
-    assert len(deep) == 4
+                                      "genre_ids_xf_X_user_id_xf",
+                                      "item_ease_xf"]
+    assert len(deep) == 5
     # The seed's model keeps it.
     assert HParams().wide_user_item_cross is True
 

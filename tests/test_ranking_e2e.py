@@ -31,7 +31,7 @@ from trainer_module.model import (PREDICTION_KEY, RAW_SIGNATURE, SCORE_KEY,
 
 ROUNDS = int(TINY_RANKING_FLAGS[TINY_RANKING_FLAGS.index(
     "--sampling-rounds") + 1])
-NEGATIVES = 8  # configs.NEGATIVES_PER_POSITIVE, the default
+NEGATIVES = 4  # configs.NEGATIVES_PER_POSITIVE, the default
 
 
 @pytest.fixture(scope="module")

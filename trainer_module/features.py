@@ -63,6 +63,9 @@ USER_HISTORY_XF = "user_history_xf"
 # that history (co-occurrence in the train split, the row's own rating left
 # out), one float per row.
 ITEM_KNN_XF = "item_knn_xf"
+# And the candidate's EASE score against that history (an item-item ridge
+# regression over the train split, the user's own row left out), one float.
+ITEM_EASE_XF = "item_ease_xf"
 # Besides transformed_name(GENRES_KEY) (the multi-hot), Transform outputs the
 # genres as categorical ids under transformed_name(GENRE_IDS_KEY): one int64
 # slot per GENRES entry, the genre's index where the item has it, else

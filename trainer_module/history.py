@@ -31,12 +31,18 @@ class UserHistory(NamedTuple):
     items are items[row_splits[u]:row_splits[u + 1]], sorted, unique.
 
     With `cooccurrence` (with_cooccurrence), add_history also derives the
-    item-kNN score."""
+    item-kNN score; with `ease_inverse` and `ease_self` (with_ease), the
+    EASE score."""
     row_splits: np.ndarray  # int64, num_users + 1
     items: np.ndarray  # int64
     # float32 [num_items, num_items]: users whose history holds both items;
     # the diagonal is each item's number of users.
     cooccurrence: Optional[np.ndarray] = None
+    # float32 [num_items, num_items]: P = (X'X + l2 I)^-1 of the users x
+    # items 0/1 matrix X; and float32 [num_users]: x_u' P x_u of each user's
+    # row x_u (item_ease_score).
+    ease_inverse: Optional[np.ndarray] = None
+    ease_self: Optional[np.ndarray] = None
 
 
 def build_user_history(user_xf: np.ndarray, item_xf: np.ndarray,
@@ -58,14 +64,33 @@ def build_user_history(user_xf: np.ndarray, item_xf: np.ndarray,
 def with_cooccurrence(history: UserHistory, num_items: int) -> UserHistory:
     """`history` with its item co-occurrence counts (dense: 4 bytes an item
     pair, 55 MB for MovieLens-1m's 3,706 movies)."""
+    rated = rated_matrix(history, num_items, np.float32)
+    return history._replace(cooccurrence=rated.T @ rated)
+
+
+def with_ease(history: UserHistory, num_items: int,
+              l2: float) -> UserHistory:
+    """`history` with what item_ease_score needs: the inverse P of the
+    regularised Gram matrix of EASE (Steck 2019) and each user's x_u' P x_u
+    (dense, as the co-occurrence). Computed in float64, stored as float32."""
+    rated = rated_matrix(history, num_items, np.float64)
+    inverse = np.linalg.inv(rated.T @ rated + l2 * np.eye(num_items))
+    own = ((rated @ inverse) * rated).sum(axis=1)
+    return history._replace(ease_inverse=inverse.astype(np.float32),
+                            ease_self=own.astype(np.float32))
+
+
+def rated_matrix(history: UserHistory, num_items: int,
+                 dtype: type) -> np.ndarray:
+    """The users x items 0/1 matrix of the table."""
     if history.items.size and history.items.max() >= num_items:
         raise ValueError(f"item indexes must be < {num_items}, got "
                          f"{history.items.max()}")
     num_users = len(history.row_splits) - 1
-    rated = np.zeros((num_users, num_items), np.float32)
+    rated = np.zeros((num_users, num_items), dtype)
     rated[np.repeat(np.arange(num_users), np.diff(history.row_splits)),
           history.items] = 1.0
-    return history._replace(cooccurrence=rated.T @ rated)
+    return rated
 
 
 def read_positive_pairs(file_patterns: List[str],
@@ -94,7 +119,9 @@ def add_history(transformed: Dict[str, tf.Tensor], history: UserHistory
                 ) -> Dict[str, tf.Tensor]:
     """`transformed` plus features.USER_HISTORY_XF: a SparseTensor of each
     row's user's items but the row's own item; plus features.ITEM_KNN_XF
-    (item_knn_score) when the history has its co-occurrence. Builds its
+    (item_knn_score) when the history has its co-occurrence and
+    features.ITEM_EASE_XF (item_ease_score) when it has its EASE inverse.
+    Builds its
     tables as graph constants, so call it inside the graph that uses it."""
     table = tf.RaggedTensor.from_row_splits(
         tf.constant(history.items, tf.int64),
@@ -105,10 +132,15 @@ def add_history(transformed: Dict[str, tf.Tensor], history: UserHistory
     is_own = tf.equal(rows, tf.expand_dims(items, 1))
     others = tf.ragged.boolean_mask(rows, tf.logical_not(is_own))
     derived = {features.USER_HISTORY_XF: others.to_sparse()}
+    own_rating = tf.cast(tf.reduce_any(is_own, axis=1), tf.float32)
     if history.cooccurrence is not None:
-        own_rating = tf.cast(tf.reduce_any(is_own, axis=1), tf.float32)
         derived[features.ITEM_KNN_XF] = item_knn_score(
             others, items, own_rating, tf.constant(history.cooccurrence))
+    if history.ease_inverse is not None:
+        derived[features.ITEM_EASE_XF] = item_ease_score(
+            others, items, own_rating,
+            tf.constant(history.ease_inverse),
+            tf.gather(tf.constant(history.ease_self), users))
     return {**transformed, **derived}
 
 
@@ -133,3 +165,27 @@ def item_knn_score(others: tf.RaggedTensor, items: tf.Tensor,
                                         tf.shape(items)[0])
     lengths = tf.cast(others.row_lengths(), tf.float32)
     return tf.expand_dims(sums / tf.sqrt(tf.maximum(lengths, 1.0)), 1)
+
+
+def item_ease_score(others: tf.RaggedTensor, items: tf.Tensor,
+                    own_rating: tf.Tensor, inverse: tf.Tensor,
+                    user_self: tf.Tensor) -> tf.Tensor:
+    """[batch, 1]: EASE's score of the candidate item i from the user's
+    other items, sum over j in `others` of B(j, i) = -P'(j, i) / P'(i, i),
+    where P' is the inverse of the Gram matrix without the user's row x:
+    the user is scored from the other users' data, in training (where the
+    full P would have fit the very positives it scores) and in serving
+    alike. Sherman-Morrison: P' = P + v v' / d, v = P x, d = 1 - x' P x
+    (`user_self` is x' P x), and v(i) = sum over others of P(j, i), plus
+    P(i, i) when the user rated i (own_rating 1)."""
+    row_ids = others.value_rowids()
+    pairs = tf.stack([tf.gather(items, row_ids), others.values], axis=1)
+    column_sums = tf.math.unsorted_segment_sum(
+        tf.gather_nd(inverse, pairs), row_ids, tf.shape(items)[0])
+    diagonal = tf.gather(tf.linalg.diag_part(inverse), items)
+    v_item = column_sums + own_rating * diagonal
+    # x_u' P x_u < 1 for l2 > 0; the floor guards float32 rounding.
+    rest = tf.maximum(1.0 - user_self, 1e-6)
+    numerator = column_sums + v_item * (user_self - own_rating * v_item) / rest
+    denominator = diagonal + v_item * v_item / rest
+    return tf.expand_dims(-numerator / denominator, 1)

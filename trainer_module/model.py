@@ -56,7 +56,7 @@ def feature_columns(hparams: HParams, num_users: int, num_items: int
     genre cross (wide_user_genre_cross) and the history x item cross
     (wide_history_item_cross); in the deep part the history embedding
     (history_embedding_dim > 0); in both the item-kNN score
-    (item_knn_feature)."""
+    (item_knn_feature) and the EASE score (item_ease_feature)."""
     user = tf.feature_column.categorical_column_with_identity(
         features.transformed_name(features.USER_KEY), num_buckets=num_users)
     item = tf.feature_column.categorical_column_with_identity(
@@ -100,10 +100,12 @@ def feature_columns(hparams: HParams, num_users: int, num_items: int
                 features.USER_HISTORY_XF, num_buckets=num_items),
             dimension=hparams.history_embedding_dim, combiner="sqrtn",
             max_norm=_max_norm(hparams, hparams.history_embedding_dim)))
-    if hparams.item_knn_feature:
-        knn = tf.feature_column.numeric_column(features.ITEM_KNN_XF)
-        wide.append(knn)
-        deep.append(knn)
+    for on, name in ((hparams.item_knn_feature, features.ITEM_KNN_XF),
+                     (hparams.item_ease_feature, features.ITEM_EASE_XF)):
+        if on:
+            score = tf.feature_column.numeric_column(name)
+            wide.append(score)
+            deep.append(score)
     return wide, deep
 
 

@@ -92,10 +92,13 @@ def load_user_history(train_files: List[str],
 def history_table(hparams: HParams, users, items, num_users: int,
                   num_items: int) -> history.UserHistory:
     """The table of the positives (user, item), with the item co-occurrence
-    when hparams.item_knn_feature (the kNN score needs it)."""
+    when hparams.item_knn_feature (the kNN score needs it) and the EASE
+    inverse when hparams.item_ease_feature."""
     table = history.build_user_history(users, items, num_users)
     if hparams.item_knn_feature:
         table = history.with_cooccurrence(table, num_items)
+    if hparams.item_ease_feature:
+        table = history.with_ease(table, num_items, hparams.ease_l2)
     return table
 
 
