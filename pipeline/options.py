@@ -35,6 +35,8 @@ _HPARAM_FLAGS = {
     "history_embedding_dim": (int, "embedding size of the user's rated "
                                    "movies (0: off, the seed)"),
     "item_embedding_dim": (int, "item embedding size (seed: 4)"),
+    "ease_l2": (float, "L2 strength of the ranking model's EASE score "
+                       "(300)"),
     "dropout": (float, "DNN dropout rate (seed: 0.3)"),
     "random_seed": (int, "graph-level random seed (123)"),
 }
@@ -101,6 +103,9 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                             "(seed: 1024,32,1024)")
     model.add_argument("--no-batch-norm", action="store_true",
                        help="turn off the DNN's batch normalization")
+    model.add_argument("--no-item-ease-feature", action="store_true",
+                       help="ranking: leave out the movie's EASE score "
+                            "(its table is 4 bytes per movie pair)")
     for name, (kind, text) in _HPARAM_FLAGS.items():
         model.add_argument("--" + name.replace("_", "-"), type=kind,
                            default=None, help=text)
@@ -118,6 +123,8 @@ def hparams_from_args(args: argparse.Namespace) -> HParams:
                                   for units in args.hidden_units.split(",")]
     if args.no_batch_norm:
         values["batch_norm"] = False
+    if args.no_item_ease_feature:
+        values["item_ease_feature"] = False
     return hparams_lib.recipe(args.recipe, values)
 
 

@@ -128,7 +128,12 @@ def test_embedding_sizes_are_validated(values, message):
         HParams(**values)
 
 
-def test_ranking_model_learns_from_the_history_of_similar_users(tmp_path):
+@pytest.mark.parametrize("history_embedding_dim,item_ease_feature", [
+    (4, False),  # the history embedding alone
+    (0, True),  # the EASE score alone
+])
+def test_ranking_model_learns_from_the_history_of_similar_users(
+        tmp_path, history_embedding_dim, item_ease_feature):
     """Users 0-2 rated movies 1, 2 and 3; user 3 rated 1 and 2; users 4-9
     rated 4 and 5, so movie 4 is twice as popular as movie 3. User 3 has no
     embedding, and (3, 3) and (3, 4) are never trained on: only the history
@@ -137,6 +142,8 @@ def test_ranking_model_learns_from_the_history_of_similar_users(tmp_path):
     positives = [(u, i) for u in range(3) for i in (1, 2, 3)] + [
         (3, 1), (3, 2)] + [(u, i) for u in range(4, 10) for i in (4, 5)]
     table = history.build_user_history(*zip(*positives), num_users=11)
+    if item_ease_feature:
+        table = history.with_ease(table, num_items=7, l2=1.0)
     rated = set(positives)
     negatives = [(u, i) for u in range(10) for i in range(1, 6)
                  if (u, i) not in rated and (u, i) not in {(3, 3), (3, 4)}]
@@ -146,8 +153,8 @@ def test_ranking_model_learns_from_the_history_of_similar_users(tmp_path):
         len(negatives) * 20), np.float32)[:, None]
     params = dataclasses.replace(
         HParams.ranking_defaults(), user_embedding_dim=0,
-        history_embedding_dim=4, batch_size=32, random_seed=1,
-        item_ease_feature=False)  # the embedding alone must do it
+        history_embedding_dim=history_embedding_dim, batch_size=32,
+        random_seed=1, item_ease_feature=item_ease_feature)
 
     def input_fn(users, items, labels=None):
         def to_features(user, item, *label):

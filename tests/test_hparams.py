@@ -277,6 +277,18 @@ def test_local_runner_recipe_flag_then_explicit_flags():
         local_runner.parse_args([])) == HParams()
 
 
+def test_local_runner_flags_turn_the_ease_score_off_or_change_its_l2():
+    import local_runner
+    from pipeline import options
+    ranking = HParams.ranking_defaults()
+    assert options.hparams_from_args(local_runner.parse_args(
+        ["--objective", "ranking", "--no-item-ease-feature"])) == \
+        dataclasses.replace(ranking, item_ease_feature=False)
+    assert options.hparams_from_args(local_runner.parse_args(
+        ["--objective", "ranking", "--ease-l2", "50"])) == \
+        dataclasses.replace(ranking, ease_l2=50.0)
+
+
 def test_ranking_defaults_are_what_the_recorded_search_chose():
     """The chosen variant's recorded runs trained exactly the defaults (but
     the seed) with the pipeline's sampler settings."""

@@ -10,7 +10,9 @@ still takes (user_id, item_id, genres) and a user's history is the one the
 model was trained with, as their embedding is. `add_history` derives the
 feature from the transformed ids; a row's own item is left out of its
 history, in training (else a positive would see itself in its history) and
-in serving (where the items scored are unseen ones anyway).
+in serving (where the items scored are unseen ones anyway). From the same
+table come two optional item-item scores of the row's movie against that
+history: the cosine item-kNN score and the EASE score.
 """
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
@@ -121,8 +123,8 @@ def add_history(transformed: Dict[str, tf.Tensor], history: UserHistory
     row's user's items but the row's own item; plus features.ITEM_KNN_XF
     (item_knn_score) when the history has its co-occurrence and
     features.ITEM_EASE_XF (item_ease_score) when it has its EASE inverse.
-    Builds its
-    tables as graph constants, so call it inside the graph that uses it."""
+    Builds its tables as graph constants, so call it inside the graph that
+    uses it."""
     table = tf.RaggedTensor.from_row_splits(
         tf.constant(history.items, tf.int64),
         tf.constant(history.row_splits, tf.int64))

@@ -84,8 +84,10 @@ def load_user_history(train_files: List[str],
     users, items = history.read_positive_pairs(train_files,
                                                tf_transform_output)
     table = history_table(hparams, users, items, num_users, num_items)
-    logging.info("User history: %d (user, movie) pairs of %d users",
-                 len(table.items), num_users)
+    logging.info("User history: %d (user, movie) pairs of %d users%s",
+                 len(table.items), num_users,
+                 f", with the EASE inverse of {num_items} movies (L2 "
+                 f"{hparams.ease_l2:g})" if hparams.item_ease_feature else "")
     return table
 
 
