@@ -329,22 +329,19 @@ KNN_VARIANTS: Tuple[Variant, ...] = tuple(
     ))
 SEARCH_VARIANTS += KNN_VARIANTS
 # The fourth round: the EASE score of the candidate against the history
-# (history.item_ease_score), on the chosen "hist_64_nouser_neg_8_hidden_256_
-# 128" unless said.
+# (history.item_ease_score), on the model of "hist_64_nouser_hidden_256_128"
+# (the third round's defaults but for their 8 negatives).
 EASE_VARIANTS: Tuple[Variant, ...] = tuple(
     Variant(name, description, negatives_per_positive=negatives,
             hparam_overrides=(
                 ("dnn_learning_rate", 0.01), ("history_embedding_dim", 64),
                 ("user_embedding_dim", 0), ("hidden_units", (256, 128)),
-                ("item_ease_feature", True)) + more)
-    for name, description, negatives, more in (
+                ("item_ease_feature", True)))
+    for name, description, negatives in (
         ("ease_hist_64_nouser_neg_8_hidden_256_128", "hist_64_nouser_neg_8_"
-         "hidden_256_128 plus the EASE score (L2 300)", 8, ()),
+         "hidden_256_128 plus the EASE score (L2 300)", 8),
         ("ease_hist_64_nouser_hidden_256_128", "hist_64_nouser_hidden_256_"
-         "128 plus the EASE score (L2 300), 4 negatives", 4, ()),
-        ("ease_l2_100_hist_64_nouser_neg_8_hidden_256_128", "ease_hist_64_"
-         "nouser_neg_8_hidden_256_128 with L2 100", 8,
-         (("ease_l2", 100.0),)),
+         "128 plus the EASE score (L2 300), 4 negatives", 4),
     ))
 SEARCH_VARIANTS += EASE_VARIANTS
 SEARCH_VARIANTS_BY_NAME = {v.name: v for v in SEARCH_VARIANTS}
