@@ -75,7 +75,8 @@ from components.stratified_example_gen import splitting  # noqa: E402
 from recommender import data, metrics  # noqa: E402
 from pipeline import configs  # noqa: E402
 from runtime import metadata_report  # noqa: E402
-from trainer_module import features, history, model, preprocessing  # noqa: E402
+from trainer_module import (  # noqa: E402
+    features, history, model, preprocessing, trainer)
 from trainer_module.hparams import HParams  # noqa: E402
 
 # The only split this study reads.
@@ -531,15 +532,14 @@ def feature_space(fit: pd.DataFrame,
 
 
 def fit_history(fit: pd.DataFrame) -> history.UserHistory:
-    """The Trainer's history table of the fit part (its positives)."""
+    """The Trainer's history table of the fit part (its positives), without
+    item-item scores (space_for adds those a variant reads)."""
     users = np.unique(fit[USER].to_numpy())
     items = np.unique(fit[ITEM].to_numpy())
-    table = history.build_user_history(
+    return history.build_user_history(
         vocabulary_index(users, fit[USER].to_numpy()),
         vocabulary_index(items, fit[ITEM].to_numpy()),
         len(users) + features.NUM_OOV_BUCKETS)
-    return history.with_cooccurrence(table,
-                                     len(items) + features.NUM_OOV_BUCKETS)
 
 
 def genre_multi_hot(genres: np.ndarray) -> np.ndarray:
@@ -691,15 +691,10 @@ def variant_hparams(variant: Variant, seed: int) -> HParams:
 
 
 def space_for(hparams: HParams, space: FeatureSpace) -> FeatureSpace:
-    """`space` without the co-occurrence unless the model reads the kNN
-    score (the input would compute it for nothing), with the EASE inverse
-    of hparams.ease_l2 if it reads the EASE score."""
-    table = space.user_history
-    if not hparams.item_knn_feature:
-        table = table._replace(cooccurrence=None)
-    if hparams.item_ease_feature:
-        table = history.with_ease(table, space.num_items, hparams.ease_l2)
-    return space._replace(user_history=table)
+    """`space` with the item-item tables the variant's model reads, as the
+    Trainer builds them (trainer.with_item_scores)."""
+    return space._replace(user_history=trainer.with_item_scores(
+        space.user_history, hparams, space.num_items))
 
 
 def run_variant(variant: Variant, prepared: SeedData) -> Dict[str, Any]:

@@ -93,10 +93,21 @@ def load_user_history(train_files: List[str],
 
 def history_table(hparams: HParams, users, items, num_users: int,
                   num_items: int) -> history.UserHistory:
-    """The table of the positives (user, item), with the item co-occurrence
-    when hparams.item_knn_feature (the kNN score needs it) and the EASE
-    inverse when hparams.item_ease_feature."""
-    table = history.build_user_history(users, items, num_users)
+    """The table of the positives (user, item), with what the model's
+    item-item scores need (with_item_scores)."""
+    return with_item_scores(
+        history.build_user_history(users, items, num_users), hparams,
+        num_items)
+
+
+def with_item_scores(table: history.UserHistory, hparams: HParams,
+                     num_items: int) -> history.UserHistory:
+    """`table` with the item co-occurrence when hparams.item_knn_feature
+    (the kNN score needs it) and the EASE inverse when
+    hparams.item_ease_feature; without either otherwise, so the input
+    computes no score the model does not read."""
+    table = table._replace(cooccurrence=None, ease_inverse=None,
+                           ease_self=None)
     if hparams.item_knn_feature:
         table = history.with_cooccurrence(table, num_items)
     if hparams.item_ease_feature:
