@@ -111,6 +111,7 @@ GENRE_IDS_XF = features.transformed_name(features.GENRE_IDS_KEY)
 
 IN_ORDER = "in_order"
 MIXED = "mixed"
+_RANKING = HParams.ranking_defaults()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,8 +120,9 @@ class Variant:
     name: str
     description: str
     order: str = IN_ORDER
-    negatives_per_positive: int = configs.NEGATIVES_PER_POSITIVE
-    rounds: int = configs.SAMPLING_ROUNDS
+    negatives_per_positive: int = _RANKING.negatives_per_positive
+    # Rounds of fresh negatives: the Trainer's epochs.
+    rounds: int = _RANKING.epochs
     hparam_overrides: Tuple[Tuple[str, Any], ...] = ()
 
 
@@ -595,9 +597,10 @@ def run_config(model_dir: str, seed: int) -> tf_estimator.RunConfig:
 
 def train_estimator(hparams: HParams, space: FeatureSpace, rows: pd.DataFrame,
                     model_dir: str) -> Tuple[tf_estimator.Estimator, int, float]:
-    """(estimator, steps, seconds): one pass over `rows` in their order, as
-    the Trainer (hparams.steps_for the row count, partial batch dropped)."""
-    steps = hparams.steps_for(len(rows))
+    """(estimator, steps, seconds): one pass over `rows` (every round's
+    positives and negatives, sampled beforehand) in their order, partial
+    batch dropped: the steps the Trainer takes for the same epochs."""
+    steps = max(1, len(rows) // hparams.batch_size)
     estimator = model.build_estimator(
         hparams, space.num_users, space.num_items,
         run_config(model_dir, hparams.random_seed), train_steps=steps)
@@ -686,8 +689,12 @@ def prepare_seed(train: pd.DataFrame, train_catalog: sampling.Catalog,
 
 
 def variant_hparams(variant: Variant, seed: int) -> HParams:
-    return dataclasses.replace(HParams.ranking_defaults(), random_seed=seed,
-                               **dict(variant.hparam_overrides))
+    """The defaults with the variant's sampling (its rounds are epochs) and
+    overrides; runs recorded before issue 23 say epochs 1 over 6 rounds."""
+    return dataclasses.replace(
+        HParams.ranking_defaults(), random_seed=seed,
+        negatives_per_positive=variant.negatives_per_positive,
+        epochs=variant.rounds, **dict(variant.hparam_overrides))
 
 
 def space_for(hparams: HParams, space: FeatureSpace) -> FeatureSpace:

@@ -28,7 +28,8 @@ def source_fingerprint(module_names: Iterable[str]) -> str:
 TRANSFORM_MODULES = ("trainer_module.features", "trainer_module.preprocessing")
 TRAINER_MODULES = TRANSFORM_MODULES + (
     "trainer_module.hparams", "trainer_module.history",
-    "trainer_module.model", "trainer_module.trainer")
+    "trainer_module.model", "trainer_module.negatives",
+    "trainer_module.trainer")
 # The recommender core the TopKEvaluator runs (and the NegativeSampler's
 # genre rule) is part of their code.
 TOPK_EVALUATOR_MODULES = (

@@ -23,9 +23,13 @@ if TYPE_CHECKING:
 
 _HPARAM_FLAGS = {
     # HParams field (flag --field-name) -> (type, help)
-    "epochs": (int, "passes over the train split (seed: 50)"),
+    "epochs": (int, "passes over the train split (seed: 50; ranking: 6, "
+                    "each with fresh negatives)"),
+    "negatives_per_positive": (int, "ranking: unrated movies sampled per "
+                                    "rating as the Trainer reads it (4)"),
     "train_steps": (int, "train exactly this many steps (overrides --epochs)"),
-    "batch_size": (int, "examples per step (seed: 256)"),
+    "batch_size": (int, "examples per step, sampled negatives included "
+                        "(seed: 256; ranking: 1024)"),
     "linear_learning_rate": (float, "FTRL learning rate (seed: 0.0001)"),
     "linear_l1": (float, "FTRL L1 regularization (seed: 0.0)"),
     "crossed_hash_buckets": (int, "buckets of the user x item cross (1000)"),
@@ -92,12 +96,6 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                        help="rating: regress the rating (the seed's model, "
                             "default); ranking: classify rated movies "
                             "against sampled unrated ones")
-    model.add_argument("--negatives-per-positive", type=int,
-                       default=configs.NEGATIVES_PER_POSITIVE,
-                       help="ranking: unrated movies sampled per rating")
-    model.add_argument("--sampling-rounds", type=int,
-                       default=configs.SAMPLING_ROUNDS,
-                       help="ranking: rounds of fresh negatives (epochs)")
     model.add_argument("--hidden-units", default=None,
                        help="DNN layer sizes, comma-separated "
                             "(seed: 1024,32,1024)")
@@ -139,8 +137,6 @@ def pipeline_settings(args: argparse.Namespace,
         top_k=args.top_k,
         min_ndcg=args.min_ndcg,
         ndcg_tolerance=args.ndcg_tolerance,
-        negatives_per_positive=args.negatives_per_positive,
-        sampling_rounds=args.sampling_rounds,
         min_auc=args.min_auc,
         auc_tolerance=args.auc_tolerance,
         split=args.split,

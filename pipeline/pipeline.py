@@ -21,7 +21,6 @@ from tfx.proto import example_gen_pb2, pusher_pb2, trainer_pb2, transform_pb2
 from tfx.types import Channel, standard_artifacts
 
 from components.anomalies_gate.component import AnomaliesGate
-from components.negative_sampler import splits as sampler_splits
 from components.negative_sampler.component import NegativeSampler
 from components.stratified_example_gen.component import (
     StratifiedCsvExampleGen)
@@ -46,8 +45,6 @@ def create_pipeline(
         top_k: int = configs.TOP_K,
         min_ndcg: float = configs.MIN_NDCG,
         ndcg_tolerance: float = configs.NDCG_TOLERANCE,
-        negatives_per_positive: int = configs.NEGATIVES_PER_POSITIVE,
-        sampling_rounds: int = configs.SAMPLING_ROUNDS,
         min_auc: float = configs.MIN_AUC,
         auc_tolerance: float = configs.AUC_TOLERANCE,
         split: str = configs.DEFAULT_SPLIT,
@@ -60,9 +57,11 @@ def create_pipeline(
 ) -> Pipeline:
     """CsvExampleGen -> validation -> Transform -> Trainer -> Evaluators -> Pusher.
 
-    With hparams.objective "ranking", a NegativeSampler between the gate
-    and Transform turns ratings into implicit feedback, and the evaluators
-    judge a classifier (AUC; ranking metrics only).
+    With hparams.objective "ranking", the Trainer draws the training
+    negatives itself as it reads the ratings (implicit feedback:
+    hparams.negatives_per_positive per rating), a NegativeSampler writes
+    the eval split's positives and sampled negatives for TFMA, and the
+    evaluators judge a classifier (AUC; ranking metrics only).
 
     Args:
       data_root: folder of pipeline CSV files (user_id,item_id,rating,...).
@@ -71,8 +70,6 @@ def create_pipeline(
         (rating objective).
       top_k, min_ndcg, ndcg_tolerance: the TopKEvaluator's; it also requires
         the TFMA blessing, and its blessing gates the Pusher.
-      negatives_per_positive, sampling_rounds: the NegativeSampler's
-        (ranking objective).
       min_auc, auc_tolerance: the TFMA Evaluator's blessing thresholds
         (ranking objective).
       split, split_seed: how CsvExampleGen splits the ratings into train and
@@ -95,30 +92,28 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
     ).with_id(configs.ANOMALIES_GATE_ID)
 
-    # What Transform, Trainer and TFMA see: the ratings, or for ranking the
-    # ratings as positives plus sampled negatives.
-    training_examples = example_gen.outputs["examples"]
-    sampler, train_splits = [], [configs.TRAIN_SPLIT]
+    # Transform and the Trainer see the ratings for both objectives (the
+    # ranking Trainer samples its negatives as it reads them); TFMA judges
+    # a ranking model on the eval ratings with sampled negatives.
+    sampler, evaluator_examples = [], example_gen.outputs["examples"]
     if ranking:
         sampler = [NegativeSampler(
             examples=example_gen.outputs["examples"],
-            negatives_per_positive=negatives_per_positive,
-            rounds=sampling_rounds, seed=hparams.random_seed,
+            negatives_per_positive=hparams.negatives_per_positive,
+            rounds=0, seed=hparams.random_seed,
             code_fingerprint=fingerprint.source_fingerprint(
                 fingerprint.NEGATIVE_SAMPLER_MODULES),
         ).with_id(configs.NEGATIVE_SAMPLER_ID)]
         sampler[0].add_upstream_node(anomalies_gate)
-        training_examples = sampler[0].outputs["sampled_examples"]
-        # One train split per sampling round, read in order like epochs.
-        train_splits = sampler_splits.train_round_splits(sampling_rounds)
+        evaluator_examples = sampler[0].outputs["sampled_examples"]
 
     transform = Transform(
-        examples=training_examples,
+        examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=configs.PREPROCESSING_FN,
         splits_config=transform_pb2.SplitsConfig(
-            analyze=train_splits,
-            transform=[*train_splits, configs.EVAL_SPLIT]),
+            analyze=[configs.TRAIN_SPLIT],
+            transform=[configs.TRAIN_SPLIT, configs.EVAL_SPLIT]),
         # StatisticsGen and the gate have checked the raw data already; the
         # pre/post-transform statistics would be a third TFDV pass that
         # nothing reads (a third of Transform's time on MovieLens-100k).
@@ -136,7 +131,7 @@ def create_pipeline(
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
-        train_args=trainer_pb2.TrainArgs(splits=train_splits),
+        train_args=trainer_pb2.TrainArgs(splits=[configs.TRAIN_SPLIT]),
         eval_args=trainer_pb2.EvalArgs(splits=[configs.EVAL_SPLIT]),
         custom_config={
             CUSTOM_CONFIG_KEY: hparams.to_dict(),
@@ -156,7 +151,7 @@ def create_pipeline(
     ).with_id(configs.MODEL_RESOLVER_ID)
 
     evaluator = Evaluator(
-        examples=training_examples,
+        examples=evaluator_examples,
         model=trainer.outputs["model"],
         baseline_model=model_resolver.outputs["model"],
         eval_config=(ranking_eval_config(min_auc, auc_tolerance) if ranking

@@ -153,9 +153,12 @@ def test_rating_objective_is_the_default_with_the_seed_model():
 def test_ranking_defaults_are_the_research_recipe():
     hparams = HParams.ranking_defaults()
     assert hparams.objective == features.RANKING_OBJECTIVE == "ranking"
-    # One pass: the NegativeSampler writes the research's 6 rounds.
-    assert hparams.epochs == 1
+    # The research's 6 rounds of fresh negatives, 4 per positive, drawn
+    # by the Trainer: 6 epochs; a batch of 1024 holds 204 positives.
+    assert hparams.epochs == 6
+    assert hparams.negatives_per_positive == 4
     assert hparams.batch_size == 1024
+    assert hparams.positives_per_batch == 204
     assert hparams.linear_learning_rate == 0.05
     assert hparams.linear_l1 == 0.0
     assert hparams.crossed_hash_buckets == 100_000
@@ -201,10 +204,31 @@ def test_ranking_round_trips_and_partial_dicts_take_its_defaults():
                               "adagrad"}).dnn_optimizer == "adagrad"
 
 
-def test_steps_for_one_ranking_pass_over_the_sampled_rows():
-    # 74,789 positives x (1 + 4 negatives) x 6 rounds = 2,243,670 rows;
-    # // 1024 = 2191 (2191.08...), the research's 6 epochs of 1024.
-    assert HParams.ranking_defaults().steps_for(2_243_670) == 2191
+def test_steps_for_six_ranking_epochs_over_the_positives():
+    # 74,789 positives x 6 epochs // 204 positives a batch = 2199
+    # (2199.67): batches of 204 positives + 816 negatives = 1,020 rows, the
+    # 2,191 steps of 1024 the sampled rounds took before issue 23.
+    assert HParams.ranking_defaults().steps_for(74_789) == 2199
+    assert HParams().steps_for(1000) == 50 * 1000 // 256
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"objective": "ranking", "negatives_per_positive": 0},
+     "the ranking objective needs negatives_per_positive >= 1, got 0"),
+    ({"negatives_per_positive": 2},
+     "the rating objective samples no negatives: negatives_per_positive "
+     "must be 0, got 2"),
+    ({"objective": "ranking", "batch_size": 4},
+     "batch_size 4 holds no positive with its 4 negatives: it must be at "
+     "least 5"),
+    ({"objective": "ranking", "negatives_per_positive": 1.5},
+     "negatives_per_positive must be an integer, got 1.5"),
+])
+def test_negatives_per_positive_fits_the_objective_and_the_batch(values,
+                                                                 message):
+    with pytest.raises(ValueError) as error:
+        HParams.from_dict(values)
+    assert str(error.value) == message
 
 
 @pytest.mark.parametrize("field, value, allowed", [
@@ -294,7 +318,6 @@ def test_ranking_defaults_are_what_the_recorded_search_chose():
     the seed) with the pipeline's sampler settings."""
     import json
     from conftest import REPO
-    from pipeline import configs
     search = json.loads((REPO / "benchmarks" / "results" /
                          "ranking_search_stratified.json").read_text())
     chosen = [run for run in search["runs"]
@@ -305,12 +328,16 @@ def test_ranking_defaults_are_what_the_recorded_search_chose():
     for run in chosen:
         recorded = dict(run["params"]["hparams"])
         assert recorded.pop("random_seed") == run["seed"]
+        # Recorded before issue 23: the rounds were written out and read in
+        # one epoch; now each round is an epoch of the Trainer's negatives.
+        assert recorded.pop("epochs") == 1
+        assert run["params"]["rounds"] == defaults["epochs"]
+        assert run["params"]["negatives_per_positive"] == \
+            defaults["negatives_per_positive"]
         assert recorded == {name: value for name, value in defaults.items()
                             if name in recorded}
         # Options added after these runs are off by default, as they were.
-        newer = set(defaults) - set(recorded) - {"random_seed"}
+        newer = (set(defaults) - set(recorded)
+                 - {"random_seed", "epochs", "negatives_per_positive"})
         assert {name: defaults[name] for name in newer} == {
             name: off[name] for name in newer}
-        assert run["params"]["negatives_per_positive"] == \
-            configs.NEGATIVES_PER_POSITIVE
-        assert run["params"]["rounds"] == configs.SAMPLING_ROUNDS

@@ -541,10 +541,20 @@ def test_train_is_not_grouped_by_user(root, examples):
         assert len({r[0] for r in run.rows[split][:200]}) > 20, split
 
 
+def test_zero_rounds_write_the_same_eval_split_alone(root, examples,
+                                                    second_run):
+    """What the pipeline asks since the Trainer samples its own training
+    negatives: the eval split, exactly as with train rounds."""
+    run = Run(root, "eval_only", examples, beam_args=[], rounds=0)
+    assert artifact_utils.decode_split_names(run.output.split_names) == [
+        "eval"]
+    assert run.sorted_records("eval") == second_run.sorted_records("eval")
+
+
 def test_executor_rejects_before_work(root, examples):
     output = standard_artifacts.Examples()
     output.uri = str(root / "rejected" / "out")
-    for override, name in [({"rounds": 0}, "rounds"),
+    for override, name in [({"rounds": -1}, "rounds"),
                            ({"negatives_per_positive": -1},
                             "negatives_per_positive"),
                            ({"seed": -3}, "seed")]:
@@ -591,7 +601,7 @@ def _examples_channel():
     ({"negatives_per_positive": -2}, "negatives_per_positive"),
     ({"negatives_per_positive": 2.0}, "negatives_per_positive"),
     ({"negatives_per_positive": True}, "negatives_per_positive"),
-    ({"rounds": 0}, "rounds"),
+    ({"rounds": -1}, "rounds"),
     ({"rounds": "6"}, "rounds"),
     ({"seed": -1}, "seed"),
     ({"seed": 1.5}, "seed"),
@@ -608,7 +618,7 @@ def test_component_builds():
     component = NegativeSampler(examples=_examples_channel(), seed=0,
                                 code_fingerprint="abc")
     assert component.exec_properties == {
-        "negatives_per_positive": 4, "rounds": 6, "seed": 0,
+        "negatives_per_positive": 4, "rounds": 0, "seed": 0,
         "code_fingerprint": "abc"}
     assert set(component.outputs) == {"sampled_examples"}
     assert component.outputs["sampled_examples"].type is \

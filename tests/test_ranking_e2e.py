@@ -1,10 +1,12 @@
 """The ranking objective end to end: `local_runner.py --objective ranking` on
 the tiny synthetic data (the shared `tiny_ranking_run`).
 
-What a user relies on: the NegativeSampler turns every train rating into a
-positive plus sampled negatives, Transform labels them 1/0, the classifier
-is judged by AUC (TFMA) and by top-k ranking without rating metrics (the
-TopKEvaluator), and the served model returns a probability and a logit.
+What a user relies on: Transform sees only the ratings (every one a
+positive, label 1), the Trainer samples the negatives as it reads them, the
+NegativeSampler gives TFMA the eval ratings with sampled negatives, the
+classifier is judged by AUC (TFMA) and by top-k ranking without rating
+metrics (the TopKEvaluator), and the served model returns a probability and
+a logit.
 """
 import glob
 import json
@@ -26,12 +28,12 @@ from components.topk_evaluator.executor import (RATING_METRIC_NAMES,
 from recommender import data
 from runtime import metadata_report
 from trainer_module import features
+from trainer_module.hparams import HParams
 from trainer_module.model import (PREDICTION_KEY, RAW_SIGNATURE, SCORE_KEY,
                                   SERVING_SIGNATURE)
 
-ROUNDS = int(TINY_RANKING_FLAGS[TINY_RANKING_FLAGS.index(
-    "--sampling-rounds") + 1])
-NEGATIVES = 4  # configs.NEGATIVES_PER_POSITIVE, the default
+NEGATIVES = HParams.ranking_defaults().negatives_per_positive
+assert "--negatives-per-positive" not in TINY_RANKING_FLAGS
 
 
 @pytest.fixture(scope="module")
@@ -66,48 +68,47 @@ def test_user_stratified_split_puts_three_quarters_of_each_user_in_train(
     assert held_out.to_dict() == (every - train).to_dict()
 
 
-def test_sampler_writes_positives_and_negatives_per_round(store):
+def test_sampler_writes_only_the_eval_split_with_its_negatives(store):
     raw = metadata_report.latest_output(store, "CsvExampleGen", "examples")
     sampled = metadata_report.latest_output(store, "NegativeSampler",
                                             "sampled_examples")
-    train = _count(raw.uri, "train")
-    for split in splits.train_round_splits(ROUNDS):
-        assert _count(sampled.uri, split) == train * (1 + NEGATIVES), split
+    assert artifact_utils.decode_split_names(
+        sampled.properties["split_names"].string_value) == [splits.EVAL]
     assert _count(sampled.uri, "eval") == _count(raw.uri, "eval") * (
         1 + NEGATIVES)
 
 
-def test_transform_and_trainer_read_every_round(store):
+def test_transform_and_trainer_read_the_ratings_alone(store):
+    raw = metadata_report.latest_output(store, "CsvExampleGen", "examples")
     transformed = metadata_report.latest_output(store, "Transform",
                                                 "transformed_examples")
-    rounds = splits.train_round_splits(ROUNDS)
     assert artifact_utils.decode_split_names(
         transformed.properties["split_names"].string_value) == [
-            *rounds, "eval"]
+            "train", "eval"]
+    for split in ("train", "eval"):
+        assert _count(transformed.uri, split) == _count(raw.uri, split)
     trainer = [e for e in store.get_executions()
                if metadata_report.component_name(store, e) == "Trainer"][-1]
     assert json.loads(trainer.custom_properties["train_args"].string_value) == {
-        "splits": rounds}
+        "splits": ["train"]}
 
 
-def test_transform_labels_sampled_rows_one_and_zero(store):
+def test_transform_labels_every_rating_one(store):
     transformed = metadata_report.latest_output(store, "Transform",
                                                 "transformed_examples")
-    files = glob.glob(os.path.join(transformed.uri, "Split-train_round_1",
-                                   "*"))
+    files = glob.glob(os.path.join(transformed.uri, "Split-train", "*"))
     assert files
     label = features.transformed_name(features.LABEL_KEY)
     labels = np.array([
         tf.train.Example.FromString(record.numpy()).features.feature[
             label].float_list.value[0]
         for record in tf.data.TFRecordDataset(files, compression_type="GZIP")])
-    assert set(np.unique(labels)) == {0.0, 1.0}
-    assert labels.mean() == pytest.approx(1 / (1 + NEGATIVES))
+    assert set(np.unique(labels)) == {1.0}
 
 
 def test_trainer_history_is_each_users_train_ratings(store):
-    """The table the Trainer builds from the sampled rounds (positives only,
-    each pair once) holds exactly the raw train split's pairs."""
+    """The table the Trainer builds (and never samples a negative from)
+    holds exactly the raw train split's pairs."""
     import tensorflow_transform as tft
     from trainer_module import history
     transformed = metadata_report.latest_output(store, "Transform",
@@ -116,12 +117,11 @@ def test_trainer_history_is_each_users_train_ratings(store):
                                           "transform_graph")
     output = tft.TFTransformOutput(graph.uri)
     users, items = history.read_positive_pairs(
-        [os.path.join(transformed.uri, f"Split-{split}", "*")
-         for split in splits.train_round_splits(ROUNDS)], output)
+        [os.path.join(transformed.uri, "Split-train", "*")], output)
     raw = metadata_report.latest_output(store, "CsvExampleGen", "examples")
     train = data.read_examples(glob.glob(os.path.join(raw.uri, "Split-train",
                                                       "*")))
-    assert len(users) == ROUNDS * len(train)  # every round, positives only
+    assert len(users) == len(train)
     vocab = {name: {int(value): index for index, value in enumerate(
         output.vocabulary_by_name(name))} for name in
         (features.USER_VOCAB_NAME, features.ITEM_VOCAB_NAME)}

@@ -1,4 +1,5 @@
 """The Trainer entry point: `run_fn`, called by TFX's GenericExecutor."""
+import dataclasses
 import json
 import os
 import tempfile
@@ -13,7 +14,7 @@ from tensorflow import estimator as tf_estimator
 from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.public import tfxio
 
-from trainer_module import features, history, model
+from trainer_module import features, history, model, negatives
 from trainer_module.hparams import CUSTOM_CONFIG_KEY, SUM, HParams
 
 # Written into the model_run artifact after training (write_training_stats).
@@ -39,10 +40,13 @@ def run_fn(fn_args: FnArgs) -> None:
     # prefix.
     logging.info(
         "Training wide-and-deep: %s for the %s objective, %d train rows, %d "
-        "users, %d items (OOV included), %d steps of batch %d (the loss "
+        "users, %d items (OOV included), %d steps of batch %d%s (the loss "
         "below is %s over each batch)",
         model.estimator_class(hparams.objective).__name__, hparams.objective,
         num_train_rows, num_users, num_items, steps, hparams.batch_size,
+        f" ({hparams.positives_per_batch} train rows, each with "
+        f"{hparams.negatives_per_positive} sampled negatives)"
+        if hparams.negatives_per_positive else "",
         "summed" if hparams.loss_reduction == SUM else "averaged")
 
     estimator = model.build_estimator(
@@ -51,17 +55,33 @@ def run_fn(fn_args: FnArgs) -> None:
     user_history = (load_user_history(fn_args.train_files,
                                       tf_transform_output, hparams,
                                       num_users, num_items)
-                    if hparams.uses_history else None)
+                    if hparams.uses_history
+                    or hparams.negatives_per_positive else None)
+    sampler = (negative_table(fn_args.train_files, tf_transform_output,
+                              user_history, num_items)
+               if hparams.negatives_per_positive else None)
+    model_history = user_history if hparams.uses_history else None
 
     def train_input_fn():
-        return with_history(train_dataset(
+        positives = train_dataset(
             fn_args.train_files, fn_args.data_accessor, tf_transform_output,
-            hparams, num_train_rows), user_history)
+            dataclasses.replace(hparams,
+                                batch_size=hparams.positives_per_batch),
+            num_train_rows)
+        return with_history(with_sampled_negatives(
+            positives, sampler, hparams, hparams.random_seed), model_history)
 
     def eval_input_fn():
-        return with_history(_input_fn(
+        # The eval positives with negatives drawn as in training (they may
+        # hit a movie the user rated in eval: TFMA's eval negatives, from
+        # the NegativeSampler, are the exact ones; these are for
+        # TensorBoard).
+        eval_rows = _input_fn(
             fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
-            hparams.batch_size, num_epochs=1), user_history)
+            hparams.positives_per_batch, num_epochs=1)
+        return with_history(with_sampled_negatives(
+            eval_rows, sampler, hparams, hparams.random_seed + 1),
+            model_history)
 
     started = time.time()
     estimator.train(train_input_fn, max_steps=steps)
@@ -73,7 +93,7 @@ def run_fn(fn_args: FnArgs) -> None:
     logging.info("Eval on the eval split: %s", metrics)
     export_serving_model(estimator, tf_transform_output,
                          fn_args.serving_model_dir, hparams.objective,
-                         user_history)
+                         model_history)
 
 
 def load_user_history(train_files: List[str],
@@ -89,6 +109,34 @@ def load_user_history(train_files: List[str],
                  f", with the EASE inverse of {num_items} movies (L2 "
                  f"{hparams.ease_l2:g})" if hparams.item_ease_feature else "")
     return table
+
+
+def negative_table(train_files: List[str],
+                   tf_transform_output: tft.TFTransformOutput,
+                   user_history: history.UserHistory,
+                   num_items: int) -> negatives.NegativeTable:
+    """What the in-graph negative sampler draws from: the catalog (the item
+    vocabulary, without its OOV bucket), each item's genres and each
+    user's train movies (never drawn for them)."""
+    catalog_size = num_items - features.NUM_OOV_BUCKETS
+    table = negatives.build_negative_table(
+        user_history, catalog_size, negatives.read_item_genres(
+            train_files, tf_transform_output, catalog_size))
+    logging.info("Negatives: sampled in the input pipeline from %d movies, "
+                 "never one of the user's %d train movies", catalog_size,
+                 len(user_history.items))
+    return table
+
+
+def with_sampled_negatives(dataset: tf.data.Dataset,
+                           table: Optional[negatives.NegativeTable],
+                           hparams: HParams, seed: int) -> tf.data.Dataset:
+    """Batches of positives with hparams.negatives_per_positive sampled
+    negatives each (the ranking objective); unchanged without a table."""
+    if table is None:
+        return dataset
+    return negatives.with_negatives(dataset, table,
+                                    hparams.negatives_per_positive, seed)
 
 
 def history_table(hparams: HParams, users, items, num_users: int,

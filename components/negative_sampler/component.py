@@ -7,6 +7,11 @@ round, each round with fresh negatives (one round per training epoch); the
 eval split holds each eval positive once with its negatives, excluding the
 user's train and eval items. The output is deterministic given the seed,
 whatever the runner's parallelism (sampling.py).
+
+The pipeline runs it with 0 rounds: its ranking Trainer draws the training
+negatives itself, from the same distribution, as it reads the ratings
+(trainer_module/negatives.py), and this component writes only the eval
+split that TFMA judges the classifier on.
 """
 from typing import Optional
 
@@ -18,8 +23,9 @@ from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 from components.negative_sampler import executor
 
 DEFAULT_NEGATIVES_PER_POSITIVE = 4
-# One fresh set of negatives per training epoch.
-DEFAULT_ROUNDS = 6
+# The pipeline's ranking Trainer samples its own training negatives, so by
+# default only the eval split (for TFMA) is written.
+DEFAULT_ROUNDS = 0
 DEFAULT_SEED = 123
 
 
@@ -55,7 +61,8 @@ class NegativeSampler(base_beam_component.BaseBeamComponent):
         """Args:
           examples: ExampleGen's raw examples with a train and an eval split.
           negatives_per_positive: negatives sampled for each positive.
-          rounds: copies of the train positives, each with fresh negatives.
+          rounds: copies of the train positives, each with fresh negatives
+            (0: none, the eval split alone).
           seed: with the user id, round and split, seeds every draw.
         """
         parameters = dict(negatives_per_positive=negatives_per_positive,

@@ -25,9 +25,10 @@ class Parameters(NamedTuple):
 
 def parse_parameters(exec_properties: Dict[str, Any]) -> Parameters:
     """Checks the parameters before any work; errors name the parameter."""
-    for name in ("negatives_per_positive", "rounds"):
-        _check_int(name, exec_properties[name], minimum=1)
-    _check_int("seed", exec_properties["seed"], minimum=0)
+    _check_int("negatives_per_positive",
+               exec_properties["negatives_per_positive"], minimum=1)
+    for name in ("rounds", "seed"):
+        _check_int(name, exec_properties[name], minimum=0)
     return Parameters(exec_properties["negatives_per_positive"],
                       exec_properties["rounds"], exec_properties["seed"])
 

@@ -17,9 +17,11 @@ SPLITS = (TRAIN, EVAL)
 
 
 def train_round_splits(rounds: int) -> List[str]:
-    """The sampled train split of each round, in training order."""
-    if rounds < 1:
-        raise ValueError(f"rounds must be at least 1, got {rounds}")
+    """The sampled train split of each round, in training order (none for
+    0 rounds: the eval split alone, as the pipeline asks since the Trainer
+    samples its own negatives)."""
+    if rounds < 0:
+        raise ValueError(f"rounds must be at least 0, got {rounds}")
     return [f"{TRAIN}_round_{index}" for index in range(1, rounds + 1)]
 
 

@@ -139,12 +139,15 @@ def sample_examples(pipeline: beam.Pipeline, input_patterns: Dict[str, str],
         {split: ratings[split] | f"ByUser[{split}]" >> beam.Map(
             lambda r: (r.user_id, r)) for split in SPLITS}
         | "GroupByUser" >> beam.CoGroupByKey())
+    # With 0 rounds only the eval split is sampled.
     sampled = {split: per_user | f"Sample[{split}]" >> beam.ParDo(
         SampleUser(split, negatives_per_positive, rounds, seed, mix_buckets),
-        catalog) for split in SPLITS}
-    by_round = sampled[TRAIN] | "ByRound" >> beam.Partition(_round_of, rounds)
-    outputs = {**dict(zip(splits.train_round_splits(rounds), by_round)),
-               EVAL: sampled[EVAL]}
+        catalog) for split in SPLITS if rounds or split == EVAL}
+    outputs = {EVAL: sampled[EVAL]}
+    if rounds:
+        by_round = sampled[TRAIN] | "ByRound" >> beam.Partition(_round_of,
+                                                               rounds)
+        outputs.update(zip(splits.train_round_splits(rounds), by_round))
     for split, examples in outputs.items():
         _ = (examples
              | f"DropRound[{split}]" >> beam.Map(_drop_round)
