@@ -60,7 +60,8 @@ def create_pipeline(
     With hparams.objective "ranking", the Trainer draws the training
     negatives itself as it reads the ratings (implicit feedback:
     hparams.negatives_per_positive per rating), a NegativeSampler writes
-    the eval split's positives and sampled negatives for TFMA, and the
+    the eval split's positives and sampled negatives for TFMA
+    (configs.EVAL_NEGATIVES_PER_POSITIVE per rating), and the
     evaluators judge a classifier (AUC; ranking metrics only).
 
     Args:
@@ -99,7 +100,7 @@ def create_pipeline(
     if ranking:
         sampler = [NegativeSampler(
             examples=example_gen.outputs["examples"],
-            negatives_per_positive=hparams.negatives_per_positive,
+            negatives_per_positive=configs.EVAL_NEGATIVES_PER_POSITIVE,
             rounds=0, seed=hparams.random_seed,
             code_fingerprint=fingerprint.source_fingerprint(
                 fingerprint.NEGATIVE_SAMPLER_MODULES),

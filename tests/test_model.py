@@ -579,3 +579,46 @@ def test_loss_reduction_sums_the_batch_as_the_seed_or_averages_it(
         losses[name] = estimator.evaluate(input_fn, steps=1)["loss"]
     assert losses[reduction] == pytest.approx(
         expected_ratio * losses["mean"], rel=1e-4)
+
+
+_SCORE_IN_A_FRESH_PROCESS = """
+import json, sys
+import tensorflow as tf
+users, items, genres = json.loads(sys.stdin.read())
+model = tf.saved_model.load(sys.argv[1])
+out = model.signatures["serving_raw"](
+    user_id=tf.constant(users, tf.int64), item_id=tf.constant(items, tf.int64),
+    genres=tf.constant(genres, tf.string))
+print(json.dumps(out["scores"].numpy().ravel().tolist()))
+"""
+
+
+def test_export_scores_in_a_fresh_process_as_the_trained_estimator(
+        trained_ranking):
+    """The pushed SavedModel alone (its history and EASE tables inside) in a
+    new Python process gives the trained estimator's own logits."""
+    import json
+    import subprocess
+    import sys
+    users = [USER_A, USER_B, USER_C, UNSEEN_USER] * 5
+    items = ITEMS[:len(users)]
+    genres = [ITEM_GENRES[i % len(ITEM_GENRES)] for i in items]
+    done = subprocess.run(
+        [sys.executable, "-c", _SCORE_IN_A_FRESH_PROCESS,
+         trained_ranking.serving_dir],
+        input=json.dumps([users, items, genres]), capture_output=True,
+        text=True, check=True)
+    served = np.array(json.loads(done.stdout.strip().splitlines()[-1]))
+
+    def input_fn():
+        raw = {features.USER_KEY: tf.constant(users, tf.int64),
+               features.ITEM_KEY: tf.constant(items, tf.int64),
+               features.GENRES_KEY: tf.constant(genres)}
+        transformed = trained_ranking.tf_transform_output.transform_raw_features(
+            model._as_transform_inputs(raw), drop_unused_features=True)
+        return tf.data.Dataset.from_tensors(history.add_history(
+            transformed, trained_ranking.user_history))
+    logits = np.array([p["logits"][0] for p in
+                       trained_ranking.estimator.predict(input_fn)])
+    np.testing.assert_allclose(served, logits, rtol=1e-5, atol=1e-5)
+    assert np.ptp(served) > 1.0  # the pairs score differently

@@ -22,18 +22,17 @@ from tfx.types import artifact_utils
 
 from conftest import TINY_RANKING_FLAGS
 from components.negative_sampler import splits
+from pipeline import configs
 from components.stratified_example_gen import splitting
 from components.topk_evaluator.executor import (RATING_METRIC_NAMES,
                                                 read_evaluation)
 from recommender import data
 from runtime import metadata_report
 from trainer_module import features
-from trainer_module.hparams import HParams
 from trainer_module.model import (PREDICTION_KEY, RAW_SIGNATURE, SCORE_KEY,
                                   SERVING_SIGNATURE)
 
-NEGATIVES = HParams.ranking_defaults().negatives_per_positive
-assert "--negatives-per-positive" not in TINY_RANKING_FLAGS
+EVAL_NEGATIVES = configs.EVAL_NEGATIVES_PER_POSITIVE
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +74,7 @@ def test_sampler_writes_only_the_eval_split_with_its_negatives(store):
     assert artifact_utils.decode_split_names(
         sampled.properties["split_names"].string_value) == [splits.EVAL]
     assert _count(sampled.uri, "eval") == _count(raw.uri, "eval") * (
-        1 + NEGATIVES)
+        1 + EVAL_NEGATIVES)
 
 
 def test_transform_and_trainer_read_the_ratings_alone(store):
@@ -141,7 +140,7 @@ def test_tfma_judges_auc_not_rating_error(store):
     overall = dict(result.slicing_metrics)[()][""][""]
     assert 0.0 <= overall["auc"]["doubleValue"] <= 1.0
     assert overall["mean_label"]["doubleValue"] == pytest.approx(
-        1 / (1 + NEGATIVES))
+        1 / (1 + EVAL_NEGATIVES))
     assert "root_mean_squared_error" not in overall
 
 

@@ -1,0 +1,187 @@
+"""Benchmark: the whole pipeline per data size and objective, for
+benchmarks/results/scale.json (issue 23).
+
+    .venv/bin/python benchmarks/scale_benchmark.py --size ml-100k \
+        --data-dir data/ml-100k --runs 3
+    .venv/bin/python benchmarks/scale_benchmark.py --size ml-1m \
+        --data-dir data/synthetic-ml-1m --runs 1
+    .venv/bin/python benchmarks/scale_benchmark.py --size ml-10m \
+        --data-dir data/synthetic-ml-10m --objectives ranking --runs 1
+
+Each run is a fresh `local_runner.py` process in a fresh output root, with
+the user-stratified split (each user's ratings 75/25, as Microsoft
+Recommenders' benchmarks); the rating objective runs `--recipe fast`, the
+ranking objective its defaults. With several objectives the runs alternate
+(rating, ranking, rating, ...), so on ML-100k the ratio of their median
+wall times, `ratio_ranking_over_rating_wall_ml100k`, is measured within one
+invocation. Arguments after `--` go to every local_runner.py call.
+
+Updates --out in place: the entry of each (size, objective) measured now
+replaces the one before; others stay. Each entry: medians over the runs of
+wall seconds, peak RSS (the largest process of the run), seconds per
+component and per component and million ratings; the TopKEvaluator's
+ndcg@10 and precision@10 of the model, of popularity and, for ranking, of
+EASE alone on the same pool; the number of ratings and of evaluated users.
+"""
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from typing import Dict, List
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from benchmarks import common  # noqa: E402
+from benchmarks.pipeline_benchmark import timed_run  # noqa: E402
+from components.topk_evaluator import evaluate  # noqa: E402
+from components.topk_evaluator.executor import read_evaluation  # noqa: E402
+from pipeline import configs  # noqa: E402
+from runtime import metadata_report  # noqa: E402
+from trainer_module import features  # noqa: E402
+
+RESULTS = os.path.join(REPO, "benchmarks", "results")
+SIZES = ("ml-100k", "ml-1m", "ml-10m", "ml-20m")
+# What local_runner.py is given per objective.
+OBJECTIVE_ARGS = {
+    features.RATING_OBJECTIVE: ["--recipe", "fast"],
+    features.RANKING_OBJECTIVE: ["--objective", features.RANKING_OBJECTIVE],
+}
+RATIO_KEY = "ratio_ranking_over_rating_wall_ml100k"
+
+
+def run_once(data_dir: str, objective: str, extra_args: List[str]) -> Dict:
+    """One fresh pipeline run: wall, peak memory, component seconds and the
+    TopKEvaluator's figures."""
+    with tempfile.TemporaryDirectory(prefix="scale-") as output_root:
+        command = [sys.executable, os.path.join(REPO, "local_runner.py"),
+                   "--data-dir", data_dir, "--output-root", output_root,
+                   "--split", configs.USER_STRATIFIED_SPLIT,
+                   *OBJECTIVE_ARGS[objective], *extra_args]
+        wall, peak_kib = timed_run(command)
+        store = metadata_report.open_store(os.path.join(
+            output_root, "metadata", configs.PIPELINE_NAME, "metadata.db"))
+        evaluation = read_evaluation(
+            metadata_report.latest_evaluation_uri(
+                store, configs.TOPK_EVALUATOR_ID))
+        return {
+            "wall_seconds": round(wall, 1),
+            "peak_rss_mb": round(peak_kib / 1024, 1),
+            "component_seconds": {
+                step.component: round(step.seconds, 1)
+                for step in metadata_report.component_runs(store)},
+            **topk_figures(evaluation),
+        }
+
+
+def topk_figures(evaluation: Dict) -> Dict:
+    """ndcg@10 and precision@10 of the model, popularity and (if present)
+    EASE alone, and how many users were ranked."""
+    figures = {"eval_users": evaluation["pool"]["users"]}
+    for ranker, prefix in ((evaluate.MODEL, ""),
+                           (evaluate.POPULARITY, "popularity_"),
+                           (getattr(evaluate, "EASE", "ease"), "ease_")):
+        if ranker in evaluation:
+            for metric in ("ndcg", "precision"):
+                figures[f"{prefix}{metric}@{evaluation['k']}"] = round(
+                    evaluation[ranker][f"{metric}@k"], 4)
+    return figures
+
+
+def count_ratings(data_dir: str) -> int:
+    """Ratings in the pipeline CSVs of data_dir (lines less headers)."""
+    total = 0
+    for name in os.listdir(data_dir):
+        if name.endswith(".csv"):
+            with open(os.path.join(data_dir, name), "rb") as handle:
+                total += sum(1 for _ in handle) - 1
+    return total
+
+
+def summarize(size: str, objective: str, runs: List[Dict], ratings: int,
+              command: str) -> Dict:
+    """One scale.json entry: medians over the runs."""
+    components = runs[0]["component_seconds"]
+    per_component = {name: statistics.median(
+        r["component_seconds"][name] for r in runs) for name in components}
+    metrics = common.medians([{key: value for key, value in r.items()
+                               if "@" in key} for r in runs])
+    return {
+        "size": size, "objective": objective, "runs": len(runs),
+        "command": command, "date": time.strftime("%Y-%m-%d"),
+        "ratings": ratings,
+        "eval_users": runs[0]["eval_users"],
+        "wall_seconds": statistics.median(r["wall_seconds"] for r in runs),
+        "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in runs),
+        "component_seconds": per_component,
+        "component_seconds_per_million_ratings": {
+            name: round(seconds * 1e6 / ratings, 1)
+            for name, seconds in per_component.items()},
+        **metrics,
+        "per_run": runs,
+    }
+
+
+def merge(path: str, entries: List[Dict], ratio) -> Dict:
+    """scale.json with `entries` replacing those of the same size and
+    objective, sorted by size then objective."""
+    report = common.read_json(path) if os.path.exists(path) else {"runs": []}
+    fresh = {(e["size"], e["objective"]) for e in entries}
+    kept = [e for e in report["runs"]
+            if (e["size"], e["objective"]) not in fresh]
+    report["runs"] = sorted(kept + entries, key=lambda e: (
+        SIZES.index(e["size"]), e["objective"]))
+    if ratio is not None:
+        report[RATIO_KEY] = ratio
+    report["machine"] = {"cpus": os.cpu_count(),
+                         "python": platform.python_version(),
+                         "platform": platform.platform()}
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", required=True, choices=SIZES,
+                        help="which release's shape the data has")
+    parser.add_argument("--data-dir", required=True,
+                        help="folder of pipeline CSVs (python -m "
+                             "movielens_data)")
+    parser.add_argument("--objectives", nargs="+",
+                        default=list(features.OBJECTIVES),
+                        choices=features.OBJECTIVES,
+                        help="objectives to run, alternating (default: both)")
+    parser.add_argument("--runs", type=int, default=1,
+                        help="runs per objective (default 1)")
+    parser.add_argument("--out", default=os.path.join(RESULTS, "scale.json"),
+                        help="the JSON to update (default "
+                             "benchmarks/results/scale.json)")
+    parser.add_argument("extra", nargs="*",
+                        help="arguments for local_runner.py (after --)")
+    args = parser.parse_args()
+    data_dir = os.path.abspath(args.data_dir)
+    ratings = count_ratings(data_dir)
+    results = {objective: [] for objective in args.objectives}
+    for index in range(args.runs):
+        for objective in args.objectives:
+            print(f"{args.size} {objective}: run {index + 1}/{args.runs} ...",
+                  flush=True)
+            results[objective].append(run_once(data_dir, objective,
+                                                args.extra))
+            print({key: value for key, value in results[objective][-1].items()
+                   if key != "component_seconds"}, flush=True)
+    command = " ".join(["benchmarks/scale_benchmark.py", *sys.argv[1:]])
+    entries = [summarize(args.size, objective, runs, ratings, command)
+               for objective, runs in results.items()]
+    ratio = None
+    if args.size == "ml-100k" and len(results) == 2:
+        walls = {e["objective"]: e["wall_seconds"] for e in entries}
+        ratio = round(walls[features.RANKING_OBJECTIVE]
+                      / walls[features.RATING_OBJECTIVE], 2)
+    common.write_report(args.out, merge(args.out, entries, ratio))
+
+
+if __name__ == "__main__":
+    main()
