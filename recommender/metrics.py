@@ -73,6 +73,13 @@ class RankingSums:
     ndcg: float = 0.0  # sum of dcg / idcg
     average_precision: float = 0.0  # sum of ap_numerator / n_relevant
     average_precision_at_k: float = 0.0  # ... / min(n_relevant, k)
+    # Sums of each per-user term squared, in RANKING_METRIC_NAMES' order:
+    # what a confidence interval over a sample of users needs.
+    squares: Tuple[float, ...] = (0.0,) * 5
+
+    def __post_init__(self):
+        # A tuple whatever it came as (JSON gives a list).
+        object.__setattr__(self, "squares", tuple(self.squares))
 
     def __add__(self, other: "RankingSums") -> "RankingSums":
         if not isinstance(other, RankingSums):
@@ -80,8 +87,10 @@ class RankingSums:
         if other.k != self.k:
             raise ValueError(f"cannot add sums for k={self.k} and k={other.k}")
         totals = {field.name: getattr(self, field.name) + getattr(other, field.name)
-                  for field in dataclasses.fields(self) if field.name != "k"}
-        return RankingSums(k=self.k, **totals)
+                  for field in dataclasses.fields(self)
+                  if field.name not in ("k", "squares")}
+        squares = tuple(a + b for a, b in zip(self.squares, other.squares))
+        return RankingSums(k=self.k, squares=squares, **totals)
 
 
 # ---------------------------------------------------------------- top k
@@ -249,15 +258,18 @@ def _ideal_dcg(n_relevant: np.ndarray, k: int) -> np.ndarray:
 def sum_user_terms(terms: UserRankingTerms) -> RankingSums:
     """Sums the per-user metric terms into an additive `RankingSums`."""
     n_relevant = terms.n_relevant.astype(np.float64)
+    per_user = (terms.hits / terms.k, terms.hits / n_relevant,
+                terms.dcg / terms.idcg, terms.ap_numerator / n_relevant,
+                terms.ap_numerator / np.minimum(n_relevant, terms.k))
     return RankingSums(
         k=terms.k,
         num_users=int(terms.user_ids.size),
-        precision=float(terms.hits.sum() / terms.k),
-        recall=float((terms.hits / n_relevant).sum()),
-        ndcg=float((terms.dcg / terms.idcg).sum()),
-        average_precision=float((terms.ap_numerator / n_relevant).sum()),
-        average_precision_at_k=float(
-            (terms.ap_numerator / np.minimum(n_relevant, terms.k)).sum()))
+        precision=float(per_user[0].sum()),
+        recall=float(per_user[1].sum()),
+        ndcg=float(per_user[2].sum()),
+        average_precision=float(per_user[3].sum()),
+        average_precision_at_k=float(per_user[4].sum()),
+        squares=tuple(float(np.square(values).sum()) for values in per_user))
 
 
 def ranking_partial_sums(top_k: TopK, truth_user_ids: np.ndarray,
@@ -285,6 +297,31 @@ def finalize_ranking_metrics(sums: RankingSums) -> Dict[str, float]:
                for name, total in zip(RANKING_METRIC_NAMES, totals)}
     metrics["num_users"] = n
     return metrics
+
+
+def confidence_intervals(sums: RankingSums, population: int,
+                         z: float = 1.96) -> Dict[str, Tuple[float, float]]:
+    """(low, high) of each metric of finalize_ranking_metrics when its
+    sums.num_users users are a simple random sample (without replacement)
+    of `population` users: the normal interval of a mean, with the finite
+    population correction, so it is (mean, mean) when the sample is every
+    user. z = 1.96: 95 %."""
+    n = sums.num_users
+    if population < n:
+        raise ValueError(f"a sample of {n} users cannot come from "
+                         f"{population}")
+    means = finalize_ranking_metrics(sums)
+    intervals = {}
+    for name, square_sum in zip(RANKING_METRIC_NAMES, sums.squares):
+        mean = means[name]
+        if n < 2:
+            intervals[name] = (mean, mean) if n == population else (0.0, 1.0)
+            continue
+        variance = max(square_sum / n - mean * mean, 0.0) * n / (n - 1)
+        correction = (population - n) / max(population - 1, 1)
+        half = z * float(np.sqrt(variance / n * correction))
+        intervals[name] = (max(mean - half, 0.0), min(mean + half, 1.0))
+    return intervals
 
 
 def ranking_metrics(truth_df: pd.DataFrame, predictions_df: pd.DataFrame,

@@ -30,6 +30,22 @@ def all_users(train: pd.DataFrame, eval_: pd.DataFrame) -> np.ndarray:
                       eval_[features.USER_KEY].to_numpy(np.int64))
 
 
+def sample_users(train: pd.DataFrame, eval_: pd.DataFrame, count: int,
+                 seed: int) -> Tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, eval_) of `count` users drawn without replacement, seeded,
+    from all_users (every row of theirs, no other); unchanged when count is
+    0 or at least the number of users."""
+    users = all_users(train, eval_)
+    if count < 0:
+        raise ValueError(f"the user sample must be >= 0 users, got {count}")
+    if count == 0 or count >= users.size:
+        return train, eval_
+    chosen = np.sort(np.random.default_rng(seed).choice(
+        users, size=count, replace=False))
+    return tuple(frame[frame[features.USER_KEY].isin(chosen)]
+                 for frame in (train, eval_))
+
+
 def pool_size(train: pd.DataFrame, eval_: pd.DataFrame,
               catalog: Catalog) -> int:
     """Users x items minus the distinct pairs seen in train."""
