@@ -6,9 +6,10 @@ directory holding only `ratings.csv`. Modules:
 
 * parsers - GroupLens ml-100k/1m/10m/20m/25m and RecBole folders
 * recbole - the real MovieLens-100K from the recbole==1.2.1 wheel
-* synthetic - generated ratings of any size
+* synthetic - generated ratings of any size or a release's shape
 * validate - checks a pipeline CSV before the pipeline runs
-* output - writing ratings/items files; errors - DataError
+* output - writing ratings/items files (and GroupLens release files);
+  errors - DataError
 
 Command line: `python -m movielens_data --help`.
 """

