@@ -18,6 +18,8 @@ INSTALL_REQUIRES = [
     # Beam > 2.53 no longer installs dill, which TFT 1.15 imports.
     "apache-beam[gcp]==2.53.0",
     "pandas",
+    # Sparse item-item statistics (EASE, co-occurrence); tfx pins it too.
+    "scipy",
     # Plots of the HTML run report.
     "matplotlib",
     # kfp 1.8, tensorboard and tensorflow_hub import pkg_resources, which

@@ -79,15 +79,22 @@ def run_once(data_dir: str, objective: str, extra_args: List[str]) -> Dict:
 
 def topk_figures(evaluation: Dict) -> Dict:
     """ndcg@10 and precision@10 of the model, popularity and (if present)
-    EASE alone, and how many users were ranked."""
+    EASE alone, their 95 % intervals when a sample of users was ranked, the
+    model's RMSE (rating objective), and how many users were ranked."""
     figures = {"eval_users": evaluation["pool"]["users"]}
+    sample = evaluation.get("sample")
     for ranker, prefix in ((evaluate.MODEL, ""),
                            (evaluate.POPULARITY, "popularity_"),
-                           (getattr(evaluate, "EASE", "ease"), "ease_")):
+                           (evaluate.EASE, "ease_")):
         if ranker in evaluation:
             for metric in ("ndcg", "precision"):
-                figures[f"{prefix}{metric}@{evaluation['k']}"] = round(
-                    evaluation[ranker][f"{metric}@k"], 4)
+                name = f"{prefix}{metric}@{evaluation['k']}"
+                figures[name] = round(evaluation[ranker][f"{metric}@k"], 4)
+                if sample:
+                    figures[f"{name}_ci95"] = sample["intervals"][ranker][
+                        f"{metric}@k"]
+    if "rmse" in evaluation[evaluate.MODEL]:
+        figures["rmse"] = round(evaluation[evaluate.MODEL]["rmse"], 4)
     return figures
 
 
@@ -108,7 +115,8 @@ def summarize(size: str, objective: str, runs: List[Dict], ratings: int,
     per_component = {name: statistics.median(
         r["component_seconds"][name] for r in runs) for name in components}
     metrics = common.medians([{key: value for key, value in r.items()
-                               if "@" in key} for r in runs])
+                               if ("@" in key and "ci95" not in key)
+                               or key == "rmse"} for r in runs])
     return {
         "size": size, "objective": objective, "runs": len(runs),
         "command": command, "date": time.strftime("%Y-%m-%d"),

@@ -35,8 +35,8 @@ TRAINER_MODULES = TRANSFORM_MODULES + (
 TOPK_EVALUATOR_MODULES = (
     "components.topk_evaluator.blessing", "components.topk_evaluator.evaluate",
     "components.topk_evaluator.executor", "recommender.catalog",
-    "recommender.data", "recommender.metrics", "recommender.pool",
-    "recommender.scoring")
+    "recommender.data", "recommender.ease", "recommender.metrics",
+    "recommender.pool", "recommender.scoring", "trainer_module.history")
 NEGATIVE_SAMPLER_MODULES = (
     "components.negative_sampler.executor",
     "components.negative_sampler.sampling",

@@ -60,6 +60,12 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                             "the latest blessed model's")
     gates.add_argument("--top-k", type=int, default=configs.TOP_K,
                        help="recommendations per user the TopKEvaluator ranks")
+    gates.add_argument("--topk-sample-users", type=int,
+                       default=configs.TOPK_SAMPLE_USERS,
+                       help="rank a seeded sample of this many users' "
+                            "unseen pools (95 %% intervals per metric) "
+                            "instead of every user's; for data past "
+                            "MovieLens-1m size (default 0: every user)")
     gates.add_argument("--min-ndcg", type=float, default=configs.MIN_NDCG,
                        help="bless only a model with ndcg@k at least this")
     gates.add_argument("--ndcg-tolerance", type=float,
@@ -135,6 +141,7 @@ def pipeline_settings(args: argparse.Namespace,
         max_rmse=args.max_rmse,
         rmse_tolerance=args.rmse_tolerance,
         top_k=args.top_k,
+        topk_sample_users=args.topk_sample_users,
         min_ndcg=args.min_ndcg,
         ndcg_tolerance=args.ndcg_tolerance,
         min_auc=args.min_auc,

@@ -43,6 +43,7 @@ def create_pipeline(
         max_rmse: float = configs.MAX_RMSE,
         rmse_tolerance: float = configs.RMSE_TOLERANCE,
         top_k: int = configs.TOP_K,
+        topk_sample_users: int = configs.TOPK_SAMPLE_USERS,
         min_ndcg: float = configs.MIN_NDCG,
         ndcg_tolerance: float = configs.NDCG_TOLERANCE,
         min_auc: float = configs.MIN_AUC,
@@ -71,6 +72,8 @@ def create_pipeline(
         (rating objective).
       top_k, min_ndcg, ndcg_tolerance: the TopKEvaluator's; it also requires
         the TFMA blessing, and its blessing gates the Pusher.
+      topk_sample_users: > 0, the TopKEvaluator ranks a sample of this many
+        users (seeded by split_seed) instead of every user.
       min_auc, auc_tolerance: the TFMA Evaluator's blessing thresholds
         (ranking objective).
       split, split_seed: how CsvExampleGen splits the ratings into train and
@@ -175,6 +178,10 @@ def create_pipeline(
         train_split=configs.TRAIN_SPLIT,
         eval_split=configs.EVAL_SPLIT,
         rating_metrics=not ranking,
+        # EASE alone beside popularity: what the ranking model adds to its
+        # own EASE feature.
+        ease_l2=hparams.ease_l2 if ranking else 0.0,
+        sample_users=topk_sample_users, sample_seed=split_seed,
         code_fingerprint=fingerprint.source_fingerprint(
             fingerprint.TOPK_EVALUATOR_MODULES),
     ).with_id(configs.TOPK_EVALUATOR_ID)

@@ -13,7 +13,7 @@ from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 # One colour per ranker, the same in every figure.
 RANKER_COLORS = {"model": "tab:blue", "baseline": "tab:green",
-                 "popularity": "tab:orange"}
+                 "popularity": "tab:orange", "ease": "tab:purple"}
 _SIZE = (6.4, 4.0)
 _LOG_TICKS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 _DPI = 100
@@ -170,7 +170,7 @@ def training_loss(train: Sequence[Tuple[int, float]],
 
 
 def _ordered(rankers) -> List[str]:
-    """Model first, then baseline, then popularity, then anything else."""
+    """Model first, then baseline, popularity, EASE, then anything else."""
     known = [name for name in RANKER_COLORS if name in rankers]
     return known + sorted(set(rankers) - set(known))
 

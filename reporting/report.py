@@ -4,8 +4,9 @@
         --pipeline-name movielens-wide-deep --out report.html
 
 What ran (components, state, seconds), how good the model is (the
-TopKEvaluator's rating and ranking metrics beside the popularity ranker and
-the previous blessed model, TFMA's overall and per-genre metrics), whether it
+TopKEvaluator's rating and ranking metrics beside the popularity ranker, the
+EASE ranker when the evaluation has one, and the previous blessed model,
+TFMA's overall and per-genre metrics), whether it
 was blessed and why, where it was pushed, and four figures: RMSE per genre,
 precision@k / recall@k against k, true vs predicted eval ratings, training
 loss.

@@ -7,7 +7,8 @@ from typing import Dict, Optional, Sequence, Tuple
 from reporting.report_data import VIEWS, objective_of
 from trainer_module.features import RANKING_OBJECTIVE, RATING_OBJECTIVE
 
-RANKERS = ("model", "baseline", "popularity")
+# "ease": EASE alone, in an evaluation made with ease_l2 > 0.
+RANKERS = ("model", "baseline", "popularity", "ease")
 RATING_METRICS = ("rmse", "mae", "rsquared", "exp_var")
 RANKING_METRICS = ("precision@k", "recall@k", "ndcg@k", "map", "map@k")
 
@@ -123,7 +124,7 @@ def _topk_table(report: Dict) -> str:
 
 
 _RANKER_TITLES = {"model": "model", "baseline": "previous blessed model",
-                  "popularity": "popularity"}
+                  "popularity": "popularity", "ease": "EASE"}
 
 
 def _baseline_note(report: Dict) -> str:
@@ -133,13 +134,25 @@ def _baseline_note(report: Dict) -> str:
             + ("no rating metrics (\"-\"): the ranking objective's model "
                "predicts the probability of a rating, not a rating. "
                if objective_of(report) == RANKING_OBJECTIVE else
-               "rating metrics on the eval split. "))
+               "rating metrics on the eval split. ")
+            + _ease_note(topk))
     if "baseline" in topk:
         return note + f"Previous blessed model: {report['baseline_uri']}."
     if report["model_is_baseline"]:
         return note + ("The previous blessed model is this same model (a "
                        "re-run), so there is no separate comparison.")
     return note + "No previous blessed model."
+
+
+def _ease_note(topk: Dict) -> str:
+    if "ease" not in topk:
+        return ""
+    l2 = topk.get("ease_l2")
+    return ("EASE: the item-item ridge regression of Steck (2019) alone, "
+            "fitted on the train split"
+            + (f" with l2 {l2:g}" if l2 is not None else "")
+            + ", ranking the same pool: what the model adds to it; not part "
+              "of the blessing. ")
 
 
 def _blessing(report: Dict) -> str:

@@ -228,3 +228,52 @@ def test_ease_feature_is_wide_and_deep_only_when_on():
     assert HParams(item_ease_feature=True, user_embedding_dim=0).uses_history
     with pytest.raises(ValueError, match="ease_l2 must be positive"):
         HParams(item_ease_feature=True, ease_l2=0.0)
+
+
+@pytest.mark.parametrize("block_entries", [1 << 23, 7])
+def test_sparse_ease_equals_a_dense_ease_by_hand(monkeypatch, block_entries):
+    """rated_sparse, gram, ease_inverse, quadratic_forms, with_ease and the
+    score against numpy on the dense users x items matrix; block_entries 7
+    computes the Gram and the mirror one item row at a time. Item 5 has no
+    user, user 6 no item."""
+    monkeypatch.setattr(history, "_BLOCK_ENTRIES", block_entries)
+    pairs = [(u, i) for u in range(6) for i in range(5) if (u * 7 + i) % 3]
+    pairs += [(0, 0), (3, 1)]  # a repeated pair counts once
+    num_users, num_items, l2 = 7, 6, 0.75
+    rated = np.zeros((num_users, num_items))
+    for u, i in pairs:
+        rated[u, i] = 1.0
+    gram = rated.T @ rated
+    inverse = np.linalg.inv(gram + l2 * np.eye(num_items))
+    own = np.array([row @ inverse @ row for row in rated])
+    assert own[-1] == 0.0 and own.min(initial=1.0, where=own > 0) > 0.1
+
+    table = history.build_user_history(*zip(*pairs), num_users=num_users)
+    sparse = history.rated_sparse(table, num_items)
+    np.testing.assert_array_equal(sparse.toarray(), rated)
+    np.testing.assert_array_equal(history.gram(sparse), gram)
+    np.testing.assert_array_equal(
+        history.with_cooccurrence(table, num_items).cooccurrence, gram)
+    sparse_inverse = history.ease_inverse(sparse, l2)
+    assert sparse_inverse.dtype == np.float64
+    np.testing.assert_allclose(sparse_inverse, inverse, rtol=1e-12,
+                               atol=1e-15)
+    np.testing.assert_allclose(history.quadratic_forms(sparse, inverse), own,
+                               rtol=1e-12, atol=1e-15)
+
+    eased = history.with_ease(table, num_items, l2)
+    assert eased.ease_inverse.dtype == eased.ease_self.dtype == np.float32
+    np.testing.assert_allclose(eased.ease_inverse, inverse, rtol=1e-6,
+                               atol=1e-7)
+    np.testing.assert_allclose(eased.ease_self, own, rtol=1e-6)
+    queries = [(0, 0), (0, 3), (1, 2), (3, 1), (4, 4), (5, 0), (6, 1)]
+    np.testing.assert_allclose(
+        ease_scores(eased, *zip(*queries)),
+        [ease_by_hand(pairs, num_users, num_items, l2, u, i)
+         for u, i in queries], rtol=1e-4, atol=1e-6)
+
+
+def test_ease_inverse_needs_a_positive_l2():
+    table = history.build_user_history([0, 1], [1, 0], num_users=2)
+    with pytest.raises(ValueError, match="l2 must be positive"):
+        history.ease_inverse(history.rated_sparse(table, 2), 0.0)

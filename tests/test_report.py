@@ -204,6 +204,53 @@ def test_page_with_a_baseline_and_a_refusal(gathered):
     assert 'class="verdict not-blessed"' in page
 
 
+TAB_PURPLE = (148 / 255, 103 / 255, 189 / 255)
+
+
+def _curve_pixels(figures, color):
+    """Pixels of `color` in the page's first figure (the ranking curves)."""
+    caption, png = figures[0]
+    assert caption.startswith("Precision and recall")
+    pixels = mpimg.imread(io.BytesIO(png), format="png")[..., :3]
+    return int(np.all(np.abs(pixels - color) < 0.04, axis=-1).sum())
+
+
+def test_page_shows_ease_beside_popularity(gathered):
+    """An evaluation with the EASE ranker (ease_l2 > 0): its column after
+    popularity, the note naming its L2, its curve in the figure. Without
+    it (the tiny rating run) none of that."""
+    assert "ease" not in gathered["topk"]
+    plain_figures = report.make_figures(gathered)
+    assert _curve_pixels(plain_figures, TAB_PURPLE) == 0
+    plain = report.render_html(gathered, plain_figures)
+    assert "EASE" not in re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "",
+                                plain)
+
+    changed = copy.deepcopy(gathered)
+    topk = changed["topk"]
+    topk["ease"] = {"precision@k": 0.125, "recall@k": 0.25, "ndcg@k": 0.375,
+                    "map": 0.0625, "map@k": 0.5, "num_users": 3}
+    topk["ease_l2"] = 300.0
+    topk["curves"]["ease"] = {
+        "k": topk["curves"]["model"]["k"],
+        **{name: [0.1 + 0.01 * k for k in topk["curves"]["model"]["k"]]
+           for name in ("precision@k", "recall@k", "ndcg@k")}}
+    figures = report.make_figures(changed)
+    assert _curve_pixels(figures, TAB_PURPLE) > 100
+    page = report.render_html(changed, figures)
+    assert ("<th>metric</th><th>model</th><th>popularity</th><th>EASE</th>"
+            in page)
+    k = topk["k"]
+    assert (f"<tr><td>ndcg@{k}</td><td>{topk['model']['ndcg@k']:.4f}</td>"
+            f"<td>{topk['popularity']['ndcg@k']:.4f}</td><td>0.3750</td>"
+            f"</tr>") in page
+    assert (f"<tr><td>rmse</td><td>{topk['model']['rmse']:.4f}</td>"
+            f"<td>-</td><td>-</td></tr>") in page
+    assert ("EASE: the item-item ridge regression of Steck (2019) alone, "
+            "fitted on the train split with l2 300, ranking the same pool: "
+            "what the model adds to it; not part of the blessing.") in page
+
+
 def test_chromium_renders_the_report(page_path, tmp_path):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
@@ -350,8 +397,12 @@ def test_ranking_page_has_no_rating_metrics_or_histogram(
     topk = read_evaluation(metadata_report.latest_evaluation_uri(
         ranking_store, "TopKEvaluator"))
     assert "rmse" not in topk["model"]
+    # One "-" per ranker: model, popularity and EASE when the run has it.
+    shown = [name for name in report_page.RANKERS if name in topk]
+    assert shown[0] == "model" and "popularity" in shown
     for name in report_page.RATING_METRICS:
-        assert f"<tr><td>{name}</td><td>-</td><td>-</td></tr>" in ranking_page
+        assert (f"<tr><td>{name}</td>" + "<td>-</td>" * len(shown)
+                + "</tr>") in ranking_page
     k = topk["k"]
     assert (f"<tr><td>ndcg@{k}</td><td>{topk['model']['ndcg@k']:.4f}</td>"
             in ranking_page)

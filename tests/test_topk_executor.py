@@ -25,14 +25,13 @@ import pandas as pd
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from tfx import types
-from tfx.dsl.components.base import base_beam_executor
 from tfx.types import standard_artifacts
 from tfx.utils import path_utils
 
 from components.topk_evaluator import evaluate, executor
 from components.topk_evaluator.component import TopKEvaluator
 from recommender import data, metrics
-from topk_fixtures import (make_model_artifact, rows_frame,
+from topk_fixtures import (ExecutorRun, make_model_artifact, rows_frame,
                            write_examples_artifact)
 from trainer_module.features import ITEM_KEY, LABEL_KEY, USER_KEY
 
@@ -138,47 +137,13 @@ def _tfma_blessing(blessed):
     return artifact
 
 
-class Run:
-    """One Executor.Do: its metrics.json, summary and blessing artifact."""
+class Run(ExecutorRun):
+    """One Executor.Do with DEFAULTS overridden by `params`."""
 
     def __init__(self, root, name, examples, model, baseline=None,
                  tfma_blessing=None, **params):
-        self.evaluation = standard_artifacts.ModelEvaluation()
-        self.evaluation.uri = str(root / name / "evaluation")
-        self.blessing = standard_artifacts.ModelBlessing()
-        self.blessing.uri = str(root / name / "blessing")
-        inputs = {"examples": [examples], "model": [model]}
-        if baseline is not None:
-            inputs["baseline_model"] = [baseline]
-        if tfma_blessing is not None:
-            inputs["tfma_blessing"] = [tfma_blessing]
-        context = base_beam_executor.BaseBeamExecutor.Context(
-            tmp_dir=str(root / name / "tmp"), unique_id=name,
-            # A plain in-memory DirectRunner: beam_pipeline_args would make
-            # TFX build an sdist of itself for the workers.
-            make_beam_pipeline_fn=lambda: beam.Pipeline(
-                options=PipelineOptions(["--direct_running_mode=in_memory",
-                                         "--direct_num_workers=1"])))
-        executor.Executor(context=context).Do(
-            inputs, {"evaluation": [self.evaluation],
-                     "blessing": [self.blessing]},
-            dict(DEFAULTS, **params))
-        self.metrics = executor.read_evaluation(self.evaluation.uri)
-        with open(os.path.join(self.evaluation.uri,
-                               executor.SUMMARY_FILE)) as handle:
-            self.summary = handle.read()
-
-    @property
-    def blessed(self):
-        return self.blessing.get_int_custom_property("blessed")
-
-    def checks(self, passed=None):
-        return [c for c in self.metrics["blessing"]["checks"]
-                if passed is None or c["passed"] is passed]
-
-    def marker_files(self):
-        return sorted(name for name in os.listdir(self.blessing.uri)
-                      if name in ("BLESSED", "NOT_BLESSED"))
+        super().__init__(root, name, examples, model, dict(DEFAULTS, **params),
+                         baseline, tfma_blessing)
 
 
 @pytest.fixture(scope="module")
@@ -322,6 +287,15 @@ def test_pool_counts(plain):
                                      "shards": 1}
     assert plain.metrics["timing"]["model_pairs_scored"] == 16
     assert "baseline" not in plain.metrics
+
+
+def test_no_ease_ranker_unless_asked(plain):
+    """ease_l2 absent (or 0): no EASE entry, curve, L2 or fit time."""
+    assert evaluate.EASE not in plain.metrics
+    assert evaluate.EASE not in plain.metrics["curves"]
+    assert "ease_l2" not in plain.metrics
+    assert "ease_fit_seconds" not in plain.metrics["timing"]
+    assert "ease" not in plain.summary
 
 
 def test_scoring_time_is_measured_inside_the_ranking(plain):
@@ -485,6 +459,9 @@ def test_read_split(examples):
     ({"baseline_tolerance": -0.01}, "baseline_tolerance"),
     ({"baseline_tolerance": float("nan")}, "baseline_tolerance"),
     ({"eval_split": "train"}, "train_split and eval_split"),
+    ({"ease_l2": -1.0}, "ease_l2"),
+    ({"ease_l2": float("nan")}, "ease_l2"),
+    ({"ease_l2": float("inf")}, "ease_l2"),
 ])
 def test_parse_parameters_rejects(override, parameter):
     with pytest.raises(ValueError) as error:
@@ -507,6 +484,9 @@ def test_parse_parameters_accepts():
         2, {"ndcg@k": 0.1, "map@k": 0.0}, {"rmse": 2.0}, ("ndcg@k", "rmse"),
         0.0, "train", "eval")
     assert isinstance(params.max_thresholds["rmse"], float)
+    assert params.ease_l2 == 0.0
+    assert executor.parse_parameters(dict(
+        DEFAULTS, ease_l2=300)).ease_l2 == 300.0
 
 
 def test_executor_rejects_before_work(root, examples, model):
@@ -540,6 +520,19 @@ def test_component_rejects_unknown_metric_at_construction():
         TopKEvaluator(**_channels(), baseline_metrics=["precision"])
     with pytest.raises(ValueError, match="top_k"):
         TopKEvaluator(**_channels(), top_k=0)
+    with pytest.raises(ValueError, match="ease_l2"):
+        TopKEvaluator(**_channels(), ease_l2=-3.0)
+
+
+def test_component_takes_ease_l2_only_when_on():
+    """Off (the default, or 0), the parameter is left out: pipelines that
+    do not pass it keep their execution properties."""
+    assert TopKEvaluator(**_channels()).exec_properties.get("ease_l2") is None
+    assert TopKEvaluator(**_channels(),
+                         ease_l2=0).exec_properties.get("ease_l2") is None
+    component = TopKEvaluator(**_channels(), ease_l2=300)
+    assert component.exec_properties["ease_l2"] == 300.0
+    assert isinstance(component.exec_properties["ease_l2"], float)
 
 
 def test_component_accepts_a_whole_number_tolerance():

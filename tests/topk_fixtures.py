@@ -1,17 +1,23 @@
-"""Shared helpers of the TopKEvaluator tests: fake models and fake examples.
+"""Shared helpers of the TopKEvaluator tests: fake models, fake examples
+and one run of the executor.
 
 A fake model is a SavedModel with only the `serving_raw` signature the
 TopKEvaluator uses, whose score is a known function of (user, item, genres),
 so every metric can be computed by hand or by brute force.
 """
 import os
-from typing import Callable, Dict, Iterable, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Tuple
 
+import apache_beam as beam
 import numpy as np
 import pandas as pd
 import tensorflow as tf
+from apache_beam.options.pipeline_options import PipelineOptions
+from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import path_utils
+
+from components.topk_evaluator import executor
 
 from trainer_module import features
 from trainer_module.model import PREDICTION_KEY, RAW_SIGNATURE, SCORE_KEY
@@ -126,3 +132,50 @@ def rows_frame(rows: Iterable[Row]):
         features.GENRES_KEY: np.array(
             [b"" if r[3] is None else r[3] for r in rows], object),
     })
+
+
+# ------------------------------------------------------- an executor run
+
+
+class ExecutorRun:
+    """One Executor.Do: its metrics.json, summary and blessing artifact."""
+
+    def __init__(self, root, name: str, examples, model,
+                 exec_properties: Dict[str, Any], baseline=None,
+                 tfma_blessing=None):
+        self.evaluation = standard_artifacts.ModelEvaluation()
+        self.evaluation.uri = str(root / name / "evaluation")
+        self.blessing = standard_artifacts.ModelBlessing()
+        self.blessing.uri = str(root / name / "blessing")
+        inputs = {"examples": [examples], "model": [model]}
+        if baseline is not None:
+            inputs["baseline_model"] = [baseline]
+        if tfma_blessing is not None:
+            inputs["tfma_blessing"] = [tfma_blessing]
+        context = base_beam_executor.BaseBeamExecutor.Context(
+            tmp_dir=str(root / name / "tmp"), unique_id=name,
+            # A plain in-memory DirectRunner: beam_pipeline_args would make
+            # TFX build an sdist of itself for the workers.
+            make_beam_pipeline_fn=lambda: beam.Pipeline(
+                options=PipelineOptions(["--direct_running_mode=in_memory",
+                                         "--direct_num_workers=1"])))
+        executor.Executor(context=context).Do(
+            inputs, {"evaluation": [self.evaluation],
+                     "blessing": [self.blessing]},
+            exec_properties)
+        self.metrics = executor.read_evaluation(self.evaluation.uri)
+        with open(os.path.join(self.evaluation.uri,
+                               executor.SUMMARY_FILE)) as handle:
+            self.summary = handle.read()
+
+    @property
+    def blessed(self):
+        return self.blessing.get_int_custom_property("blessed")
+
+    def checks(self, passed=None):
+        return [c for c in self.metrics["blessing"]["checks"]
+                if passed is None or c["passed"] is passed]
+
+    def marker_files(self):
+        return sorted(name for name in os.listdir(self.blessing.uri)
+                      if name in ("BLESSED", "NOT_BLESSED"))

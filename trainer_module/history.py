@@ -17,6 +17,8 @@ history: the cosine item-kNN score and the EASE score.
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
+import scipy.linalg
+import scipy.sparse
 import tensorflow as tf
 import tensorflow_transform as tft
 
@@ -26,6 +28,8 @@ USER_XF = features.transformed_name(features.USER_KEY)
 ITEM_XF = features.transformed_name(features.ITEM_KEY)
 LABEL_XF = features.transformed_name(features.LABEL_KEY)
 _READ_BATCH = 1 << 16
+# Entries of a dense band of rows the item-item computations handle at once.
+_BLOCK_ENTRIES = 1 << 23
 
 
 class UserHistory(NamedTuple):
@@ -65,34 +69,134 @@ def build_user_history(user_xf: np.ndarray, item_xf: np.ndarray,
 
 def with_cooccurrence(history: UserHistory, num_items: int) -> UserHistory:
     """`history` with its item co-occurrence counts (dense: 4 bytes an item
-    pair, 55 MB for MovieLens-1m's 3,706 movies)."""
-    rated = rated_matrix(history, num_items, np.float32)
-    return history._replace(cooccurrence=rated.T @ rated)
+    pair, 55 MB for MovieLens-1m's 3,706 movies), from the sparse table."""
+    return history._replace(cooccurrence=gram(
+        rated_sparse(history, num_items), np.float32))
 
 
 def with_ease(history: UserHistory, num_items: int,
               l2: float) -> UserHistory:
     """`history` with what item_ease_score needs: the inverse P of the
-    regularised Gram matrix of EASE (Steck 2019) and each user's x_u' P x_u
-    (dense, as the co-occurrence). Computed in float64, stored as float32."""
-    rated = rated_matrix(history, num_items, np.float64)
-    inverse = np.linalg.inv(rated.T @ rated + l2 * np.eye(num_items))
-    own = ((rated @ inverse) * rated).sum(axis=1)
+    regularised Gram matrix of EASE (Steck 2019) and each user's x_u' P x_u.
+    Computed in float64 from the sparse table (no users x items array),
+    stored as float32."""
+    rated = rated_sparse(history, num_items)
+    inverse = ease_inverse(rated, l2)
+    own = quadratic_forms(rated, inverse)
     return history._replace(ease_inverse=inverse.astype(np.float32),
                             ease_self=own.astype(np.float32))
 
 
-def rated_matrix(history: UserHistory, num_items: int,
-                 dtype: type) -> np.ndarray:
-    """The users x items 0/1 matrix of the table."""
+def rated_sparse(history: UserHistory, num_items: int,
+                 dtype: type = np.float64) -> scipy.sparse.csr_matrix:
+    """The users x items 0/1 matrix X of the table, sparse: the table is
+    already CSR (a row's columns are the user's items, sorted, unique)."""
     if history.items.size and history.items.max() >= num_items:
         raise ValueError(f"item indexes must be < {num_items}, got "
                          f"{history.items.max()}")
     num_users = len(history.row_splits) - 1
-    rated = np.zeros((num_users, num_items), dtype)
-    rated[np.repeat(np.arange(num_users), np.diff(history.row_splits)),
-          history.items] = 1.0
-    return rated
+    return scipy.sparse.csr_matrix(
+        (np.ones(history.items.size, dtype), history.items,
+         history.row_splits), shape=(num_users, num_items))
+
+
+def gram(rated: scipy.sparse.csr_matrix,
+         dtype: type = np.float64) -> np.ndarray:
+    """X'X of a sparse 0/1 matrix X, dense items x items (the item pairs'
+    co-occurrence counts): symmetric_from_upper of _gram_upper."""
+    return symmetric_from_upper(_gram_upper(rated, dtype))
+
+
+def ease_inverse(rated: scipy.sparse.csr_matrix, l2: float) -> np.ndarray:
+    """P = (X'X + l2 I)^-1 of a sparse 0/1 users x items matrix X, float64
+    dense items x items: the upper triangle of the Gram matrix, then its
+    Cholesky factor and inverse (LAPACK potrf and potri, in place: one
+    items x items array, and half the work of a general inverse)."""
+    if not l2 > 0:
+        raise ValueError(f"l2 must be positive, got {l2}")
+    upper = _gram_upper(rated, np.float64)
+    upper[np.diag_indices_from(upper)] += l2
+    # The C-ordered upper triangle is the lower one of the Fortran-ordered
+    # transpose, LAPACK's view of the same memory.
+    factor, info = scipy.linalg.lapack.dpotrf(upper.T, lower=1, clean=0,
+                                              overwrite_a=1)
+    if info == 0:
+        factor, info = scipy.linalg.lapack.dpotri(factor, lower=1,
+                                                  overwrite_c=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(
+            f"X'X + {l2:g} I is not positive definite (LAPACK info {info})")
+    return symmetric_from_upper(factor.T)
+
+
+def quadratic_forms(rated: scipy.sparse.csr_matrix,
+                    matrix: np.ndarray) -> np.ndarray:
+    """x_u' M x_u of every row x_u of a sparse 0/1 matrix, for a symmetric
+    dense M (float64): the sum of M[j, k] over the row's own item pairs,
+    2 * sum over k >= j - sum over k = j, never a users x items array.
+    Item by item: the rows holding item j, each from j to its end, gathered
+    from row j of M (one row at a time, so the gathers stay in cache)."""
+    rated = scipy.sparse.csr_matrix(rated)
+    if not rated.has_sorted_indices:
+        rated = rated.sorted_indices()
+    num_rows, num_items = rated.shape
+    if matrix.shape != (num_items, num_items):
+        raise ValueError(f"a {num_rows} x {num_items} matrix needs a "
+                         f"{num_items} x {num_items} M, got {matrix.shape}")
+    indptr = rated.indptr.astype(np.int64)
+    indices = rated.indices
+    entry_rows = np.repeat(np.arange(num_rows), np.diff(indptr))
+    # Entries item by item, each item's in row order.
+    by_item = np.argsort(indices, kind="stable")
+    item_bounds = np.concatenate(
+        [[0], np.cumsum(np.bincount(indices, minlength=num_items))])
+    upper_sums = np.zeros(num_rows)
+    for item in np.flatnonzero(np.diff(item_bounds)):
+        entries = by_item[item_bounds[item]:item_bounds[item + 1]]
+        rows = entry_rows[entries]
+        lengths = indptr[rows + 1] - entries  # j and the items after it
+        ends = np.cumsum(lengths)
+        starts = ends - lengths
+        positions = np.arange(ends[-1]) + np.repeat(entries - starts,
+                                                    lengths)
+        values = matrix[item].take(indices[positions])
+        upper_sums[rows] += np.add.reduceat(values, starts)
+    diagonal_sums = np.bincount(entry_rows, weights=np.diag(matrix)[indices],
+                                minlength=num_rows)
+    return 2.0 * upper_sums - diagonal_sums
+
+
+def symmetric_from_upper(matrix: np.ndarray) -> np.ndarray:
+    """`matrix` (square) with its lower triangle set from its upper one, in
+    place, a band of rows at a time; returns it."""
+    size = len(matrix)
+    step = max(1, _BLOCK_ENTRIES // max(size, 1))
+    for start in range(0, size, step):
+        stop = min(start + step, size)
+        matrix[start:stop, :start] = matrix[:start, start:stop].T
+        block = matrix[start:stop, start:stop]
+        lower = np.tril_indices(stop - start, -1)
+        block[lower] = block.T[lower]
+    return matrix
+
+
+def _gram_upper(rated: scipy.sparse.csr_matrix, dtype: type) -> np.ndarray:
+    """X'X as a dense dtype array of which only the upper triangle (diagonal
+    included) is filled in, one band of item rows at a time: each band's
+    sparse product X[:, band]' X[:, band start:] is bounded, and the lower
+    triangle is not multiplied. Sparse products are in float32 (exact for
+    counts below 2^24) unless the rows are more."""
+    num_rows, num_items = rated.shape
+    exact = np.float32 if num_rows < 2 ** 24 else np.float64
+    by_item = rated.T.astype(exact).tocsr()
+    by_column = rated.astype(exact).tocsc()
+    upper = np.zeros((num_items, num_items), dtype)
+    step = max(1, _BLOCK_ENTRIES // max(num_items, 1))
+    for start in range(0, num_items, step):
+        stop = min(start + step, num_items)
+        band = by_item[start:stop] @ by_column[:, start:]
+        upper[start:stop, start:] = band.toarray()
+    return upper
 
 
 def read_positive_pairs(file_patterns: List[str],

@@ -2,9 +2,9 @@
 
 TFMA ranks only the examples present per query; a recommender must rank every
 item a user has not seen. This component scores that whole pool with the
-trained model (and with the baseline model and a popularity ranker), reports
-rating and ranking metrics, and blesses the model only if every check of
-blessing.py passes.
+trained model (and with the baseline model, a popularity ranker and, with
+ease_l2 > 0, an EASE ranker), reports rating and ranking metrics, and blesses
+the model only if every check of blessing.py passes.
 """
 import json
 from typing import Dict, Optional, Sequence
@@ -34,6 +34,17 @@ class TopKEvaluatorSpec(types.ComponentSpec):
         # 1: the model predicts ratings, so rmse, mae, ... are computed too;
         # 0: a ranking model, whose scores are not ratings.
         "rating_metrics": ExecutionParameter(type=int, optional=True),
+        # > 0: EASE (recommender/ease.py) with this L2 strength, fitted on
+        # the train split, ranks the same pool as the "ease" ranker; a
+        # reference beside popularity, never part of the blessing. Absent
+        # or 0: off.
+        "ease_l2": ExecutionParameter(type=float, optional=True),
+        # > 0: rank the pool of a seeded sample of this many users (all
+        # their pairs) instead of every user's, with a 95 % confidence
+        # interval per metric; for data too large to rank whole on one
+        # machine. Absent or 0: every user.
+        "sample_users": ExecutionParameter(type=int, optional=True),
+        "sample_seed": ExecutionParameter(type=int, optional=True),
         # Hash of the component's code: an edit re-runs it (cache key).
         "code_fingerprint": ExecutionParameter(type=str, optional=True),
     }
@@ -70,6 +81,9 @@ class TopKEvaluator(base_beam_component.BaseBeamComponent):
                  train_split: str = "train",
                  eval_split: str = "eval",
                  rating_metrics: bool = True,
+                 ease_l2: float = 0.0,
+                 sample_users: int = 0,
+                 sample_seed: int = 0,
                  code_fingerprint: Optional[str] = None):
         """Args:
           examples: raw examples with the train and eval splits.
@@ -85,6 +99,15 @@ class TopKEvaluator(base_beam_component.BaseBeamComponent):
             than the baseline on these metrics by more than the tolerance.
           rating_metrics: False for a model whose scores are not ratings
             (the ranking objective): no rmse, mae, rsquared, exp_var.
+          ease_l2: > 0 adds EASE alone, fitted on the train split with this
+            L2 strength, as the "ease" ranker beside popularity (its
+            metrics and curves in the evaluation, not in the blessing);
+            0: off (the parameter is then left out).
+          sample_users, sample_seed: > 0 ranks a seeded sample of this
+            many users' pools (the catalog, popularity and EASE still come
+            from every user's train rows) and reports each metric with a
+            95 % confidence interval; 0: every user (the parameters are
+            then left out).
         """
         parameters = dict(
             top_k=top_k,
@@ -95,6 +118,11 @@ class TopKEvaluator(base_beam_component.BaseBeamComponent):
             train_split=train_split,
             eval_split=eval_split,
             rating_metrics=int(rating_metrics))
+        if ease_l2:
+            parameters["ease_l2"] = float(ease_l2)
+        if sample_users:
+            parameters.update(sample_users=sample_users,
+                              sample_seed=sample_seed)
         # Fail when the pipeline is built, not hours later in the executor.
         executor.parse_parameters(parameters)
         spec = TopKEvaluatorSpec(

@@ -1,12 +1,14 @@
 """The top-k evaluation: rating metrics on the eval split, ranking metrics
-over the whole unseen pool for the model, the baseline model and a
-popularity ranker.
+over the whole unseen pool for the model, the baseline model, a
+popularity ranker and, when ease_l2 > 0, an EASE ranker (recommender/ease.py,
+fitted on the train split here, before the Beam job).
 
 Ranking runs in Beam, one element per user shard: each worker loads the
-model once, scores its shard's pool in large batches and reduces it to
-additive RankingSums, which Beam sums per ranker.
+models (and EASE's weights) once, scores its shard's pool in large batches
+and reduces it to additive RankingSums, which Beam sums per ranker.
 """
 import dataclasses
+import io
 import json
 import os
 import time
@@ -17,7 +19,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from recommender import metrics, pool
+from recommender import ease, metrics, pool
 from recommender.catalog import Catalog, build_catalog
 from recommender.scoring import ModelScorer
 from trainer_module import features
@@ -28,6 +30,9 @@ CURVE_MAX_K = 20
 POPULARITY = "popularity"
 MODEL = "model"
 BASELINE = "baseline"
+# EASE alone (ease_l2 > 0): a reference ranker, never part of the blessing.
+EASE = "ease"
+EASE_WEIGHTS_FILE = "ease_weights.npy"
 
 
 # Time spent inside the models' scoring calls, summed over shards: how fast
@@ -38,21 +43,31 @@ _SCORING_MICROSECONDS = beam.metrics.Metrics.counter(
 
 class RankShard(beam.DoFn):
     """UserShard -> ((ranker, cutoff), RankingSums) for every ranker and
-    every cutoff in `cutoffs` (the top-k lists of one ranking, truncated)."""
+    every cutoff in `cutoffs` (the top-k lists of one ranking, truncated).
+    With `ease_path` (EASE's B, save_ease_weights), EASE ranks the same
+    pool too."""
 
-    def __init__(self, model_dirs: Dict[str, str], cutoffs: List[int]):
+    def __init__(self, model_dirs: Dict[str, str], cutoffs: List[int],
+                 ease_path: Optional[str] = None):
         self._model_dirs = model_dirs
         self._cutoffs = sorted(set(cutoffs))
+        self._ease_path = ease_path
         self._scorers: Dict[str, ModelScorer] = {}
+        self._ease_weights: Optional[np.ndarray] = None
 
     def setup(self):
         self._scorers = {name: ModelScorer(path)
                          for name, path in self._model_dirs.items()}
+        if self._ease_path:
+            self._ease_weights = load_ease_weights(self._ease_path)
 
     def process(self, shard: pool.UserShard, catalog: Catalog):
         users, cols = pool.candidate_pairs(shard, len(catalog.item_ids))
         items = catalog.item_ids[cols]
         rankers = {POPULARITY: catalog.train_counts[cols].astype(np.float64)}
+        if self._ease_weights is not None:
+            rankers[EASE] = ease.shard_scores(self._ease_weights, shard,
+                                              users, cols)
         for name, scorer in self._scorers.items():
             started = time.perf_counter()
             rankers[name] = scorer.predict(users, items, catalog.genres[cols])[1]
@@ -74,9 +89,28 @@ def truncate(top: metrics.TopK, k: int) -> metrics.TopK:
                         top.ranks[keep], k)
 
 
+def save_ease_weights(weights: np.ndarray, tmp_dir: str) -> str:
+    """Writes EASE's B where every worker can read it (the temp dir, maybe
+    gs://); returns its path. Workers load it in setup, as they load the
+    models: an items x items array stays out of the pipeline graph."""
+    path = os.path.join(tmp_dir, EASE_WEIGHTS_FILE)
+    buffer = io.BytesIO()
+    np.save(buffer, weights)
+    tf.io.gfile.makedirs(tmp_dir)
+    with tf.io.gfile.GFile(path, "wb") as handle:
+        handle.write(buffer.getvalue())
+    return path
+
+
+def load_ease_weights(path: str) -> np.ndarray:
+    with tf.io.gfile.GFile(path, "rb") as handle:
+        return np.load(io.BytesIO(handle.read()))
+
+
 def rank_pool(make_pipeline: Callable[[], beam.Pipeline],
               shards: List[pool.UserShard], catalog: Catalog,
-              model_dirs: Dict[str, str], cutoffs: List[int], tmp_dir: str
+              model_dirs: Dict[str, str], cutoffs: List[int], tmp_dir: str,
+              ease_path: Optional[str] = None
               ) -> Tuple[Dict[Tuple[str, int], metrics.RankingSums],
                          Optional[float]]:
     """Runs the Beam ranking: the summed RankingSums per (ranker, cutoff),
@@ -90,8 +124,8 @@ def rank_pool(make_pipeline: Callable[[], beam.Pipeline],
              | "Shards" >> beam.Create(shards)
              # One shard per worker task: shards are the unit of parallelism.
              | "Spread" >> beam.Reshuffle()
-             | "RankShards" >> beam.ParDo(RankShard(model_dirs, cutoffs),
-                                          catalog_view)
+             | "RankShards" >> beam.ParDo(
+                 RankShard(model_dirs, cutoffs, ease_path), catalog_view)
              | "SumPerRanker" >> beam.CombinePerKey(
                  metrics.combine_ranking_sums)
              | "ToJson" >> beam.MapTuple(lambda key, sums: json.dumps(
@@ -127,28 +161,58 @@ def rating_metrics_for(model_dir: str, eval_: pd.DataFrame) -> Dict[str, float]:
         predictions.astype(np.float64))
 
 
+def fit_ease(train: pd.DataFrame, catalog: Catalog, l2: float
+             ) -> np.ndarray:
+    """EASE's B over the catalog's items (columns) from the train split's
+    (user, item) pairs."""
+    return ease.fit(train[features.USER_KEY].to_numpy(np.int64),
+                    np.searchsorted(catalog.item_ids,
+                                    train[features.ITEM_KEY].to_numpy(
+                                        np.int64)),
+                    len(catalog.item_ids), l2)
+
+
 def evaluate(train: pd.DataFrame, eval_: pd.DataFrame, model_dir: str,
              baseline_dir: Optional[str], k: int,
              make_pipeline: Callable[[], beam.Pipeline], tmp_dir: str,
              max_pairs_per_shard: int = pool.DEFAULT_MAX_PAIRS_PER_SHARD,
-             rating_metrics: bool = True) -> Dict:
-    """All metrics of the model, the baseline (if any) and popularity;
-    rating metrics only when the models predict ratings."""
+             rating_metrics: bool = True, ease_l2: float = 0.0,
+             sample_users: int = 0, sample_seed: int = 0) -> Dict:
+    """All metrics of the model, the baseline (if any), popularity and,
+    when ease_l2 > 0, EASE with that L2 strength; rating metrics only when
+    the models predict ratings.
+
+    sample_users > 0: only a seeded sample of that many users' pools is
+    ranked (the catalog, popularity and EASE still come from every train
+    row), and result["sample"] gives each ranker's 95 % confidence
+    intervals."""
     catalog = build_catalog(train, eval_)
     model_dirs = {MODEL: model_dir}
     if baseline_dir:
         model_dirs[BASELINE] = baseline_dir
-    shards = list(pool.make_shards(train, eval_, catalog, max_pairs_per_shard))
+    population = len(pool.all_users(train, eval_))
+    ranked_train, ranked_eval = pool.sample_users(train, eval_, sample_users,
+                                                  sample_seed)
+    shards = list(pool.make_shards(ranked_train, ranked_eval, catalog,
+                                   max_pairs_per_shard))
     cutoffs = sorted(set(range(1, CURVE_MAX_K + 1)) | {k})
+    ease_path, ease_seconds = None, None
+    if ease_l2 > 0:
+        started = time.time()
+        ease_path = save_ease_weights(fit_ease(train, catalog, ease_l2),
+                                      tmp_dir)
+        ease_seconds = time.time() - started
     started = time.time()
     sums, scoring_seconds = rank_pool(make_pipeline, shards, catalog,
-                                      model_dirs, cutoffs, tmp_dir)
+                                      model_dirs, cutoffs, tmp_dir, ease_path)
     ranking_seconds = time.time() - started
-    pairs = pool.pool_size(train, eval_, catalog)
+    simple_rankers = [POPULARITY] + ([EASE] if ease_path else [])
+    pairs = pool.pool_size(ranked_train, ranked_eval, catalog)
     scored = pairs * len(model_dirs)
+    ranked_users = len(pool.all_users(ranked_train, ranked_eval))
     result = {
         "k": k,
-        "pool": {"users": int(len(pool.all_users(train, eval_))),
+        "pool": {"users": int(ranked_users),
                  "items": int(len(catalog.item_ids)), "pairs": int(pairs),
                  "shards": len(shards)},
         "timing": {
@@ -163,15 +227,29 @@ def evaluate(train: pd.DataFrame, eval_: pd.DataFrame, model_dir: str,
                 "scoring_pairs_per_second": round(
                     scored / max(scoring_seconds, 1e-9))}
                if scoring_seconds else {}),
+            # Fitting EASE's B on the train split, before the ranking.
+            **({"ease_fit_seconds": round(ease_seconds, 2)}
+               if ease_path else {}),
         },
-        POPULARITY: metrics.finalize_ranking_metrics(sums[POPULARITY, k]),
+        **{name: metrics.finalize_ranking_metrics(sums[name, k])
+           for name in simple_rankers},
+        **({"ease_l2": float(ease_l2)} if ease_path else {}),
         "curves": {name: curve(sums, name, range(1, CURVE_MAX_K + 1))
-                   for name in [POPULARITY, *model_dirs]},
+                   for name in [*simple_rankers, *model_dirs]},
     }
     for name, path in model_dirs.items():
         result[name] = {
             **(rating_metrics_for(path, eval_) if rating_metrics else {}),
             **metrics.finalize_ranking_metrics(sums[name, k])}
+    if ranked_users < population:
+        result["sample"] = {
+            "users": int(ranked_users), "of_users": int(population),
+            "seed": int(sample_seed), "confidence": 0.95,
+            "intervals": {
+                name: {metric: [round(bound, 6) for bound in bounds]
+                       for metric, bounds in metrics.confidence_intervals(
+                           sums[name, k], population).items()}
+                for name in [*simple_rankers, *model_dirs]}}
     return result
 
 

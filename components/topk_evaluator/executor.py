@@ -1,6 +1,7 @@
 """TopKEvaluator's executor: validates parameters, calls evaluate.py and
 blessing.py, and writes the two output artifacts."""
 import json
+import math
 import os
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
@@ -35,6 +36,11 @@ class Parameters(NamedTuple):
     train_split: str
     eval_split: str
     rating_metrics: bool = True
+    # > 0: EASE with this L2 strength ranks the pool too (never blessing).
+    ease_l2: float = 0.0
+    # > 0: rank a seeded sample of this many users (sample_seed).
+    sample_users: int = 0
+    sample_seed: int = 0
 
 
 def parse_parameters(exec_properties: Dict[str, Any]) -> Parameters:
@@ -65,9 +71,20 @@ def parse_parameters(exec_properties: Dict[str, Any]) -> Parameters:
             raise ValueError(
                 f"{rating_named} need rating predictions, but rating_metrics "
                 f"is off (a ranking model); use ranking metrics only")
+    ease_l2 = exec_properties.get("ease_l2")
+    ease_l2 = 0.0 if ease_l2 is None else float(ease_l2)
+    if not (ease_l2 >= 0 and math.isfinite(ease_l2)):
+        raise ValueError(f"ease_l2 must be >= 0 (0: no EASE ranker), got "
+                         f"{ease_l2}")
+    sample = [exec_properties.get(name) or 0
+              for name in ("sample_users", "sample_seed")]
+    for name, value in zip(("sample_users", "sample_seed"), sample):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer (0: "
+                             f"every user), got {value!r}")
     return Parameters(top_k, thresholds["min_thresholds"],
                       thresholds["max_thresholds"], compared, tolerance,
-                      *splits, rating_metrics)
+                      *splits, rating_metrics, ease_l2, *sample)
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
@@ -92,7 +109,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             None if baseline is None or is_baseline
             else path_utils.serving_model_path(baseline.uri),
             params.top_k, self._make_beam_pipeline, self._get_tmp_dir(),
-            rating_metrics=params.rating_metrics)
+            rating_metrics=params.rating_metrics, ease_l2=params.ease_l2,
+            sample_users=params.sample_users,
+            sample_seed=params.sample_seed)
 
         blessed, checks = blessing.decide(
             result[evaluate.MODEL], params.min_thresholds,
@@ -141,7 +160,8 @@ def summary_text(result: Dict) -> str:
     """A few lines a person reads: metrics side by side, then the decision."""
     k = result["k"]
     rankers = [name for name in (evaluate.MODEL, evaluate.BASELINE,
-                                 evaluate.POPULARITY) if name in result]
+                                 evaluate.POPULARITY, evaluate.EASE)
+               if name in result]
     lines = [f"top-{k} evaluation over {result['pool']['pairs']:,} unseen "
              f"(user, item) pairs ({result['pool']['users']} users x "
              f"{result['pool']['items']} items minus train); "
@@ -151,6 +171,21 @@ def summary_text(result: Dict) -> str:
         cells = [f"{result[name][metric]:12.4f}" if metric in result[name]
                  else f"{'-':>12s}" for name in rankers]
         lines.append(f"{metric.replace('@k', f'@{k}'):14s}" + "".join(cells))
+    sample = result.get("sample")
+    if sample:
+        lines.append(
+            f"ranked a seeded sample of {sample['users']:,} of "
+            f"{sample['of_users']:,} users (seed {sample['seed']}); 95 % "
+            f"confidence intervals:")
+        for name in rankers:
+            low, high = sample["intervals"][name]["ndcg@k"]
+            p_low, p_high = sample["intervals"][name]["precision@k"]
+            lines.append(f"  {name}: ndcg@{k} [{low:.4f}, {high:.4f}], "
+                         f"precision@{k} [{p_low:.4f}, {p_high:.4f}]")
+    if evaluate.EASE in result:
+        lines.append(f"ease: EASE alone (Steck 2019) fitted on the train "
+                     f"split, l2 {result.get('ease_l2', 0):g}; a reference, "
+                     f"not part of the blessing")
     decision = result.get("blessing")
     if decision:
         lines.append("BLESSED" if decision["blessed"] else "NOT BLESSED")
