@@ -16,6 +16,9 @@ ranking objective its defaults. With several objectives the runs alternate
 wall times, `ratio_ranking_over_rating_wall_ml100k`, is measured within one
 invocation. Arguments after `--` go to every local_runner.py call.
 
+`--markdown` prints the table of --out that docs/benchmarks.md shows, and
+runs nothing.
+
 Updates --out in place: the entry of each (size, objective) measured now
 replaces the one before; others stay. Each entry: medians over the runs of
 wall seconds, peak RSS (the largest process of the run), seconds per
@@ -150,11 +153,46 @@ def merge(path: str, entries: List[Dict], ratio) -> Dict:
     return report
 
 
+# The components the table shows, per million ratings.
+TABLE_COMPONENTS = (configs.EXAMPLE_GEN_ID, configs.NEGATIVE_SAMPLER_ID,
+                    configs.TRANSFORM_ID, configs.TRAINER_ID,
+                    configs.EVALUATOR_ID, configs.TOPK_EVALUATOR_ID)
+
+
+def markdown_table(report: Dict) -> str:
+    """scale.json's entries as the markdown table of docs/benchmarks.md."""
+    def cell(entry, key):
+        value = entry.get(key)
+        return "" if value is None else f"{value:.4f}"
+    header = ["size", "objective", "runs", "wall s", "peak RSS MB",
+              *(f"{name} s/M" for name in TABLE_COMPONENTS),
+              "ndcg@10", "precision@10", "EASE alone", "popularity"]
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "---|" * len(header)]
+    for entry in report["runs"]:
+        per_million = entry["component_seconds_per_million_ratings"]
+        ease = (f"{cell(entry, 'ease_ndcg@10')} / "
+                f"{cell(entry, 'ease_precision@10')}"
+                if "ease_ndcg@10" in entry else "")
+        row = [entry["size"], entry["objective"], str(entry["runs"]),
+               f"{entry['wall_seconds']:.0f}", f"{entry['peak_rss_mb']:,.0f}",
+               *(f"{per_million[name]:.0f}" if name in per_million else "–"
+                 for name in TABLE_COMPONENTS),
+               cell(entry, "ndcg@10"), cell(entry, "precision@10"), ease,
+               f"{cell(entry, 'popularity_ndcg@10')} / "
+               f"{cell(entry, 'popularity_precision@10')}"]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--size", required=True, choices=SIZES,
+    parser.add_argument("--markdown", action="store_true",
+                        help="print --out's table for docs/benchmarks.md "
+                             "and stop")
+    parser.add_argument("--size", choices=SIZES,
                         help="which release's shape the data has")
-    parser.add_argument("--data-dir", required=True,
+    parser.add_argument("--data-dir",
                         help="folder of pipeline CSVs (python -m "
                              "movielens_data)")
     parser.add_argument("--objectives", nargs="+",
@@ -169,6 +207,12 @@ def main() -> None:
     parser.add_argument("extra", nargs="*",
                         help="arguments for local_runner.py (after --)")
     args = parser.parse_args()
+    if args.markdown:
+        print(markdown_table(common.read_json(args.out)))
+        return
+    if not (args.size and args.data_dir):
+        parser.error("--size and --data-dir are required (but with "
+                     "--markdown)")
     data_dir = os.path.abspath(args.data_dir)
     ratings = count_ratings(data_dir)
     results = {objective: [] for objective in args.objectives}

@@ -185,3 +185,73 @@ def test_quality_table_has_every_objective_and_split_and_labels_published(
     (tmp_path / "pipeline_ml100k.json").unlink()
     with pytest.raises(FileNotFoundError, match="pipeline_ml100k.json"):
         quality_table.build_table(str(tmp_path))
+
+
+def _scale_run(wall, ndcg, trainer_seconds, ease=None):
+    figures = {"wall_seconds": wall, "peak_rss_mb": 100.0 + wall,
+               "component_seconds": {"Trainer": trainer_seconds,
+                                     "Transform": 2.0},
+               "eval_users": 943, "ndcg@10": ndcg, "precision@10": ndcg / 2}
+    if ease is not None:
+        figures.update({"ease_ndcg@10": ease, "ease_precision@10": ease / 2})
+    return figures
+
+
+def test_scale_entry_takes_medians_and_costs_per_million_ratings():
+    from benchmarks import scale_benchmark
+    runs = [_scale_run(10.0, 0.4, 6.0, 0.5), _scale_run(30.0, 0.2, 2.0, 0.5),
+            _scale_run(20.0, 0.3, 4.0, 0.5)]
+    entry = scale_benchmark.summarize("ml-100k", "ranking", runs, 200_000,
+                                      "cmd")
+    assert entry["wall_seconds"] == 20.0
+    assert entry["peak_rss_mb"] == 120.0
+    assert entry["ndcg@10"] == 0.3 and entry["precision@10"] == 0.15
+    assert entry["ease_ndcg@10"] == 0.5
+    assert entry["component_seconds"] == {"Trainer": 4.0, "Transform": 2.0}
+    # 4 s for 0.2 million ratings.
+    assert entry["component_seconds_per_million_ratings"] == {
+        "Trainer": 20.0, "Transform": 10.0}
+
+
+def test_scale_json_keeps_other_sizes_and_replaces_the_measured_ones(
+        tmp_path):
+    from benchmarks import scale_benchmark
+    path = tmp_path / "scale.json"
+    old = [scale_benchmark.summarize(size, objective, [_scale_run(
+        1.0, 0.1, 1.0)], 1_000_000, "old")
+        for size, objective in (("ml-1m", "rating"), ("ml-100k", "ranking"),
+                                ("ml-100k", "rating"))]
+    path.write_text(json.dumps({"runs": old,
+                                scale_benchmark.RATIO_KEY: 9.9}))
+    fresh = scale_benchmark.summarize("ml-100k", "ranking", [_scale_run(
+        5.0, 0.4, 1.0, 0.45)], 100_000, "new")
+    report = scale_benchmark.merge(str(path), [fresh], ratio=None)
+    assert [(e["size"], e["objective"], e["command"])
+            for e in report["runs"]] == [("ml-100k", "ranking", "new"),
+                                         ("ml-100k", "rating", "old"),
+                                         ("ml-1m", "rating", "old")]
+    assert report[scale_benchmark.RATIO_KEY] == 9.9  # not measured now
+    assert scale_benchmark.merge(str(path), [fresh], 1.8)[
+        scale_benchmark.RATIO_KEY] == 1.8
+    table = scale_benchmark.markdown_table(report).splitlines()
+    assert len(table) == 2 + 3
+    assert "| ml-100k | ranking | 1 | 5 |" in table[2]
+    assert "0.4500 / 0.2250" in table[2]
+
+
+def test_topk_figures_name_the_sample_and_its_intervals():
+    from benchmarks import scale_benchmark
+    evaluation = {"k": 10, "pool": {"users": 50},
+                  "model": {"ndcg@k": 0.41234, "precision@k": 0.3},
+                  "popularity": {"ndcg@k": 0.2, "precision@k": 0.1},
+                  "sample": {"intervals": {
+                      "model": {"ndcg@k": [0.4, 0.42],
+                                "precision@k": [0.29, 0.31]},
+                      "popularity": {"ndcg@k": [0.19, 0.21],
+                                     "precision@k": [0.09, 0.11]}}}}
+    figures = scale_benchmark.topk_figures(evaluation)
+    assert figures["eval_users"] == 50
+    assert figures["ndcg@10"] == 0.4123
+    assert figures["ndcg@10_ci95"] == [0.4, 0.42]
+    assert figures["popularity_precision@10_ci95"] == [0.09, 0.11]
+    assert "rmse" not in figures and "ease_ndcg@10" not in figures

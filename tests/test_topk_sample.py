@@ -13,29 +13,13 @@ from tfx.utils import path_utils
 
 from components.topk_evaluator import evaluate, executor
 from recommender import data, metrics, pool
-from test_topk_ease import (EVAL_ROWS, K, L2, ORACLE, PROPERTIES, TRAIN_ROWS,
-                            brute_force_pool)
-from topk_fixtures import (ExecutorRun, make_model_artifact,
-                           write_examples_artifact)
+# The same fixture data and its module fixtures (root, examples, oracle).
+from test_topk_ease import (EVAL_ROWS, K, L2, PROPERTIES,  # noqa: F401
+                            brute_force_pool, examples, oracle, root)
+from topk_fixtures import ExecutorRun
 from trainer_module.features import ITEM_KEY, LABEL_KEY, USER_KEY
 
 RANKERS = (evaluate.MODEL, evaluate.POPULARITY, evaluate.EASE)
-
-
-@pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return tmp_path_factory.mktemp("topk_sample")
-
-
-@pytest.fixture(scope="module")
-def examples(root):
-    return write_examples_artifact(root / "examples",
-                                   {"train": TRAIN_ROWS, "eval": EVAL_ROWS})
-
-
-@pytest.fixture(scope="module")
-def oracle(root):
-    return make_model_artifact(root / "oracle", ORACLE, 5)
 
 
 def _evaluate(root, examples, oracle, name, **options):
