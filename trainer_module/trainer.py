@@ -123,8 +123,8 @@ def negative_table(train_files: List[str],
         user_history, catalog_size, negatives.read_item_genres(
             train_files, tf_transform_output, catalog_size))
     logging.info("Negatives: sampled in the input pipeline from %d movies, "
-                 "never one of the user's %d train movies", catalog_size,
-                 len(user_history.items))
+                 "never one a user rated in train (%d user-movie pairs)",
+                 catalog_size, len(user_history.items))
     return table
 
 
