@@ -336,15 +336,18 @@ SEARCH_VARIANTS += KNN_VARIANTS
 # (the third round's defaults but for their 8 negatives).
 EASE_VARIANTS: Tuple[Variant, ...] = tuple(
     Variant(name, description, negatives_per_positive=negatives,
-            hparam_overrides=(
+            rounds=rounds, hparam_overrides=(
                 ("dnn_learning_rate", 0.01), ("history_embedding_dim", 64),
                 ("user_embedding_dim", 0), ("hidden_units", (256, 128)),
                 ("item_ease_feature", True)))
-    for name, description, negatives in (
+    for name, description, negatives, rounds in (
         ("ease_hist_64_nouser_neg_8_hidden_256_128", "hist_64_nouser_neg_8_"
-         "hidden_256_128 plus the EASE score (L2 300)", 8),
+         "hidden_256_128 plus the EASE score (L2 300)", 8, 6),
         ("ease_hist_64_nouser_hidden_256_128", "hist_64_nouser_hidden_256_"
-         "128 plus the EASE score (L2 300), 4 negatives", 4),
+         "128 plus the EASE score (L2 300), 4 negatives", 4, 6),
+        # Issue 23: 3 epochs of fresh negatives instead of 6.
+        ("ease_hist_64_nouser_hidden_256_128_rounds_3",
+         "ease_hist_64_nouser_hidden_256_128 with 3 rounds (epochs)", 4, 3),
     ))
 SEARCH_VARIANTS += EASE_VARIANTS
 SEARCH_VARIANTS_BY_NAME = {v.name: v for v in SEARCH_VARIANTS}
