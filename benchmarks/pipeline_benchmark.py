@@ -86,14 +86,21 @@ def run_once(data_dir: str, extra_args: List[str], reruns: int,
         return figures
 
 
-def pipeline_figures(store, wall: float, peak_kib: int) -> Dict:
-    """Wall time, memory, per-component seconds, Trainer speed, metrics."""
+def run_figures(store, wall: float, peak_kib: int) -> Dict:
+    """Wall time, peak memory and seconds per component of one run."""
     return {
         "wall_seconds": round(wall, 1),
         "peak_rss_mb": round(peak_kib / 1024, 1),
         "component_seconds": {
             step.component: round(step.seconds, 1)
             for step in metadata_report.component_runs(store)},
+    }
+
+
+def pipeline_figures(store, wall: float, peak_kib: int) -> Dict:
+    """Wall time, memory, per-component seconds, Trainer speed, metrics."""
+    return {
+        **run_figures(store, wall, peak_kib),
         "trainer": common.read_json(os.path.join(
             metadata_report.latest_output(store, "Trainer", "model_run").uri,
             TRAINING_STATS_FILE)),

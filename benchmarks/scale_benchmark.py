@@ -39,7 +39,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 from benchmarks import common  # noqa: E402
-from benchmarks.pipeline_benchmark import timed_run  # noqa: E402
+from benchmarks.pipeline_benchmark import (run_figures,  # noqa: E402
+                                           timed_run)
 from components.topk_evaluator import evaluate  # noqa: E402
 from components.topk_evaluator.executor import read_evaluation  # noqa: E402
 from pipeline import configs  # noqa: E402
@@ -70,14 +71,8 @@ def run_once(data_dir: str, objective: str, extra_args: List[str]) -> Dict:
         evaluation = read_evaluation(
             metadata_report.latest_evaluation_uri(
                 store, configs.TOPK_EVALUATOR_ID))
-        return {
-            "wall_seconds": round(wall, 1),
-            "peak_rss_mb": round(peak_kib / 1024, 1),
-            "component_seconds": {
-                step.component: round(step.seconds, 1)
-                for step in metadata_report.component_runs(store)},
-            **topk_figures(evaluation),
-        }
+        return {**run_figures(store, wall, peak_kib),
+                **topk_figures(evaluation)}
 
 
 def topk_figures(evaluation: Dict) -> Dict:
