@@ -36,6 +36,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--skip-data-check", action="store_true",
                         help="skip the CSV check before the run; the "
                              "pipeline's ExampleValidator still stops bad data")
+    parser.add_argument("--stop-after", choices=configs.COMPONENT_IDS,
+                        metavar="COMPONENT",
+                        help="run only this component and those it needs, "
+                             "e.g. Trainer: train and export, evaluate and "
+                             "push nothing; one of "
+                             + ", ".join(configs.COMPONENT_IDS))
     options.add_pipeline_flags(parser)
     return parser.parse_args(argv)
 
@@ -79,23 +85,15 @@ def run_pipeline(args: argparse.Namespace, hparams: HParams,
                  paths: configs.LocalPaths) -> int:
     """Builds the pipeline, runs it with LocalDagRunner, prints a summary."""
     # Not tfx.v1: see pipeline/pipeline.py.
-    from tfx.orchestration import metadata
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
-    from pipeline.pipeline import create_pipeline
     from runtime import metadata_report, progress
 
-    tfx_pipeline = create_pipeline(
-        pipeline_name=args.pipeline_name,
-        pipeline_root=paths.pipeline_root,
-        data_root=os.path.abspath(args.data_dir),
-        serving_model_dir=paths.serving_model_dir,
-        **options.pipeline_settings(args, hparams),
-        beam_pipeline_args=beam_args.local(args.beam_workers),
-        metadata_connection_config=(
-            metadata.sqlite_metadata_connection_config(
-                paths.metadata_path)),
-        enable_cache=not args.no_cache)
-
+    try:
+        tfx_pipeline = build_pipeline(args, hparams, paths)
+    except ValueError as error:  # --stop-after a component it lacks
+        print(f"error: --stop-after {args.stop_after}: {error}",
+              file=sys.stderr)
+        return 2
     log_path = os.path.join(
         paths.log_dir, f"{args.pipeline_name}-{time.strftime('%Y%m%d-%H%M%S')}.log")
     progress.route_logs(log_path, [c.id for c in tfx_pipeline.components])
@@ -108,8 +106,39 @@ def run_pipeline(args: argparse.Namespace, hparams: HParams,
         print(f"error: the pipeline failed: {_root_cause(error)}\n"
               f"(full log: {log_path})", file=sys.stderr)
         return 1
-    print_summary(metadata_report.open_store(paths.metadata_path), paths)
+    store = metadata_report.open_store(paths.metadata_path)
+    if args.stop_after:
+        print_partial_summary(store, args.stop_after)
+    else:
+        print_summary(store, paths)
     return 0
+
+
+def build_pipeline(args: argparse.Namespace, hparams: HParams,
+                   paths: configs.LocalPaths):
+    """create_pipeline with this machine's paths, Beam and SQLite store."""
+    from tfx.orchestration import metadata
+    from pipeline.pipeline import create_pipeline
+    return create_pipeline(
+        pipeline_name=args.pipeline_name,
+        pipeline_root=paths.pipeline_root,
+        data_root=os.path.abspath(args.data_dir),
+        serving_model_dir=paths.serving_model_dir,
+        **options.pipeline_settings(args, hparams),
+        beam_pipeline_args=beam_args.local(args.beam_workers),
+        metadata_connection_config=(
+            metadata.sqlite_metadata_connection_config(
+                paths.metadata_path)),
+        enable_cache=not args.no_cache, stop_after=args.stop_after)
+
+
+def print_partial_summary(store, stopped_after: str) -> None:
+    """What ran, and what a partial run left out."""
+    from runtime import metadata_report
+    print(f"\nsummary (stopped after {stopped_after}: nothing downstream of "
+          f"it ran, nothing was pushed):")
+    for step in metadata_report.component_runs(store):
+        print(f"  {step.component:32s} {step.state:9s} {step.seconds:8.1f} s")
 
 
 def describe_split(split: str, seed: int) -> str:

@@ -58,6 +58,8 @@ DNN_BATCH_NORM = True
 CROSSED_HASH_BUCKETS = 1000
 # tf_utils.pandas_input_fn: shuffle buffer, and batch when none is given.
 SHUFFLE_BUFFER = 1000
+# Canned estimator versions (--estimator).
+V1, V2 = "v1", "v2"
 PREDICT_BATCH_SIZE = 128
 GENRES_FEATURE = "genres_multi_hot"
 
@@ -108,8 +110,10 @@ def multi_hot_genres(train: pd.DataFrame, eval_: pd.DataFrame
 
 def pandas_input_fn(frame: pd.DataFrame, y_col=None,
                     batch_size: int = PREDICT_BATCH_SIZE, num_epochs=1,
-                    shuffle: bool = False):
-    """Recommenders' tf_utils.pandas_input_fn."""
+                    shuffle: bool = False,
+                    shuffle_buffer: int = SHUFFLE_BUFFER):
+    """Recommenders' tf_utils.pandas_input_fn (shuffle_buffer: its 1,000;
+    len(frame) for a full shuffle, as the pipeline's Trainer)."""
     x_frame = frame.copy()
     y = x_frame.pop(y_col).values if y_col is not None else None
     x = {}
@@ -123,15 +127,18 @@ def pandas_input_fn(frame: pd.DataFrame, y_col=None,
         dataset = tf.data.Dataset.from_tensor_slices(
             x if y is None else (x, y))
         if shuffle:
-            dataset = dataset.shuffle(SHUFFLE_BUFFER,
+            dataset = dataset.shuffle(shuffle_buffer,
                                       reshuffle_each_iteration=True)
         return dataset.repeat(num_epochs).batch(batch_size)
     return input_fn
 
 
 def build_model(users: np.ndarray, items: np.ndarray, num_genres: int,
-                model_dir: str, train_steps: int):
-    """Recommenders' tf_utils.build_model for model_type 'wide_deep'."""
+                model_dir: str, train_steps: int, estimator: str = V1):
+    """Recommenders' tf_utils.build_model for model_type 'wide_deep'.
+
+    estimator V2: the same model as TF2's canned estimator (Keras legacy
+    optimizers, the summed loss of V1), the one the pipeline trains."""
     user_ids = tf.feature_column.categorical_column_with_vocabulary_list(
         features.USER_KEY, users)
     item_ids = tf.feature_column.categorical_column_with_vocabulary_list(
@@ -149,6 +156,20 @@ def build_model(users: np.ndarray, items: np.ndarray, num_genres: int,
     config = tf.estimator.RunConfig(
         log_step_count_steps=max(1, train_steps // 20),
         save_checkpoints_steps=max(1, train_steps // 5))
+    if estimator == V2:
+        return tf.estimator.DNNLinearCombinedRegressor(
+            model_dir=model_dir, config=config,
+            linear_feature_columns=wide_columns,
+            linear_optimizer=tf.keras.optimizers.legacy.Ftrl(
+                learning_rate=LINEAR_OPTIMIZER_LR,
+                l1_regularization_strength=LINEAR_L1_REG),
+            dnn_feature_columns=deep_columns,
+            dnn_hidden_units=DNN_HIDDEN_UNITS,
+            dnn_optimizer=tf.keras.optimizers.legacy.Adagrad(
+                learning_rate=DNN_OPTIMIZER_LR),
+            dnn_dropout=DNN_DROPOUT,
+            batch_norm=DNN_BATCH_NORM,
+            loss_reduction=tf.keras.losses.Reduction.SUM)
     return tf.compat.v1.estimator.DNNLinearCombinedRegressor(
         model_dir=model_dir, config=config,
         linear_feature_columns=wide_columns,
@@ -185,7 +206,8 @@ def predict(model, frame: pd.DataFrame) -> np.ndarray:
                      for p in model.predict(pandas_input_fn(frame))])
 
 
-def run(examples_dir: str, epochs: int = EPOCHS) -> Dict:
+def run(examples_dir: str, epochs: int = EPOCHS, estimator: str = V1,
+        full_shuffle: bool = False) -> Dict:
     started = time.time()
     train = read_split(examples_dir, "train")
     eval_ = read_split(examples_dir, "eval")
@@ -197,11 +219,13 @@ def run(examples_dir: str, epochs: int = EPOCHS) -> Dict:
         model = build_model(
             both[features.USER_KEY].drop_duplicates().to_numpy(),
             both[features.ITEM_KEY].drop_duplicates().to_numpy(),
-            num_genres, model_dir, train_steps)
+            num_genres, model_dir, train_steps, estimator)
         tick = time.time()
         model.train(pandas_input_fn(train_x, y_col=features.LABEL_KEY,
                                     batch_size=BATCH_SIZE, num_epochs=None,
-                                    shuffle=True), steps=train_steps)
+                                    shuffle=True, shuffle_buffer=len(train_x)
+                                    if full_shuffle else SHUFFLE_BUFFER),
+                    steps=train_steps)
         train_seconds = time.time() - tick
 
         tick = time.time()
@@ -219,6 +243,7 @@ def run(examples_dir: str, epochs: int = EPOCHS) -> Dict:
         scoring_seconds = time.time() - tick
         ranking = metrics.ranking_metrics(eval_, pool, TOP_K)
     return {
+        "estimator": estimator, "full_shuffle": full_shuffle,
         "train_rows": len(train), "eval_rows": len(eval_),
         "train_steps": train_steps, "batch_size": BATCH_SIZE,
         "seconds": {"read": round(read_seconds, 2),
@@ -243,10 +268,18 @@ def main() -> None:
                              "and Split-eval)")
     parser.add_argument("--epochs", type=int, default=EPOCHS,
                         help="the notebook's EPOCHS (50)")
+    parser.add_argument("--estimator", choices=(V1, V2), default=V1,
+                        help="v1: the notebook's TF1 canned estimator and "
+                             "tf.train optimizers (default); v2: TF2's, as "
+                             "the pipeline")
+    parser.add_argument("--full-shuffle", action="store_true",
+                        help="shuffle the whole train split every epoch, as "
+                             "the pipeline, instead of a 1,000-row buffer")
     parser.add_argument("--out", help="write the figures here as JSON")
     args = parser.parse_args()
     tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
-    result = run(args.examples, args.epochs)
+    result = run(args.examples, args.epochs, args.estimator,
+                 args.full_shuffle)
     common.print_json(result, args.out)
 
 

@@ -72,7 +72,7 @@ sys.path.insert(0, REPO)
 from benchmarks import common  # noqa: E402
 from components.negative_sampler import sampling  # noqa: E402
 from components.stratified_example_gen import splitting  # noqa: E402
-from recommender import data, metrics  # noqa: E402
+from recommender import data, ease, metrics  # noqa: E402
 from pipeline import configs  # noqa: E402
 from runtime import metadata_report  # noqa: E402
 from trainer_module import (  # noqa: E402
@@ -350,6 +350,26 @@ EASE_VARIANTS: Tuple[Variant, ...] = tuple(
          "ease_hist_64_nouser_hidden_256_128 with 3 rounds (epochs)", 4, 3),
     ))
 SEARCH_VARIANTS += EASE_VARIANTS
+# The fifth round (issue 23): the defaults (HParams.ranking_defaults(), the
+# fourth round's choice) against EASE alone, which every run now records
+# beside popularity; each variant changes one lever.
+DEFAULT_VARIANTS: Tuple[Variant, ...] = tuple(
+    Variant(name, description, negatives_per_positive=negatives,
+            rounds=rounds, hparam_overrides=more)
+    for name, description, negatives, rounds, more in (
+        ("defaults_ease_l2_100", "ranking defaults, EASE feature L2 100",
+         4, 6, (("ease_l2", 100.0),)),
+        ("defaults_ease_l2_1000", "ranking defaults, EASE feature L2 1000",
+         4, 6, (("ease_l2", 1000.0),)),
+        ("defaults_neg_2", "ranking defaults, 2 negatives per positive",
+         2, 6, ()),
+        ("defaults_rounds_12", "ranking defaults, 12 epochs", 4, 12, ()),
+        ("defaults_hist_128", "ranking defaults, history embedding 128",
+         4, 6, (("history_embedding_dim", 128),)),
+        ("defaults_lr_0003", "ranking defaults, Adam 0.003", 4, 6,
+         (("dnn_learning_rate", 0.003),)),
+    ))
+SEARCH_VARIANTS += DEFAULT_VARIANTS
 SEARCH_VARIANTS_BY_NAME = {v.name: v for v in SEARCH_VARIANTS}
 ALL_VARIANTS = {**VARIANTS_BY_NAME, **SEARCH_VARIANTS_BY_NAME}
 
@@ -649,6 +669,24 @@ def popularity_scores(fit: pd.DataFrame, pool: Pool) -> np.ndarray:
         np.float64)
 
 
+def ease_scores(fit: pd.DataFrame, pool: Pool,
+                l2: float = ease.DEFAULT_L2) -> np.ndarray:
+    """EASE alone (recommender/ease.py) fitted on the fit part: each pool
+    pair's x_u B[:, i]; 0 for a user or item the fit part lacks."""
+    users = np.unique(fit[USER].to_numpy())
+    items = np.unique(np.concatenate([fit[ITEM].to_numpy(), pool.item_ids]))
+    rated = ease.rated_rows(np.searchsorted(users, fit[USER].to_numpy()),
+                            np.searchsorted(items, fit[ITEM].to_numpy()),
+                            len(users), len(items))
+    rows = vocabulary_index(users, pool.user_ids)
+    known = rows < len(users)
+    scores = np.zeros(len(rows), np.float64)
+    scores[known] = ease.score_pairs(
+        ease.ease_weights(rated, l2), rated, rows[known],
+        np.searchsorted(items, pool.item_ids[known]))
+    return scores
+
+
 def ranking_at_k(pool: Pool, scores: np.ndarray,
                  holdout: pd.DataFrame) -> Dict[str, float]:
     """precision, recall, ndcg and map @K of the scores against the hold-out."""
@@ -674,6 +712,7 @@ class SeedData(NamedTuple):
     space: FeatureSpace
     pool: Pool
     popularity: Dict[str, float]
+    ease: Dict[str, float]  # EASE alone (L2 300) on the same pool
 
 
 HOLDOUT_FUNCTIONS = {RANDOM_HOLDOUT: split_holdout,
@@ -682,13 +721,15 @@ HOLDOUT_FUNCTIONS = {RANDOM_HOLDOUT: split_holdout,
 
 def prepare_seed(train: pd.DataFrame, train_catalog: sampling.Catalog,
                  seed: int, holdout: str = RANDOM_HOLDOUT) -> SeedData:
-    """Hold-out, features, pool and popularity baseline of one seed."""
+    """Hold-out, features, pool and the popularity and EASE baselines of
+    one seed."""
     fit, holdout = HOLDOUT_FUNCTIONS[holdout](train, HOLDOUT_FRACTION, seed)
     pool = build_pool(train, fit)
     return SeedData(
         seed=seed, fit=fit, holdout=holdout, fit_catalog=sampler_catalog(fit),
         space=feature_space(fit, train_catalog), pool=pool,
-        popularity=ranking_at_k(pool, popularity_scores(fit, pool), holdout))
+        popularity=ranking_at_k(pool, popularity_scores(fit, pool), holdout),
+        ease=ranking_at_k(pool, ease_scores(fit, pool), holdout))
 
 
 def variant_hparams(variant: Variant, seed: int) -> HParams:
@@ -735,6 +776,7 @@ def run_variant(variant: Variant, prepared: SeedData) -> Dict[str, Any]:
         "score_seconds": round(score_seconds, 1),
         "model": ranking_at_k(prepared.pool, scores, prepared.holdout),
         "popularity": prepared.popularity,
+        "ease": prepared.ease,
     }
 
 
@@ -745,11 +787,15 @@ def variant_medians(runs: List[Dict], variant: Variant) -> Dict[str, Any]:
                    if name != "num_users"},
                 "steps": run["steps"], "train_seconds": run["train_seconds"]}
                for run in mine]
-    popularity = [{name: value for name, value in run["popularity"].items()
-                   if name != "num_users"} for run in mine]
+    def baseline(name):  # runs before issue 23 have no EASE baseline
+        return [{metric: value for metric, value in run[name].items()
+                 if metric != "num_users"} for run in mine if name in run]
+    ease_runs = baseline("ease")
     return {"description": variant.description, "seeds": len(mine),
             "model": common.medians(figures),
-            "popularity": common.medians(popularity)}
+            "popularity": common.medians(baseline("popularity")),
+            **({"ease": common.medians(ease_runs),
+                "ease_seeds": len(ease_runs)} if ease_runs else {})}
 
 
 def machine_info() -> Dict[str, Any]:
@@ -887,7 +933,8 @@ def main() -> None:
         seeds[str(seed)] = {"fit_rows": len(prepared.fit),
                             "holdout_rows": len(prepared.holdout),
                             "pool_pairs": len(prepared.pool.user_ids),
-                            "popularity": prepared.popularity}
+                            "popularity": prepared.popularity,
+                            "ease": prepared.ease}
         for variant in variants:
             run = run_variant(variant, prepared)
             runs.append(run)
@@ -896,7 +943,9 @@ def main() -> None:
                   f"ndcg@{K} {run['model'][f'ndcg@{K}']:.4f} "
                   f"precision@{K} {run['model'][f'precision@{K}']:.4f} "
                   f"(popularity ndcg@{K} "
-                  f"{run['popularity'][f'ndcg@{K}']:.4f})", flush=True)
+                  f"{run['popularity'][f'ndcg@{K}']:.4f}, EASE alone "
+                  f"{run['ease'][f'ndcg@{K}']:.4f} / "
+                  f"{run['ease'][f'precision@{K}']:.4f})", flush=True)
             # After every run: a cut-short search keeps what it measured.
             common.write_report(args.out, report())
     final = report()

@@ -80,6 +80,12 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                        default=configs.AUC_TOLERANCE,
                        help="ranking objective: bless only if AUC is at most "
                             "this much below the latest blessed model's")
+    gates.add_argument("--auc-user-fraction", type=_fraction,
+                       default=configs.AUC_USER_FRACTION,
+                       help="ranking objective: measure AUC on the eval "
+                            "ratings of a seeded sample of about this share "
+                            "of the users; for data past MovieLens-1m size "
+                            "(default 1: every user)")
     data = parser.add_argument_group("data")
     data.add_argument("--split", default=configs.DEFAULT_SPLIT,
                       choices=configs.SPLITS,
@@ -132,6 +138,18 @@ def hparams_from_args(args: argparse.Namespace) -> HParams:
     return hparams_lib.recipe(args.recipe, values)
 
 
+def _fraction(text: str) -> float:
+    """argparse type: a number in (0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 < value <= 1.0:  # NaN fails too
+        raise argparse.ArgumentTypeError(
+            f"must be a number in (0, 1], got {text!r}")
+    return value
+
+
 def pipeline_settings(args: argparse.Namespace,
                       hparams: Optional[HParams] = None) -> Dict[str, Any]:
     """create_pipeline's arguments from add_pipeline_flags' flags (the same
@@ -146,6 +164,7 @@ def pipeline_settings(args: argparse.Namespace,
         ndcg_tolerance=args.ndcg_tolerance,
         min_auc=args.min_auc,
         auc_tolerance=args.auc_tolerance,
+        auc_user_fraction=args.auc_user_fraction,
         split=args.split,
         split_seed=args.split_seed)
 

@@ -13,6 +13,7 @@ from tfx.components import (CsvExampleGen, Evaluator, ExampleValidator,
                             Pusher, StatisticsGen, Trainer, Transform)
 from tfx.components.schema_gen.import_schema_gen.component import (
     ImportSchemaGen)
+from tfx.dsl.components.base.base_node import BaseNode
 from tfx.dsl.components.common.resolver import Resolver
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
     LatestBlessedModelStrategy)
@@ -48,6 +49,7 @@ def create_pipeline(
         ndcg_tolerance: float = configs.NDCG_TOLERANCE,
         min_auc: float = configs.MIN_AUC,
         auc_tolerance: float = configs.AUC_TOLERANCE,
+        auc_user_fraction: float = configs.AUC_USER_FRACTION,
         split: str = configs.DEFAULT_SPLIT,
         split_seed: int = configs.SPLIT_SEED,
         beam_pipeline_args: Optional[List[str]] = None,
@@ -55,6 +57,7 @@ def create_pipeline(
             metadata_store_pb2.ConnectionConfig] = None,
         schema_path: str = configs.SCHEMA_PATH,
         enable_cache: bool = True,
+        stop_after: Optional[str] = None,
 ) -> Pipeline:
     """CsvExampleGen -> validation -> Transform -> Trainer -> Evaluators -> Pusher.
 
@@ -76,8 +79,13 @@ def create_pipeline(
         users (seeded by split_seed) instead of every user.
       min_auc, auc_tolerance: the TFMA Evaluator's blessing thresholds
         (ranking objective).
+      auc_user_fraction: below 1, TFMA's AUC is measured on the eval
+        ratings of a seeded sample of about this share of the users.
       split, split_seed: how CsvExampleGen splits the ratings into train and
         eval (configs.SPLITS); the seed drives the user-stratified split.
+      stop_after: a component id: the pipeline holds only that component
+        and those it needs (e.g. configs.TRAINER_ID: train and export,
+        evaluate and push nothing).
     """
     ranking = hparams.objective == features.RANKING_OBJECTIVE
     example_gen = example_gen_for(split, data_root, split_seed).with_id(
@@ -105,6 +113,7 @@ def create_pipeline(
             examples=example_gen.outputs["examples"],
             negatives_per_positive=configs.EVAL_NEGATIVES_PER_POSITIVE,
             rounds=0, seed=hparams.random_seed,
+            user_fraction=auc_user_fraction,
             code_fingerprint=fingerprint.source_fingerprint(
                 fingerprint.NEGATIVE_SAMPLER_MODULES),
         ).with_id(configs.NEGATIVE_SAMPLER_ID)]
@@ -194,16 +203,45 @@ def create_pipeline(
                 base_directory=serving_model_dir)),
     ).with_id(configs.PUSHER_ID)
 
+    components = [example_gen, statistics_gen, schema_gen,
+                  example_validator, anomalies_gate, *sampler, transform,
+                  trainer, model_resolver, evaluator, topk_evaluator, pusher]
     return Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
-        components=[example_gen, statistics_gen, schema_gen,
-                    example_validator, anomalies_gate, *sampler, transform,
-                    trainer, model_resolver, evaluator, topk_evaluator,
-                    pusher],
+        components=(upstream_of(components, stop_after) if stop_after
+                    else components),
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args or [])
+
+
+def upstream_of(components: List[BaseNode], node_id: str
+                ) -> List[BaseNode]:
+    """The component `node_id` and every one it needs (through its input
+    channels or an explicit dependency), in their order in `components`."""
+    by_id = {component.id: component for component in components}
+    if node_id not in by_id:
+        raise ValueError(f"no component {node_id!r} in this pipeline; it "
+                         f"has {', '.join(by_id)}")
+    needed, todo = set(), [node_id]
+    while todo:
+        node = by_id[todo.pop()]
+        if node.id not in needed:
+            needed.add(node.id)
+            todo += [channel.producer_component_id
+                     for channel in node.inputs.values()
+                     if channel.producer_component_id in by_id]
+            todo += [upstream.id for upstream in node.upstream_nodes]
+    # The kept nodes forget the dropped ones (explicit dependencies), or
+    # the compiler would look for them.
+    kept = [component for component in components
+            if component.id in needed]
+    for component in kept:
+        for child in list(component.downstream_nodes):
+            if child.id not in needed:
+                component.remove_downstream_node(child)
+    return kept
 
 
 def rating_eval_config(max_rmse: float, rmse_tolerance: float

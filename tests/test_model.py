@@ -112,12 +112,6 @@ class Trained:
         self.num_users, self.num_items = model.vocabulary_sizes(
             self.tf_transform_output)
         self.model_dir = str(root / "model_run")
-        self.estimator = model.build_estimator(
-            hparams, self.num_users, self.num_items,
-            tf_estimator.RunConfig(model_dir=self.model_dir,
-                                   tf_random_seed=hparams.random_seed,
-                                   save_checkpoints_steps=STEPS,
-                                   log_step_count_steps=STEPS))
         # As run_fn: the history of the train rows' positives, if on.
         self.user_history = None
         if hparams.uses_history:
@@ -126,14 +120,19 @@ class Trained:
                 hparams, [row[history.USER_XF] for row in positives],
                 [row[history.ITEM_XF] for row in positives], self.num_users,
                 self.num_items)
-        train_input = _input_fn(transformed, hparams.batch_size)
-        self.estimator.train(
-            lambda: trainer.with_history(train_input(), self.user_history),
-            max_steps=hparams.steps_for(len(transformed)))
+        self.estimator = model.build_estimator(
+            hparams, self.num_users, self.num_items,
+            tf_estimator.RunConfig(model_dir=self.model_dir,
+                                   tf_random_seed=hparams.random_seed,
+                                   save_checkpoints_steps=STEPS,
+                                   log_step_count_steps=STEPS),
+            user_history=self.user_history)
+        self.train_input = _input_fn(transformed, hparams.batch_size)
+        self.estimator.train(self.train_input,
+                             max_steps=hparams.steps_for(len(transformed)))
         self.serving_dir = str(root / "serving_model")
         trainer.export_serving_model(self.estimator, self.tf_transform_output,
-                                     self.serving_dir, hparams.objective,
-                                     self.user_history)
+                                     self.serving_dir, hparams.objective)
         self.loaded = tf.saved_model.load(self.serving_dir)
 
 
@@ -346,8 +345,12 @@ def _variables(model_dir):
 def test_each_objective_trains_its_estimator_and_optimizer(trained,
                                                            trained_ranking):
     assert type(trained.estimator) is tf_estimator.DNNLinearCombinedRegressor
-    assert type(trained_ranking.estimator) is \
-        tf_estimator.DNNLinearCombinedClassifier
+    # The ranking model's history features wrap the canned classifier
+    # (model.with_history_tables): its head shows in what it predicts.
+    regressed, classified = (next(t.estimator.predict(t.train_input))
+                             for t in (trained, trained_ranking))
+    assert set(regressed) == {"predictions"}
+    assert {"logits", "logistic", "class_ids"} <= set(classified)
     cross = "linear/linear_model/item_id_xf_X_user_id_xf/weights"
     item = "linear/linear_model/item_id_xf/weights"
     rating, ranking = (_variables(trained.model_dir),
@@ -616,9 +619,47 @@ def test_export_scores_in_a_fresh_process_as_the_trained_estimator(
                features.GENRES_KEY: tf.constant(genres)}
         transformed = trained_ranking.tf_transform_output.transform_raw_features(
             model._as_transform_inputs(raw), drop_unused_features=True)
-        return tf.data.Dataset.from_tensors(history.add_history(
-            transformed, trained_ranking.user_history))
+        return tf.data.Dataset.from_tensors(transformed)
     logits = np.array([p["logits"][0] for p in
                        trained_ranking.estimator.predict(input_fn)])
     np.testing.assert_allclose(served, logits, rtol=1e-5, atol=1e-5)
     assert np.ptp(served) > 1.0  # the pairs score differently
+
+
+def _graph_constants(saved_model_dir):
+    """Every Const node's value in the SavedModel's graphs and functions."""
+    from tensorflow.core.protobuf import saved_model_pb2
+    saved = saved_model_pb2.SavedModel()
+    with open(os.path.join(saved_model_dir, "saved_model.pb"), "rb") as f:
+        saved.ParseFromString(f.read())
+    for graph in (meta.graph_def for meta in saved.meta_graphs):
+        nodes = list(graph.node) + [node for function in graph.library.function
+                                    for node in function.node_def]
+        for node in nodes:
+            if node.op == "Const":
+                yield tf.make_ndarray(node.attr["value"].tensor)
+
+
+def test_history_tables_ship_as_variables_not_graph_constants(
+        trained_ranking):
+    """The history, EASE and co-occurrence tables are in the export's
+    variables with their trained values and in none of its graphs, so the
+    graph stays small however large the catalog (protobuf's 2 GB cap)."""
+    table = trained_ranking.user_history
+    arrays = [table.items, table.row_splits, table.ease_inverse,
+              table.ease_self, table.cooccurrence]
+    reader = tf.train.load_checkpoint(os.path.join(
+        trained_ranking.serving_dir, "variables", "variables"))
+    saved = [reader.get_tensor(name)
+             for name in reader.get_variable_to_shape_map()]
+
+    def holds(values, array):
+        return any(np.shape(v) == array.shape and np.array_equal(v, array)
+                   for v in values)
+    assert all(holds(saved, array) for array in arrays)
+    constants = list(_graph_constants(trained_ranking.serving_dir))
+    assert constants  # the parse found the graphs' constants
+    # The float tables (the id tables of this tiny set, 0..9 twice, match
+    # some index constant by chance).
+    assert not any(holds(constants, array) for array in (
+        table.ease_inverse, table.ease_self, table.cooccurrence))

@@ -551,6 +551,33 @@ def test_zero_rounds_write_the_same_eval_split_alone(root, examples,
     assert run.sorted_records("eval") == second_run.sorted_records("eval")
 
 
+def test_user_fraction_keeps_the_sampled_users_examples_unchanged(
+        root, examples, second_run):
+    """A fraction of the users: exactly the eval examples of the users
+    keeps_user picks, as with every user (their negatives unchanged)."""
+    fraction = 0.5
+    run = Run(root, "half", examples, beam_args=[], rounds=0,
+              user_fraction=fraction)
+    kept = {user for user, *_ in second_run.rows["eval"]
+            if sampling.keeps_user(SEED, user, fraction)}
+    assert 0 < len(kept) < len({r[0] for r in second_run.rows["eval"]})
+    assert sorted(run.rows["eval"]) == sorted(
+        row for row in second_run.rows["eval"] if row[0] in kept)
+
+
+def test_keeps_user_samples_about_the_fraction_per_seed():
+    users = range(20_000)
+    for fraction in (0.05, 0.5):
+        kept = [u for u in users if sampling.keeps_user(7, u, fraction)]
+        assert abs(len(kept) / len(users) - fraction) < 0.01
+        # Reproducible, and another seed picks other users.
+        assert kept == [u for u in users
+                        if sampling.keeps_user(7, u, fraction)]
+        assert kept != [u for u in users
+                        if sampling.keeps_user(8, u, fraction)]
+    assert all(sampling.keeps_user(7, u, 1.0) for u in users)
+
+
 def test_executor_rejects_before_work(root, examples):
     output = standard_artifacts.Examples()
     output.uri = str(root / "rejected" / "out")
@@ -606,6 +633,9 @@ def _examples_channel():
     ({"seed": -1}, "seed"),
     ({"seed": 1.5}, "seed"),
     ({"seed": None}, "seed"),
+    ({"user_fraction": 0}, "user_fraction"),
+    ({"user_fraction": 1.5}, "user_fraction"),
+    ({"user_fraction": "0.5"}, "user_fraction"),
 ])
 def test_component_rejects_bad_parameters(override, name):
     with pytest.raises(ValueError) as error:
@@ -619,8 +649,31 @@ def test_component_builds():
                                 code_fingerprint="abc")
     assert component.exec_properties == {
         "negatives_per_positive": 4, "rounds": 0, "seed": 0,
-        "code_fingerprint": "abc"}
+        "user_fraction": 1.0, "code_fingerprint": "abc"}
     assert set(component.outputs) == {"sampled_examples"}
     assert component.outputs["sampled_examples"].type is \
         standard_artifacts.Examples
     assert set(component.inputs) == {"examples"}
+
+
+def test_auc_user_fraction_flag_reaches_the_sampler():
+    """--auc-user-fraction: checked when parsed, then the NegativeSampler's
+    user_fraction in the ranking pipeline."""
+    import argparse
+    from pipeline import configs, options
+    from pipeline.pipeline import create_pipeline
+    parser = argparse.ArgumentParser()
+    options.add_pipeline_flags(parser)
+    for bad in ("0", "1.5", "nan", "half"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--auc-user-fraction", bad])
+    settings = options.pipeline_settings(parser.parse_args(
+        ["--objective", "ranking", "--auc-user-fraction", "0.1"]))
+    pipeline = create_pipeline(
+        pipeline_name="p", pipeline_root="/tmp/root", data_root="/tmp/data",
+        serving_model_dir="/tmp/serving", **settings)
+    [sampler] = [node for node in pipeline.components
+                 if node.id == configs.NEGATIVE_SAMPLER_ID]
+    assert sampler.exec_properties["user_fraction"] == 0.1
+    assert options.pipeline_settings(parser.parse_args([]))[
+        "auc_user_fraction"] == 1.0

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
+from ml_metadata.proto import metadata_store_pb2
 
 from tfx.types import artifact_utils
 
@@ -169,3 +170,47 @@ def test_served_model_returns_probability_and_logit(tiny_ranking_run, store):
     np.testing.assert_allclose(
         probability, 1 / (1 + np.exp(-raw[SCORE_KEY].numpy())), rtol=1e-5)
     assert SERVING_SIGNATURE in model.signatures
+
+
+def test_stop_after_trainer_exports_a_model_and_evaluates_nothing(tmp_path):
+    """`--stop-after Trainer` (a TFX partial run): what the Trainer needs
+    runs, the exported model (its history tables among its variables) loads
+    and scores, and nothing evaluates or pushes."""
+    from conftest import (TINY_MODEL_FLAGS, PipelineRun, run_local_runner,
+                          write_synthetic_data)
+    run = PipelineRun(tmp_path / "data", tmp_path / "outputs", "partial")
+    write_synthetic_data(run.data_dir)
+    result = run_local_runner(run, *TINY_RANKING_FLAGS,
+                              "--stop-after", configs.TRAINER_ID)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "stopped after Trainer" in result.stdout
+    store = metadata_report.open_existing_store(run.metadata_path)
+    ran = set(metadata_report.executions_per_component(store))
+    assert {configs.EXAMPLE_GEN_ID, configs.TRANSFORM_ID,
+            configs.TRAINER_ID} <= ran
+    assert ran.isdisjoint({configs.NEGATIVE_SAMPLER_ID, configs.EVALUATOR_ID,
+                           configs.TOPK_EVALUATOR_ID, configs.PUSHER_ID})
+    assert not run.serving_dir.exists() or not os.listdir(run.serving_dir)
+    model = metadata_report.latest_output(store, configs.TRAINER_ID, "model")
+    loaded = tf.saved_model.load(os.path.join(model.uri, "Format-Serving"))
+    scores = loaded.signatures[RAW_SIGNATURE](
+        user_id=tf.constant([1, 2], tf.int64),
+        item_id=tf.constant([3, 4], tf.int64),
+        genres=tf.constant(["Drama", ""]))[SCORE_KEY].numpy()
+    assert scores.shape == (2, 1) and np.isfinite(scores).all()
+    # The whole pipeline afterwards takes the Trainer from the cache.
+    full = run_local_runner(run, *TINY_RANKING_FLAGS)
+    assert full.returncode == 0, full.stdout + full.stderr
+    trainer_states = [
+        execution.last_known_state for execution in store.get_executions()
+        if metadata_report.component_name(store, execution)
+        == configs.TRAINER_ID]
+    assert sorted(trainer_states) == sorted([
+        metadata_store_pb2.Execution.COMPLETE,
+        metadata_store_pb2.Execution.CACHED])
+    assert os.listdir(run.serving_dir)
+    # The rating objective has no NegativeSampler to stop after.
+    refused = run_local_runner(run, *TINY_MODEL_FLAGS, "--stop-after",
+                               configs.NEGATIVE_SAMPLER_ID)
+    assert refused.returncode == 2
+    assert "no component 'NegativeSampler'" in refused.stderr

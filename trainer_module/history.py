@@ -7,7 +7,12 @@ The Trainer reads the train split's (user, item) positives once
 (`read_positive_pairs`) into a `UserHistory` table, and the table travels
 inside the model, in the training graph and in the export alike, so serving
 still takes (user_id, item_id, genres) and a user's history is the one the
-model was trained with, as their embedding is. `add_history` derives the
+model was trained with, as their embedding is. The tables are variables
+(`table_variables`), not graph constants: the SavedModel's graph stays small
+at any size (protobuf caps a GraphDef at 2 GB; ML-20m's EASE table alone is
+2.9 GB), the values travel in the checkpoint and the SavedModel's
+variables/, and `TableLoader` fills them at the start of training.
+`add_history` derives the
 feature from the transformed ids; a row's own item is left out of its
 history, in training (else a positive would see itself in its history) and
 in serving (where the items scored are unseen ones anyway). From the same
@@ -28,6 +33,8 @@ USER_XF = features.transformed_name(features.USER_KEY)
 ITEM_XF = features.transformed_name(features.ITEM_KEY)
 LABEL_XF = features.transformed_name(features.LABEL_KEY)
 _READ_BATCH = 1 << 16
+# Variable scope of the tables inside the model (table_variables).
+TABLE_SCOPE = "user_history_tables"
 # Entries of a dense band of rows the item-item computations handle at once.
 _BLOCK_ENTRIES = 1 << 23
 
@@ -227,11 +234,11 @@ def add_history(transformed: Dict[str, tf.Tensor], history: UserHistory
     row's user's items but the row's own item; plus features.ITEM_KNN_XF
     (item_knn_score) when the history has its co-occurrence and
     features.ITEM_EASE_XF (item_ease_score) when it has its EASE inverse.
-    Builds its tables as graph constants, so call it inside the graph that
-    uses it."""
+    The history's tables may be arrays (graph constants, for small data
+    and tests) or the variables of table_variables."""
     table = tf.RaggedTensor.from_row_splits(
-        tf.constant(history.items, tf.int64),
-        tf.constant(history.row_splits, tf.int64))
+        tf.convert_to_tensor(history.items, tf.int64),
+        tf.convert_to_tensor(history.row_splits, tf.int64))
     users = tf.reshape(transformed[USER_XF], [-1])
     items = tf.reshape(transformed[ITEM_XF], [-1])
     rows = tf.gather(table, users)
@@ -241,13 +248,56 @@ def add_history(transformed: Dict[str, tf.Tensor], history: UserHistory
     own_rating = tf.cast(tf.reduce_any(is_own, axis=1), tf.float32)
     if history.cooccurrence is not None:
         derived[features.ITEM_KNN_XF] = item_knn_score(
-            others, items, own_rating, tf.constant(history.cooccurrence))
+            others, items, own_rating,
+            tf.convert_to_tensor(history.cooccurrence, tf.float32))
     if history.ease_inverse is not None:
         derived[features.ITEM_EASE_XF] = item_ease_score(
             others, items, own_rating,
-            tf.constant(history.ease_inverse),
-            tf.gather(tf.constant(history.ease_self), users))
+            tf.convert_to_tensor(history.ease_inverse, tf.float32),
+            tf.gather(tf.convert_to_tensor(history.ease_self, tf.float32),
+                      users))
     return {**transformed, **derived}
+
+
+def table_variables(history: UserHistory) -> UserHistory:
+    """`history` with each table a non-trainable variable of its shape and
+    dtype under TABLE_SCOPE, zero until restored from a checkpoint or
+    filled by TableLoader: for graphs whose tables must not be constants
+    (the estimator's model_fn, in training and in the export)."""
+    def variable(name: str, array: np.ndarray) -> tf.Variable:
+        return tf.compat.v1.get_variable(
+            name, shape=array.shape, dtype=tf.as_dtype(array.dtype),
+            initializer=tf.compat.v1.zeros_initializer(), trainable=False,
+            use_resource=True)
+    with tf.compat.v1.variable_scope(TABLE_SCOPE,
+                                     reuse=tf.compat.v1.AUTO_REUSE):
+        return UserHistory(**{
+            name: None if array is None else variable(name, array)
+            for name, array in history._asdict().items()})
+
+
+class TableLoader(tf.compat.v1.train.SessionRunHook):
+    """Fills table_variables' variables with the history's arrays once the
+    training session exists (fed, so no array becomes a graph constant)."""
+
+    def __init__(self, variables: UserHistory, arrays: UserHistory):
+        self._pairs = [(variable, array) for variable, array
+                       in zip(variables, arrays) if array is not None]
+        self._feeds, self._assign = [], None
+
+    def begin(self) -> None:
+        assigns = []
+        for variable, array in self._pairs:
+            placeholder = tf.compat.v1.placeholder(variable.dtype,
+                                                   array.shape)
+            self._feeds.append(placeholder)
+            assigns.append(variable.assign(placeholder, read_value=False))
+        self._assign = tf.group(*assigns)
+
+    def after_create_session(self, session, coord) -> None:
+        session.run(self._assign, feed_dict={
+            placeholder: array for placeholder, (_, array)
+            in zip(self._feeds, self._pairs)})
 
 
 def item_knn_score(others: tf.RaggedTensor, items: tf.Tensor,

@@ -115,14 +115,49 @@ def _max_norm(hparams: HParams, dimension: int) -> Optional[float]:
 
 def build_estimator(hparams: HParams, num_users: int, num_items: int,
                     config: tf_estimator.RunConfig,
-                    train_steps: int = 0) -> tf_estimator.Estimator:
+                    train_steps: int = 0,
+                    user_history: Optional[history.UserHistory] = None
+                    ) -> tf_estimator.Estimator:
     """FTRL on the wide part, hparams.dnn_optimizer on the DNN; the
     regressor for the rating objective, the binary classifier for ranking.
 
     train_steps: the steps the estimator will train, which a decaying DNN
     learning rate (hparams.dnn_learning_rate_decay < 1) spreads its decay
     over; not needed otherwise.
+    user_history: the train split's history table, for a model with
+    history features (hparams.uses_history): the model derives them from
+    the transformed ids itself (with_history_tables), in training, in
+    evaluation and in the exported graph alike.
     """
+    canned = _canned_estimator(hparams, num_users, num_items, config,
+                               train_steps)
+    if user_history is None:
+        return canned
+    return with_history_tables(canned, user_history)
+
+
+def with_history_tables(canned: tf_estimator.Estimator,
+                        user_history: history.UserHistory
+                        ) -> tf_estimator.Estimator:
+    """`canned` with history.add_history in front of its model_fn, over the
+    tables as variables (history.table_variables): they are saved in the
+    checkpoints and the export, never in a graph, and filled from
+    `user_history` when training starts."""
+    def model_fn(features, labels, mode, config):
+        tables = history.table_variables(user_history)
+        spec = canned.model_fn(history.add_history(features, tables),
+                               labels, mode, config)
+        if mode == tf_estimator.ModeKeys.TRAIN:
+            spec = spec._replace(training_hooks=(
+                *spec.training_hooks,
+                history.TableLoader(tables, user_history)))
+        return spec
+    return tf_estimator.Estimator(model_fn=model_fn, config=canned.config)
+
+
+def _canned_estimator(hparams: HParams, num_users: int, num_items: int,
+                      config: tf_estimator.RunConfig,
+                      train_steps: int) -> tf_estimator.Estimator:
     wide, deep = feature_columns(hparams, num_users, num_items)
     return estimator_class(hparams.objective)(
         config=config,
@@ -166,15 +201,13 @@ def estimator_class(objective: str) -> type:
     return tf_estimator.DNNLinearCombinedRegressor
 
 
-def serving_receiver_fn(tf_transform_output: tft.TFTransformOutput,
-                        user_history: Optional[history.UserHistory] = None):
+def serving_receiver_fn(tf_transform_output: tft.TFTransformOutput):
     """Returns the export-time input function: raw examples in, features out.
 
     The serving graph parses serialized tf.Examples that carry no label,
-    applies the Transform graph and feeds the model. A second signature
-    (RAW_SIGNATURE) accepts the parsed raw columns directly. With
-    `user_history`, the graph also derives the history feature from the
-    transformed ids, as the Trainer's input did.
+    applies the Transform graph and feeds the model (which derives any
+    history feature itself: with_history_tables). A second signature
+    (RAW_SIGNATURE) accepts the parsed raw columns directly.
     """
     def receiver_fn() -> tf_estimator.export.ServingInputReceiver:
         serialized = tf.compat.v1.placeholder(
@@ -186,8 +219,6 @@ def serving_receiver_fn(tf_transform_output: tft.TFTransformOutput,
                for key, value in parse_raw_examples(serialized).items()}
         transformed = tf_transform_output.transform_raw_features(
             _as_transform_inputs(raw), drop_unused_features=True)
-        if user_history is not None:
-            transformed = history.add_history(transformed, user_history)
         return tf_estimator.export.ServingInputReceiver(
             transformed, {"examples": serialized},
             receiver_tensors_alternatives={"raw": raw})

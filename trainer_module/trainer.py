@@ -49,9 +49,6 @@ def run_fn(fn_args: FnArgs) -> None:
         if hparams.negatives_per_positive else "",
         "summed" if hparams.loss_reduction == SUM else "averaged")
 
-    estimator = model.build_estimator(
-        hparams, num_users, num_items, _run_config(fn_args, hparams, steps),
-        train_steps=steps)
     user_history = (load_user_history(fn_args.train_files,
                                       tf_transform_output, hparams,
                                       num_users, num_items)
@@ -60,7 +57,10 @@ def run_fn(fn_args: FnArgs) -> None:
     sampler = (negative_table(fn_args.train_files, tf_transform_output,
                               user_history, num_items)
                if hparams.negatives_per_positive else None)
-    model_history = user_history if hparams.uses_history else None
+    estimator = model.build_estimator(
+        hparams, num_users, num_items, _run_config(fn_args, hparams, steps),
+        train_steps=steps,
+        user_history=user_history if hparams.uses_history else None)
 
     def train_input_fn():
         positives = train_dataset(
@@ -68,8 +68,8 @@ def run_fn(fn_args: FnArgs) -> None:
             dataclasses.replace(hparams,
                                 batch_size=hparams.positives_per_batch),
             num_train_rows)
-        return with_history(with_sampled_negatives(
-            positives, sampler, hparams, hparams.random_seed), model_history)
+        return with_sampled_negatives(positives, sampler, hparams,
+                                      hparams.random_seed)
 
     def eval_input_fn():
         # The eval positives with negatives drawn as in training (they may
@@ -79,9 +79,8 @@ def run_fn(fn_args: FnArgs) -> None:
         eval_rows = _input_fn(
             fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
             hparams.positives_per_batch, num_epochs=1)
-        return with_history(with_sampled_negatives(
-            eval_rows, sampler, hparams, hparams.random_seed + 1),
-            model_history)
+        return with_sampled_negatives(eval_rows, sampler, hparams,
+                                      hparams.random_seed + 1)
 
     started = time.time()
     estimator.train(train_input_fn, max_steps=steps)
@@ -92,8 +91,7 @@ def run_fn(fn_args: FnArgs) -> None:
     metrics = estimator.evaluate(eval_input_fn, name="eval")
     logging.info("Eval on the eval split: %s", metrics)
     export_serving_model(estimator, tf_transform_output,
-                         fn_args.serving_model_dir, hparams.objective,
-                         model_history)
+                         fn_args.serving_model_dir, hparams.objective)
 
 
 def load_user_history(train_files: List[str],
@@ -163,33 +161,21 @@ def with_item_scores(table: history.UserHistory, hparams: HParams,
     return table
 
 
-def with_history(dataset: tf.data.Dataset,
-                 user_history: Optional[history.UserHistory]
-                 ) -> tf.data.Dataset:
-    """(features, label) batches with the history feature added, if on."""
-    if user_history is None:
-        return dataset
-    return dataset.map(lambda columns, labels: (
-        history.add_history(columns, user_history), labels))
-
-
 def export_serving_model(estimator: tf_estimator.Estimator,
                          tf_transform_output: tft.TFTransformOutput,
                          serving_model_dir: str,
-                         objective: str = features.RATING_OBJECTIVE,
-                         user_history: Optional[history.UserHistory] = None
+                         objective: str = features.RATING_OBJECTIVE
                          ) -> None:
     """Exports the estimator, then re-saves it with TF2 signatures.
 
     The result lands in serving_model_dir itself (the estimator alone would
     write a timestamped child) with the signatures of model.ServingModule
-    for `objective`, the one the estimator was built for, and the history
-    table inside the graph when the model uses it.
+    for `objective`, the one the estimator was built for; the history
+    tables, when the model uses them, among its variables.
     """
     with tempfile.TemporaryDirectory() as export_base:
         exported = estimator.export_saved_model(
-            export_base, model.serving_receiver_fn(tf_transform_output,
-                                                   user_history))
+            export_base, model.serving_receiver_fn(tf_transform_output))
         module = model.ServingModule(tf.saved_model.load(exported), objective)
         tf.saved_model.save(module, serving_model_dir,
                             signatures=module.signatures())

@@ -35,6 +35,7 @@ class NegativeSamplerSpec(types.ComponentSpec):
         "negatives_per_positive": ExecutionParameter(type=int),
         "rounds": ExecutionParameter(type=int),
         "seed": ExecutionParameter(type=int),
+        "user_fraction": ExecutionParameter(type=float, optional=True),
         # Hash of the component's code: an edit re-runs it (cache key).
         "code_fingerprint": ExecutionParameter(type=str, optional=True),
     }
@@ -57,6 +58,7 @@ class NegativeSampler(base_beam_component.BaseBeamComponent):
                  negatives_per_positive: int = DEFAULT_NEGATIVES_PER_POSITIVE,
                  rounds: int = DEFAULT_ROUNDS,
                  seed: int = DEFAULT_SEED,
+                 user_fraction: float = 1.0,
                  code_fingerprint: Optional[str] = None):
         """Args:
           examples: ExampleGen's raw examples with a train and an eval split.
@@ -64,11 +66,14 @@ class NegativeSampler(base_beam_component.BaseBeamComponent):
           rounds: copies of the train positives, each with fresh negatives
             (0: none, the eval split alone).
           seed: with the user id, round and split, seeds every draw.
+          user_fraction: in (0, 1]: examples for a seeded sample of about
+            this share of the users only (sampling.keeps_user), so TFMA
+            reads that share at scale; 1: every user.
         """
-        parameters = dict(negatives_per_positive=negatives_per_positive,
-                          rounds=rounds, seed=seed)
         # Fail when the pipeline is built, not later in the executor.
-        executor.parse_parameters(parameters)
+        parameters = executor.parse_parameters(dict(
+            negatives_per_positive=negatives_per_positive, rounds=rounds,
+            seed=seed, user_fraction=user_fraction))._asdict()
         spec = NegativeSamplerSpec(
             examples=examples, code_fingerprint=code_fingerprint,
             sampled_examples=types.Channel(type=standard_artifacts.Examples),

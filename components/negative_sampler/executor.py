@@ -21,6 +21,7 @@ class Parameters(NamedTuple):
     negatives_per_positive: int
     rounds: int
     seed: int
+    user_fraction: float = 1.0
 
 
 def parse_parameters(exec_properties: Dict[str, Any]) -> Parameters:
@@ -29,8 +30,15 @@ def parse_parameters(exec_properties: Dict[str, Any]) -> Parameters:
                exec_properties["negatives_per_positive"], minimum=1)
     for name in ("rounds", "seed"):
         _check_int(name, exec_properties[name], minimum=0)
+    fraction = exec_properties.get("user_fraction")
+    fraction = 1.0 if fraction is None else fraction
+    if (isinstance(fraction, bool) or not isinstance(fraction, (int, float))
+            or not 0.0 < fraction <= 1.0):
+        raise ValueError(f"user_fraction must be a number in (0, 1], got "
+                         f"{fraction!r}")
     return Parameters(exec_properties["negatives_per_positive"],
-                      exec_properties["rounds"], exec_properties["seed"])
+                      exec_properties["rounds"], exec_properties["seed"],
+                      float(fraction))
 
 
 def _check_int(name: str, value: Any, minimum: int) -> None:
@@ -75,12 +83,15 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         outputs = {split: artifact_utils.get_split_uri([output], split)
                    for split in output_splits}
         logging.info("NegativeSampler: %d negatives per positive, %d train "
-                     "rounds, seed %d", *params)
+                     "rounds, seed %d, users: %s", *params[:3],
+                     "all" if params.user_fraction == 1.0 else
+                     f"a seeded {params.user_fraction:.1%}")
 
         with self._make_beam_pipeline() as pipeline:
             transforms.sample_examples(
                 pipeline, inputs, outputs, params.negatives_per_positive,
-                params.rounds, params.seed)
+                params.rounds, params.seed,
+                user_fraction=params.user_fraction)
 
         examples_utils.set_payload_format(
             output, example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE)

@@ -44,6 +44,7 @@ EVAL_SPLIT_INDEX = 1
 REJECTION_MIN_ALLOWED_FRACTION = 0.5
 
 _UINT64 = 1 << 64
+_GOLDEN = 0x9E3779B97F4A7C15
 
 
 class Rating(NamedTuple):
@@ -124,6 +125,23 @@ def user_rng(seed: int, user_id: int, round_index: int,
     # SeedSequence takes non-negative integers; ids map to [0, 2**64).
     return np.random.default_rng(
         [seed, int(user_id) % _UINT64, round_index, split_index])
+
+
+def keeps_user(seed: int, user_id: int, fraction: float) -> bool:
+    """Whether a user is in the seeded sample of about `fraction` of the
+    users: a hash of (seed, user id) below fraction of its range (1: every
+    user). Per user, so no pass over all users is needed."""
+    if fraction >= 1.0:
+        return True
+    return _mix64(seed * _GOLDEN + int(user_id)) < fraction * _UINT64
+
+
+def _mix64(value: int) -> int:
+    # splitmix64's finaliser: consecutive ids land far apart.
+    value = (value + _GOLDEN) % _UINT64
+    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) % _UINT64
+    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) % _UINT64
+    return value ^ (value >> 31)
 
 
 class NegativePool:

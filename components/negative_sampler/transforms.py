@@ -120,11 +120,14 @@ def _WriteMixed(examples, output_prefix: str):  # pylint: disable=invalid-name
 def sample_examples(pipeline: beam.Pipeline, input_patterns: Dict[str, str],
                     output_dirs: Dict[str, str], negatives_per_positive: int,
                     rounds: int, seed: int,
-                    mix_buckets: int = MIX_BUCKETS) -> None:
+                    mix_buckets: int = MIX_BUCKETS,
+                    user_fraction: float = 1.0) -> None:
     """Adds the sampling to `pipeline`: reads the raw splits at
     input_patterns["train"/"eval"], writes
     <output_dirs[split]>/data_tfrecord-*.gz for every split of
-    splits.output_splits(rounds)."""
+    splits.output_splits(rounds). With user_fraction < 1, only the users
+    of sampling.keeps_user's seeded sample get examples; the catalog is
+    still every train item."""
     ratings = {split: pipeline | f"ReadRatings[{split}]" >> _ReadRatings(
         input_patterns[split]) for split in SPLITS}
     catalog = beam.pvalue.AsSingleton(
@@ -135,8 +138,12 @@ def sample_examples(pipeline: beam.Pipeline, input_patterns: Dict[str, str],
             catalog_lib.preferred_genres)
         | "CatalogList" >> beam.combiners.ToList()
         | "Catalog" >> beam.Map(sampling.build_catalog))
+    sampled_users = ratings if user_fraction >= 1.0 else {
+        split: ratings[split] | f"SampleUsers[{split}]" >> beam.Filter(
+            lambda r: sampling.keeps_user(seed, r.user_id, user_fraction))
+        for split in SPLITS}
     per_user = (
-        {split: ratings[split] | f"ByUser[{split}]" >> beam.Map(
+        {split: sampled_users[split] | f"ByUser[{split}]" >> beam.Map(
             lambda r: (r.user_id, r)) for split in SPLITS}
         | "GroupByUser" >> beam.CoGroupByKey())
     # With 0 rounds only the eval split is sampled.
