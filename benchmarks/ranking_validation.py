@@ -368,6 +368,11 @@ DEFAULT_VARIANTS: Tuple[Variant, ...] = tuple(
          4, 6, (("history_embedding_dim", 128),)),
         ("defaults_lr_0003", "ranking defaults, Adam 0.003", 4, 6,
          (("dnn_learning_rate", 0.003),)),
+        ("defaults_no_cross", "ranking defaults without the wide user x "
+         "item cross (its hash buckets are noise for unseen pairs)", 4, 6,
+         (("wide_user_item_cross", False),)),
+        ("defaults_neg_2_ease_l2_1000", "ranking defaults, 2 negatives per "
+         "positive, EASE feature L2 1000", 2, 6, (("ease_l2", 1000.0),)),
     ))
 SEARCH_VARIANTS += DEFAULT_VARIANTS
 SEARCH_VARIANTS_BY_NAME = {v.name: v for v in SEARCH_VARIANTS}

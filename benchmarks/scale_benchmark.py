@@ -68,11 +68,28 @@ def run_once(data_dir: str, objective: str, extra_args: List[str]) -> Dict:
         wall, peak_kib = timed_run(command)
         store = metadata_report.open_store(os.path.join(
             output_root, "metadata", configs.PIPELINE_NAME, "metadata.db"))
-        evaluation = read_evaluation(
-            metadata_report.latest_evaluation_uri(
-                store, configs.TOPK_EVALUATOR_ID))
+        topk = metadata_report.latest_evaluation_uri(
+            store, configs.TOPK_EVALUATOR_ID)
+        # None after `-- --stop-after Trainer`: trained and exported only.
         return {**run_figures(store, wall, peak_kib),
-                **topk_figures(evaluation)}
+                **model_sizes(store),
+                **(topk_figures(read_evaluation(topk)) if topk else {})}
+
+
+def model_sizes(store) -> Dict:
+    """Bytes of the exported model's graph (saved_model.pb) and of its
+    variables: the history tables are variables, so the graph stays small
+    at any size (protobuf caps a graph at 2 GB)."""
+    model = metadata_report.latest_output(store, configs.TRAINER_ID, "model")
+    serving = os.path.join(model.uri, "Format-Serving")
+    variables = os.path.join(serving, "variables")
+    return {
+        "saved_model_pb_bytes": os.path.getsize(
+            os.path.join(serving, "saved_model.pb")),
+        "saved_model_variables_bytes": sum(
+            os.path.getsize(os.path.join(variables, name))
+            for name in os.listdir(variables)),
+    }
 
 
 def topk_figures(evaluation: Dict) -> Dict:
@@ -115,11 +132,15 @@ def summarize(size: str, objective: str, runs: List[Dict], ratings: int,
     metrics = common.medians([{key: value for key, value in r.items()
                                if ("@" in key and "ci95" not in key)
                                or key == "rmse"} for r in runs])
+    sizes = {key: statistics.median(r[key] for r in runs)
+             for key in ("saved_model_pb_bytes",
+                         "saved_model_variables_bytes") if key in runs[0]}
     return {
         "size": size, "objective": objective, "runs": len(runs),
         "command": command, "date": time.strftime("%Y-%m-%d"),
         "ratings": ratings,
-        "eval_users": runs[0]["eval_users"],
+        "eval_users": runs[0].get("eval_users"),
+        **sizes,
         "wall_seconds": statistics.median(r["wall_seconds"] for r in runs),
         "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in runs),
         "component_seconds": per_component,
@@ -161,7 +182,8 @@ def markdown_table(report: Dict) -> str:
         return "" if value is None else f"{value:.4f}"
     header = ["size", "objective", "runs", "wall s", "peak RSS MB",
               *(f"{name} s/M" for name in TABLE_COMPONENTS),
-              "ndcg@10", "precision@10", "EASE alone", "popularity"]
+              "ndcg@10", "precision@10", "EASE alone", "popularity",
+              "SavedModel graph / variables MB"]
     lines = ["| " + " | ".join(header) + " |",
              "|" + "---|" * len(header)]
     for entry in report["runs"]:
@@ -175,7 +197,11 @@ def markdown_table(report: Dict) -> str:
                  for name in TABLE_COMPONENTS),
                cell(entry, "ndcg@10"), cell(entry, "precision@10"), ease,
                f"{cell(entry, 'popularity_ndcg@10')} / "
-               f"{cell(entry, 'popularity_precision@10')}"]
+               f"{cell(entry, 'popularity_precision@10')}"
+               if "popularity_ndcg@10" in entry else "",
+               f"{entry['saved_model_pb_bytes'] / 1e6:.1f} / "
+               f"{entry['saved_model_variables_bytes'] / 1e6:.1f}"
+               if "saved_model_pb_bytes" in entry else ""]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
 

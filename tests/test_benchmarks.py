@@ -51,6 +51,27 @@ def test_unseen_pool_is_every_user_item_pair_but_the_train_ones():
     assert genres == {10: (1.0, 0.0), 11: (0.0, 1.0)}  # Drama, War
 
 
+@pytest.mark.parametrize("version", [notebook_baseline.V1,
+                                     notebook_baseline.V2])
+def test_notebook_model_sums_the_batch_loss_in_either_estimator(tmp_path,
+                                                                 version):
+    """--estimator v2 changes the canned estimator's version and nothing
+    else the notebook fixed: the batch's squared errors are summed, as the
+    TF1 estimator's default (loss = batch size x average loss)."""
+    train = _frame([(u, 10 + u % 3, 1.0 + u % 5, "Drama|War")
+                    for u in range(8)])
+    train_x, _, width = notebook_baseline.multi_hot_genres(train, train)
+    model = notebook_baseline.build_model(
+        train[features.USER_KEY].unique(), train[features.ITEM_KEY].unique(),
+        width, str(tmp_path), train_steps=1, estimator=version)
+    batch = notebook_baseline.pandas_input_fn(
+        train_x, y_col=features.LABEL_KEY, batch_size=8)
+    model.train(batch, steps=1)
+    figures = model.evaluate(batch, steps=1)
+    assert figures["loss"] == pytest.approx(8 * figures["average_loss"],
+                                            rel=1e-4)
+
+
 def test_pandas_input_fn_batches_every_row_with_its_label():
     frame = pd.DataFrame({"a": [1, 2, 3], "v": [np.ones(2, np.float32)] * 3,
                           "y": [0.5, 1.5, 2.5]})
@@ -255,3 +276,19 @@ def test_topk_figures_name_the_sample_and_its_intervals():
     assert figures["ndcg@10_ci95"] == [0.4, 0.42]
     assert figures["popularity_precision@10_ci95"] == [0.09, 0.11]
     assert "rmse" not in figures and "ease_ndcg@10" not in figures
+
+
+def test_scale_entry_of_a_run_stopped_after_the_trainer():
+    """`-- --stop-after Trainer` (ML-20m size): no top-k figures, the
+    exported model's graph and variable sizes instead, in the table too."""
+    from benchmarks import scale_benchmark
+    run = {"wall_seconds": 9.0, "peak_rss_mb": 50.0,
+           "component_seconds": {"Trainer": 3.0},
+           "saved_model_pb_bytes": 2_000_000,
+           "saved_model_variables_bytes": 3_000_000_000}
+    entry = scale_benchmark.summarize("ml-20m", "ranking", [run],
+                                      20_000_000, "cmd")
+    assert "ndcg@10" not in entry and entry["eval_users"] is None
+    assert entry["saved_model_variables_bytes"] == 3_000_000_000
+    [row] = scale_benchmark.markdown_table({"runs": [entry]}).splitlines()[2:]
+    assert row.endswith("| 2.0 / 3000.0 |")
