@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 _HPARAM_FLAGS = {
     # HParams field (flag --field-name) -> (type, help)
-    "epochs": (int, "passes over the train split (seed: 50; ranking: 6, "
+    "epochs": (int, "passes over the train split (seed: 50; ranking: 3, "
                     "each with fresh negatives)"),
     "negatives_per_positive": (int, "ranking: unrated movies sampled per "
                                     "rating as the Trainer reads it (4)"),
