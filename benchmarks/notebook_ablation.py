@@ -70,20 +70,25 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS),
                         default=list(VARIANTS))
     parser.add_argument("--out", default=DEFAULT_OUT)
+    parser.add_argument("--append", action="store_true",
+                        help="keep the runs already in --out")
     args = parser.parse_args()
-    runs = []
+    command = " ".join(["benchmarks/notebook_ablation.py", *sys.argv[1:]])
+    earlier = (common.read_json(args.out)
+               if args.append and os.path.exists(args.out) else {})
+    runs = earlier.get("runs", [])
     for index in range(args.runs):
         for name in args.variants:
             runs.append(run_variant(args.examples, name))
             print(f"round {index + 1}: {runs[-1]}", flush=True)
+    names = list(dict.fromkeys(r["variant"] for r in runs))
     common.write_report(args.out, {
         "benchmark": "notebook_ablation",
-        "command": " ".join(["benchmarks/notebook_ablation.py",
-                             *sys.argv[1:]]),
+        "commands": earlier.get("commands", []) + [command],
         "date": time.strftime("%Y-%m-%d"),
         "variants": {name: {"estimator": VARIANTS[name][0],
                             "full_shuffle": VARIANTS[name][1]}
-                     for name in args.variants},
+                     for name in names},
         "runs": runs,
         "medians": medians_by_variant(runs),
     })
