@@ -157,31 +157,29 @@ def build_model(users: np.ndarray, items: np.ndarray, num_genres: int,
         log_step_count_steps=max(1, train_steps // 20),
         save_checkpoints_steps=max(1, train_steps // 5))
     if estimator == V2:
-        return tf.estimator.DNNLinearCombinedRegressor(
-            model_dir=model_dir, config=config,
-            linear_feature_columns=wide_columns,
-            linear_optimizer=tf.keras.optimizers.legacy.Ftrl(
-                learning_rate=LINEAR_OPTIMIZER_LR,
-                l1_regularization_strength=LINEAR_L1_REG),
-            dnn_feature_columns=deep_columns,
-            dnn_hidden_units=DNN_HIDDEN_UNITS,
-            dnn_optimizer=tf.keras.optimizers.legacy.Adagrad(
-                learning_rate=DNN_OPTIMIZER_LR),
-            dnn_dropout=DNN_DROPOUT,
-            batch_norm=DNN_BATCH_NORM,
-            loss_reduction=tf.keras.losses.Reduction.SUM)
-    return tf.compat.v1.estimator.DNNLinearCombinedRegressor(
+        regressor, ftrl, adagrad = (
+            tf.estimator.DNNLinearCombinedRegressor,
+            tf.keras.optimizers.legacy.Ftrl,
+            tf.keras.optimizers.legacy.Adagrad)
+        # V1's default; V2's own averages over the batch.
+        version_args = {"loss_reduction": tf.keras.losses.Reduction.SUM}
+    else:
+        regressor, ftrl, adagrad = (
+            tf.compat.v1.estimator.DNNLinearCombinedRegressor,
+            tf.compat.v1.train.FtrlOptimizer,
+            tf.compat.v1.train.AdagradOptimizer)
+        version_args = {}
+    return regressor(
         model_dir=model_dir, config=config,
         linear_feature_columns=wide_columns,
-        linear_optimizer=tf.compat.v1.train.FtrlOptimizer(
-            learning_rate=LINEAR_OPTIMIZER_LR,
-            l1_regularization_strength=LINEAR_L1_REG),
+        linear_optimizer=ftrl(learning_rate=LINEAR_OPTIMIZER_LR,
+                              l1_regularization_strength=LINEAR_L1_REG),
         dnn_feature_columns=deep_columns,
         dnn_hidden_units=DNN_HIDDEN_UNITS,
-        dnn_optimizer=tf.compat.v1.train.AdagradOptimizer(
-            learning_rate=DNN_OPTIMIZER_LR),
+        dnn_optimizer=adagrad(learning_rate=DNN_OPTIMIZER_LR),
         dnn_dropout=DNN_DROPOUT,
-        batch_norm=DNN_BATCH_NORM)
+        batch_norm=DNN_BATCH_NORM,
+        **version_args)
 
 
 def unseen_pool(train: pd.DataFrame, eval_: pd.DataFrame,
