@@ -15,7 +15,7 @@ import os
 import sys
 from typing import List, Optional
 
-from pipeline import options  # imports no TensorFlow
+from pipeline import configs, options  # imports no TensorFlow
 
 
 def compile_v2(args: argparse.Namespace) -> str:
@@ -27,7 +27,9 @@ def compile_v2(args: argparse.Namespace) -> str:
     kubeflow_v2_dag_runner.KubeflowV2DagRunner(
         config=config, output_dir=output_dir,
         output_filename=filename).run(
-            options.create_kubeflow_pipeline(args))
+            # KFP v2 runs TFX's own resolver strategies only.
+            options.create_kubeflow_pipeline(
+                args, baseline=configs.LATEST_BLESSED_BASELINE))
     return os.path.join(output_dir, filename)
 
 

@@ -5,12 +5,18 @@
 Owns only paths and runner configuration; the pipeline itself is
 pipeline.pipeline.create_pipeline, the same for every runner. Progress goes
 to stdout, full logs to <output-root>/logs/<pipeline>-<time>.log.
+
+Exit codes (docs/data.md): 0 done; 1 a component failed; 2 bad data (the
+data check), a bad flag or flags that cannot go together; 3 another run
+holds the pipeline root; 4 no space left on device.
 """
 import argparse
+import errno
 import os
+import re
 import sys
 import time
-from typing import List, Optional
+from typing import Iterator, List, Optional
 
 from runtime.quiet import quiet_tensorflow
 
@@ -21,16 +27,22 @@ from pipeline import beam_args, configs, options  # noqa: E402
 from runtime import run_lock  # noqa: E402
 from trainer_module.hparams import HParams  # noqa: E402
 
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2  # argparse's own code for a bad flag
+EXIT_BUSY = 3
+EXIT_DISK_FULL = 4
+
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = options.Parser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--data-dir", default=configs.DEFAULT_DATA_DIR,
                         help="folder holding the pipeline CSV (ratings.csv); "
                              "make one with `python -m movielens_data`")
     parser.add_argument("--output-root", default=configs.DEFAULT_OUTPUT_ROOT,
                         help="pipeline artifacts, metadata, served models, logs")
-    parser.add_argument("--beam-workers", type=int, default=1,
+    parser.add_argument("--beam-workers", type=options.ranged(int, 1),
+                        default=1,
                         help="1: Beam in-memory in this process; N > 1: "
                              "DirectRunner multi-processing with N workers")
     parser.add_argument("--skip-data-check", action="store_true",
@@ -46,39 +58,48 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def check_data(data_dir: str) -> None:
-    """Validates the input before any component runs; exits on bad data."""
+def check_data(data_dir: str) -> bool:
+    """`python -m movielens_data validate` before any component runs: the
+    same function, so the same summary line or `error:` line. False on bad
+    data."""
     from movielens_data.errors import DataError
-    from movielens_data.validate import validate_pipeline_csv
-    if not os.path.isdir(data_dir):
-        sys.exit(f"error: no data folder {data_dir!r}. Fetch MovieLens-100k "
-                 f"with `python -m movielens_data fetch-100k --dest data` or "
-                 f"point --data-dir at a folder holding ratings.csv.")
+    from movielens_data.validate import describe_summary, validate_pipeline_csv
+    if os.path.isfile(data_dir):
+        print(f"error: --data-dir {data_dir}: must be the folder holding "
+              f"ratings.csv, not a file", file=sys.stderr)
+        return False
     try:
         summary = validate_pipeline_csv(data_dir)
     except DataError as error:
-        sys.exit(f"error: {error}")
-    print(f"data: {summary.path}: {summary.rows} ratings, {summary.users} "
-          f"users, {summary.items} items")
+        print(f"error: {error}", file=sys.stderr)
+        return False
+    print(describe_summary(summary))
+    return True
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         hparams = options.hparams_from_args(args)
-    except ValueError as error:  # e.g. --dropout 1.5, --recipe fast for ranking
+    except ValueError as error:  # e.g. --recipe fast with --objective ranking
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    if not args.skip_data_check:
-        check_data(args.data_dir)
+        return EXIT_BAD_INPUT
+    if not args.skip_data_check and not check_data(args.data_dir):
+        return EXIT_BAD_INPUT
     paths = configs.LocalPaths(args.output_root, args.pipeline_name)
-    paths.make_dirs()
     try:
+        paths.make_dirs()
         with run_lock.exclusive_run(os.path.dirname(paths.metadata_path),
                                     args.pipeline_name):
             return run_pipeline(args, hparams, paths)
     except run_lock.PipelineBusyError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 3
+        return EXIT_BUSY
+    except OSError as error:
+        if not is_disk_full(error):
+            raise
+        print(disk_full_message(error, "before any component ran",
+                                args.output_root), file=sys.stderr)
+        return EXIT_DISK_FULL
 
 
 def run_pipeline(args: argparse.Namespace, hparams: HParams,
@@ -93,19 +114,26 @@ def run_pipeline(args: argparse.Namespace, hparams: HParams,
     except ValueError as error:  # --stop-after a component it lacks
         print(f"error: --stop-after {args.stop_after}: {error}",
               file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     log_path = os.path.join(
         paths.log_dir, f"{args.pipeline_name}-{time.strftime('%Y%m%d-%H%M%S')}.log")
-    progress.route_logs(log_path, [c.id for c in tfx_pipeline.components])
+    console = progress.route_logs(log_path,
+                                  [c.id for c in tfx_pipeline.components])
     print(f"pipeline: {args.pipeline_name}, root {paths.pipeline_root}\n"
           f"split: {describe_split(args.split, args.split_seed)}\n"
           f"logs: {log_path}")
     try:
         LocalDagRunner().run(tfx_pipeline)
     except Exception as error:  # pylint: disable=broad-except
+        if is_disk_full(error):
+            during = (f"while {console.running} ran" if console.running
+                      else "while the pipeline ran")
+            print(disk_full_message(error, during, args.output_root,
+                                    log_path), file=sys.stderr)
+            return EXIT_DISK_FULL
         print(f"error: the pipeline failed: {_root_cause(error)}\n"
               f"(full log: {log_path})", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     store = metadata_report.open_store(paths.metadata_path)
     if args.stop_after:
         print_partial_summary(store, args.stop_after)
@@ -179,6 +207,58 @@ def print_summary(store, paths: configs.LocalPaths) -> None:
     model_run = os.path.join(paths.pipeline_root, configs.TRAINER_ID,
                              "model_run")
     print(f"TensorBoard: tensorboard --logdir {model_run}")
+
+
+# strerror(ENOSPC): what TensorFlow's ResourceExhaustedError and Beam's
+# re-raised errors carry in their text, after the path being written.
+_NO_SPACE = os.strerror(errno.ENOSPC)
+_WRITTEN_PATH = re.compile(r"(\S+); " + re.escape(_NO_SPACE))
+# SQLITE_FULL, as ML Metadata's InternalError words it for the local store.
+_SQLITE_FULL = "database or disk is full"
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """error, then what it was raised from or while handling, and so on."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether a full disk caused `error`: an OSError with errno ENOSPC, or
+    an error saying so in its text (TensorFlow's and Beam's wrap it; the
+    metadata store's SQLite says `database or disk is full`)."""
+    return any((isinstance(cause, OSError) and cause.errno == errno.ENOSPC)
+               or _NO_SPACE in str(cause) or _SQLITE_FULL in str(cause)
+               for cause in _causes(error))
+
+
+def disk_full_message(error: BaseException, during: str, output_root: str,
+                      log_path: Optional[str] = None) -> str:
+    """One line instead of TensorFlow's message and its embedded trace:
+    when (`during`: "while Trainer ran") and where it happened, what to do,
+    that nothing was pushed."""
+    root = os.path.abspath(output_root)
+    written = _written_path(error)
+    where = (f"writing {written}" if written and not
+             os.path.abspath(written).startswith(root + os.sep)
+             else f"under {root}")
+    log = f" (full log: {log_path})" if log_path else ""
+    return (f"error: no space left on device {during} ({where}); free "
+            f"space and re-run: nothing was pushed{log}")
+
+
+def _written_path(error: BaseException) -> Optional[str]:
+    """The file being written when the disk filled up, if it is named."""
+    for cause in _causes(error):
+        if isinstance(cause, OSError) and cause.filename:
+            return os.fspath(cause.filename)
+        match = _WRITTEN_PATH.search(str(cause))
+        if match:
+            return match.group(1)
+    return None
 
 
 def _root_cause(error: BaseException) -> str:

@@ -7,10 +7,13 @@
         [--half-stars]
     python -m movielens_data validate PATH
 
-Results go to stdout, progress to stderr. Bad data (DataError) or bad sizes
-print `error: <message>` on stderr and exit 2; a failed download exits 1.
+Results go to stdout, progress to stderr. Errors print one line,
+`error: <message>`, on stderr; the exit codes (docs/data.md): 2 for bad data
+(DataError), bad sizes or bad flags, 1 for a failed download or another
+OS error, 4 for a full disk.
 """
 import argparse
+import errno
 import logging
 import sys
 from pathlib import Path
@@ -24,7 +27,12 @@ from movielens_data.parsers import convert_folder
 from movielens_data.recbole import DownloadError, fetch_ml100k
 from movielens_data.synthetic import (PRESETS, generate_ratings,
                                       synthetic_items)
-from movielens_data.validate import PipelineCsvSummary, validate_pipeline_csv
+from movielens_data.validate import (PipelineCsvSummary, describe_summary,
+                                     validate_pipeline_csv)
+
+EXIT_BAD_INPUT = 2  # argparse's own code for a bad flag, too
+EXIT_FAILED = 1
+EXIT_DISK_FULL = 4
 
 
 class _UsageError(Exception):
@@ -32,8 +40,7 @@ class _UsageError(Exception):
 
 
 def _report(summary: PipelineCsvSummary, items_csv: Optional[Path]) -> None:
-    print(f"ratings: {summary.path} ({summary.rows} ratings, "
-          f"{summary.users} users, {summary.items} items)")
+    print(describe_summary(summary))
     if items_csv is not None:
         print(f"items: {items_csv}")
 
@@ -160,10 +167,17 @@ def main(argv: Optional[List[str]] = None) -> int:
         _COMMANDS[args.command](args)
     except (DataError, _UsageError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    except (DownloadError, OSError) as error:
+        return EXIT_BAD_INPUT
+    except OSError as error:
+        if error.errno == errno.ENOSPC:
+            print(f"error: no space left on device: {error.filename or error}"
+                  f"; free space and run the command again", file=sys.stderr)
+            return EXIT_DISK_FULL
         print(f"error: {error}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
+    except DownloadError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     return 0
 
 

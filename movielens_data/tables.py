@@ -11,7 +11,7 @@ import csv
 import logging
 import os
 import warnings
-from typing import Dict, Iterable, List, NamedTuple, Sequence
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -124,16 +124,19 @@ def _field_count_error(path: PathLike, line: int, sep: str,
 
 
 def check_field_counts(path: PathLike, sep: str, names: Sequence[str],
-                       first_line: int) -> None:
+                       first_line: int, utf8: bool = False) -> None:
     """Raise DataError for the first line with a wrong number of fields,
-    or (for '::') with separator bytes that are not in pairs.
+    or (for '::') with separator bytes that are not in pairs, or (with
+    `utf8`) for the first byte that is not UTF-8.
 
     Counts bytes of sep[0] per line with numpy, chunk by chunk, so a 25M
     line file takes about a second. `sep` is one character or one character
-    repeated ('::'). Lines before `first_line` (the header) are skipped.
+    repeated ('::'). Lines before `first_line` (the header) are skipped by
+    the field count, not by the UTF-8 check.
     """
     expected = (len(names) - 1) * len(sep)
     lines_done = 0
+    offset = 0  # of `block` in the file
     carry = b""
     with open(path, "rb") as handle:
         while True:
@@ -143,27 +146,63 @@ def check_field_counts(path: PathLike, sep: str, names: Sequence[str],
             block = carry + block
             end = block.rfind(b"\n") + 1
             carry = block[end:]
-            lines_done += _check_block(path, block[:end], lines_done,
-                                       first_line, expected, sep, names)
+            lines_done += _check_block(path, block[:end], lines_done, offset,
+                                       first_line, expected, sep, names, utf8)
+            offset += end
     if carry:  # last line without a trailing newline
-        _check_block(path, carry + b"\n", lines_done, first_line, expected,
-                     sep, names)
+        _check_block(path, carry + b"\n", lines_done, offset, first_line,
+                     expected, sep, names, utf8)
 
 
-def _check_block(path: PathLike, block: bytes, lines_done: int,
+def _check_block(path: PathLike, block: bytes, lines_done: int, offset: int,
                  first_line: int, expected: int, sep: str,
-                 names: Sequence[str]) -> int:
-    """Check the lines of `block` (which ends with a newline); returns how
-    many lines it holds."""
+                 names: Sequence[str], utf8: bool) -> int:
+    """Check the lines of `block` (which ends with a newline and starts at
+    byte `offset` of the file); returns how many lines it holds."""
     data = np.frombuffer(block, dtype=np.uint8)
     ends = np.flatnonzero(data == _NEWLINE)
     seps = np.flatnonzero(data == ord(sep[0]))
+    if utf8:
+        _raise_on_non_utf8(path, block, data, ends, seps, lines_done, offset,
+                           sep, names)
     counts = np.diff(np.searchsorted(seps, ends), prepend=0)
     _raise_on_bad_count(path, counts, lines_done, first_line, expected, sep,
                         names)
     if len(sep) > 1:
         _check_separator_runs(path, ends, seps, sep, lines_done, first_line)
     return len(ends)
+
+
+def _raise_on_non_utf8(path: PathLike, block: bytes, data: np.ndarray,
+                       ends: np.ndarray, seps: np.ndarray, lines_done: int,
+                       offset: int, sep: str, names: Sequence[str]) -> None:
+    # ASCII blocks (every ratings file) cost one max(); only a block with
+    # high bytes is decoded. Blocks end at a newline, so no character is cut.
+    if not len(data) or int(data.max()) < 0x80:
+        return
+    try:
+        block.decode("utf-8")
+    except UnicodeDecodeError as error:
+        at = error.start
+        index = int(np.searchsorted(ends, at))  # line index within the block
+        line_start = int(ends[index - 1]) + 1 if index else 0
+        field = int(np.searchsorted(seps, at)
+                    - np.searchsorted(seps, line_start)) // len(sep)
+        raise non_utf8_error(path, block[at], offset + at, at - line_start,
+                             lines_done + 1 + index,
+                             names[field] if field < len(names) else None
+                             ) from None
+
+
+def non_utf8_error(path: PathLike, byte: int, file_offset: int,
+                   line_offset: int, line: int,
+                   column: Optional[str]) -> DataError:
+    """The DataError for a byte that is not UTF-8, located every way."""
+    return DataError(
+        path, f"byte 0x{byte:02X} at file offset {file_offset} (byte "
+        f"{line_offset + 1} of the line) is not UTF-8: the pipeline "
+        f"(CsvExampleGen) reads UTF-8 only; save the file as UTF-8", line,
+        column)
 
 
 def _raise_on_bad_count(path: PathLike, counts: np.ndarray, lines_done: int,
@@ -177,11 +216,12 @@ def _raise_on_bad_count(path: PathLike, counts: np.ndarray, lines_done: int,
 
 
 def read_table(path: PathLike, sep: str, names: Sequence[str],
-               first_line: int,
-               category_columns: Sequence[str] = ()) -> pd.DataFrame:
+               first_line: int, category_columns: Sequence[str] = (),
+               utf8: bool = False) -> pd.DataFrame:
     """Read a separated table whose data starts on line `first_line`.
 
-    Every line must have exactly len(names) fields. Empty fields become NaN;
+    Every line must have exactly len(names) fields, and with `utf8` every
+    byte must be UTF-8 (the pipeline CSV). Empty fields become NaN;
     everything else is left to pandas' type inference, so a column that
     holds a non-number comes back as object dtype and is caught by
     `convert_ratings`. Columns in `category_columns` are read as pandas
@@ -189,7 +229,7 @@ def read_table(path: PathLike, sep: str, names: Sequence[str],
     """
     require_file(path)
     logger.info("reading %s", path)
-    check_field_counts(path, sep, names, first_line)
+    check_field_counts(path, sep, names, first_line, utf8)
     # '::' is read as ':' with an empty column between real fields; the
     # byte scan above has checked those are empty, so they are not kept.
     gap_names = [f"_gap{i}" for i in range(len(names) - 1)]
@@ -202,7 +242,7 @@ def read_table(path: PathLike, sep: str, names: Sequence[str],
         # A column holding a bad value is caught (and located) below.
         warnings.simplefilter("ignore", pd.errors.DtypeWarning)
         frame = _read_csv(path, sep, raw_names, names, first_line,
-                          category_columns)
+                          category_columns, "utf-8" if utf8 else "latin-1")
     if frame.empty:
         raise DataError(path, "no data rows")
     logger.info("read %d rows from %s", len(frame), path)
@@ -213,14 +253,14 @@ def read_table(path: PathLike, sep: str, names: Sequence[str],
 
 def _read_csv(path: PathLike, sep: str, raw_names: Sequence[str],
               names: Sequence[str], first_line: int,
-              category_columns: Sequence[str]) -> pd.DataFrame:
+              category_columns: Sequence[str], encoding: str) -> pd.DataFrame:
     # Only empty fields are missing: 'NA' or 'nan' must be reported.
     return pd.read_csv(
         path, sep=sep[0], header=None, names=raw_names, usecols=list(names),
         skiprows=first_line - 1, quoting=csv.QUOTE_NONE,
         keep_default_na=False, na_values=[""], index_col=False,
         dtype={name: "category" for name in category_columns},
-        encoding="latin-1", engine="c")
+        encoding=encoding, engine="c")
 
 
 def _describe(raw: object, what: str) -> str:
@@ -235,8 +275,22 @@ def _as_float(values: pd.Series) -> np.ndarray:
     return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
 
 
-def _integer_column(values: pd.Series, label: str):
-    """(int64 array, None) or (None, the first problem)."""
+def _integer_column(values: pd.Series, label: str,
+                    minimum: Optional[int] = None):
+    """(int64 array, None) or (None, the first problem): a value that is
+    not an integer, or one below `minimum`."""
+    numbers, problem = _integers(values, label)
+    if problem is not None or minimum is None:
+        return numbers, problem
+    small = numbers < minimum
+    if not small.any():
+        return numbers, None
+    row = int(np.argmax(small))
+    return None, _Problem(row, label, f"id {numbers[row]} is below "
+                          f"{minimum}: ids are integers from {minimum} up")
+
+
+def _integers(values: pd.Series, label: str):
     if values.dtype.kind == "i":
         return values.to_numpy(dtype=np.int64), None
     numbers = _as_float(values)
@@ -291,19 +345,25 @@ def _duplicate_rows(users: np.ndarray, items: np.ndarray):
 
 
 def convert_ratings(frame: pd.DataFrame, path: PathLike, first_line: int,
-                    labels: Dict[str, str]) -> pd.DataFrame:
+                    labels: Dict[str, str],
+                    min_id: Optional[int] = None) -> pd.DataFrame:
     """Check and type the four rating columns of a table from `read_table`.
 
     `labels` maps each of RATING_KEYS to its column name in `frame` (and in
-    error messages). Returns a frame with RATING_KEYS as int64, int64,
-    float64, int64. Raises DataError for the earliest bad line.
+    error messages). User and item ids below `min_id` (if given) are
+    refused. Returns a frame with RATING_KEYS as int64, int64, float64,
+    int64. Raises DataError for the earliest bad line.
     """
     columns = {}
     problems: List[_Problem] = []
     for key in RATING_KEYS:
         label = labels[key]
-        check = _rating_column if key == LABEL_KEY else _integer_column
-        values, problem = check(frame[label], label)
+        if key == LABEL_KEY:
+            values, problem = _rating_column(frame[label], label)
+        else:
+            values, problem = _integer_column(
+                frame[label], label,
+                min_id if key in (USER_KEY, ITEM_KEY) else None)
         columns[key] = values
         if problem is not None:
             problems.append(problem)

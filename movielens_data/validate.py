@@ -1,15 +1,21 @@
 """Check an existing pipeline CSV before the pipeline reads it.
 
-Same rules as the parsers: header exactly CSV_COLUMNS, one field per column
-on every line, integer ids and timestamps, ratings within
-[RATING_MIN, RATING_MAX], canonical genres, no repeated (user, item) pair,
-one genres value per item. Any violation raises DataError with file, line
-and column; vectorised, so a 25M-row file takes seconds.
+Same rules as the parsers, plus what the pipeline's schema and CsvExampleGen
+require: UTF-8 without a byte order mark, header exactly CSV_COLUMNS, one
+field per column on every line, integer ids from MIN_ID up and integer
+timestamps, ratings within [RATING_MIN, RATING_MAX] (NaN and inf refused),
+canonical genres, no repeated (user, item) pair, one genres value per item.
+Any violation raises DataError with file, line and column; a byte scan then
+vectorised columns, so a 10M-row file takes seconds.
+
+`python -m movielens_data validate` and local_runner.py's check before a run
+both call validate_pipeline_csv and print describe_summary: one check, one
+wording.
 """
 import logging
 import os
 from pathlib import Path
-from typing import NamedTuple
+from typing import List, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -18,13 +24,17 @@ from movielens_data.errors import DataError, PathLike
 from movielens_data.genres import (unknown_genre_message,
                                    unknown_pipeline_genre)
 from movielens_data.output import RATINGS_FILE_NAME
-from movielens_data.tables import (RATING_KEYS, convert_ratings, read_header,
-                                   read_table, require_file)
+from movielens_data.tables import (RATING_KEYS, convert_ratings,
+                                   non_utf8_error, read_table, require_file)
 from trainer_module.features import CSV_COLUMNS, GENRES_KEY, ITEM_KEY
 
 logger = logging.getLogger(__name__)
 
 _FIRST_DATA_LINE = 2
+# The smallest user and item id: the int_domain min of both in
+# pipeline/schema/schema.pbtxt (tests/test_schema.py holds them equal).
+MIN_ID = 1
+_BOM = b"\xef\xbb\xbf"
 
 
 class PipelineCsvSummary(NamedTuple):
@@ -37,6 +47,10 @@ class PipelineCsvSummary(NamedTuple):
 def _csv_in(path: Path) -> Path:
     """`path` itself, or the ratings.csv of a dataset directory (which must
     hold nothing else: CsvExampleGen reads every file in it)."""
+    if not path.exists():
+        raise DataError(path, "no such file or folder; make one with "
+                        "`python -m movielens_data fetch-100k --dest data` "
+                        "(MovieLens-100k) or see docs/data.md")
     if not path.is_dir():
         return path
     entries = sorted(os.listdir(path))
@@ -48,7 +62,7 @@ def _csv_in(path: Path) -> Path:
 
 
 def _check_header(path: Path) -> None:
-    header = read_header(path, ",")
+    header = _header_fields(path)
     if header == list(CSV_COLUMNS):
         return
     mismatch = next((index for index, name in enumerate(CSV_COLUMNS)
@@ -56,6 +70,27 @@ def _check_header(path: Path) -> None:
                     len(CSV_COLUMNS) - 1)
     raise DataError(path, f"header must be {','.join(CSV_COLUMNS)}, found "
                     f"{','.join(header)}", 1, CSV_COLUMNS[mismatch])
+
+
+def _header_fields(path: Path) -> List[str]:
+    """The header's names, read as CsvExampleGen reads them: UTF-8, where a
+    byte order mark would become part of the first name."""
+    with open(path, "rb") as handle:
+        first = handle.readline()
+    if first.startswith(_BOM):
+        raise DataError(path, "the file starts with a UTF-8 byte order mark "
+                        "(BOM, bytes EF BB BF) before the header; the "
+                        f"pipeline would read the first column as "
+                        f"{repr(chr(0xFEFF) + CSV_COLUMNS[0])}: save the file "
+                        "as UTF-8 without BOM", 1, CSV_COLUMNS[0])
+    try:
+        text = first.decode("utf-8")
+    except UnicodeDecodeError as error:
+        field = first[:error.start].count(b",")
+        raise non_utf8_error(path, first[error.start], error.start,
+                             error.start, 1, CSV_COLUMNS[field]
+                             if field < len(CSV_COLUMNS) else None) from None
+    return text.rstrip("\r\n").split(",")
 
 
 def _genre_codes(path: Path, genres: pd.Series) -> np.ndarray:
@@ -103,9 +138,9 @@ def validate_pipeline_csv(path: PathLike) -> PipelineCsvSummary:
     require_file(csv_path)
     _check_header(csv_path)
     frame = read_table(csv_path, ",", CSV_COLUMNS, _FIRST_DATA_LINE,
-                       category_columns=(GENRES_KEY,))
+                       category_columns=(GENRES_KEY,), utf8=True)
     ratings = convert_ratings(frame, csv_path, _FIRST_DATA_LINE,
-                              {key: key for key in RATING_KEYS})
+                              {key: key for key in RATING_KEYS}, MIN_ID)
     codes = _genre_codes(csv_path, frame[GENRES_KEY])
     items = ratings[ITEM_KEY].to_numpy()
     _check_one_genres_per_item(csv_path, items, codes, frame[GENRES_KEY])
@@ -115,3 +150,9 @@ def validate_pipeline_csv(path: PathLike) -> PipelineCsvSummary:
     logger.info("%s is valid: %d rows, %d users, %d items", csv_path,
                 summary.rows, summary.users, summary.items)
     return summary
+
+
+def describe_summary(summary: PipelineCsvSummary) -> str:
+    """The line both the data command and local_runner.py print."""
+    return (f"ratings: {summary.path} ({summary.rows} ratings, "
+            f"{summary.users} users, {summary.items} items)")

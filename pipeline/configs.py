@@ -14,7 +14,7 @@ ANOMALIES_GATE_ID = "AnomaliesGate"
 NEGATIVE_SAMPLER_ID = "NegativeSampler"
 TRANSFORM_ID = "Transform"
 TRAINER_ID = "Trainer"
-MODEL_RESOLVER_ID = "latest_blessed_model_resolver"
+MODEL_RESOLVER_ID = "baseline_model_resolver"
 EVALUATOR_ID = "Evaluator"
 TOPK_EVALUATOR_ID = "TopKEvaluator"
 PUSHER_ID = "Pusher"
@@ -50,9 +50,19 @@ SPLITS = (RANDOM_SPLIT, USER_STRATIFIED_SPLIT)
 DEFAULT_SPLIT = RANDOM_SPLIT
 SPLIT_SEED = 42
 
+# What the evaluators compare a new model with (create_pipeline's
+# `baseline`): latest_pushed, the model served last for the same objective
+# (not the candidate itself, so an unchanged re-run is fully cached, and a
+# model blessed but never pushed is judged again and pushed); latest_blessed,
+# TFX's LatestBlessedModelStrategy over the TopKEvaluator's blessings, for
+# orchestrators that run no custom resolver strategy (Kubeflow v2).
+LATEST_PUSHED_BASELINE = "latest_pushed"
+LATEST_BLESSED_BASELINE = "latest_blessed"
+BASELINES = (LATEST_PUSHED_BASELINE, LATEST_BLESSED_BASELINE)
+
 # Evaluator (TFMA) gate: the model is blessed when its eval RMSE is at most
-# MAX_RMSE and, once a blessed model exists, at most RMSE_TOLERANCE above the
-# latest blessed model's RMSE. Predicting the global mean rating of
+# MAX_RMSE and, once a model is served, at most RMSE_TOLERANCE above the
+# baseline's RMSE. Predicting the global mean rating of
 # MovieLens-100k scores an RMSE of about 1.13, so 1.2 rejects a broken model.
 MAX_RMSE = 1.2
 RMSE_TOLERANCE = 0.01

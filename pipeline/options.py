@@ -7,11 +7,16 @@ create_kubeflow_pipeline and prepare_output: what both Kubeflow runners
 (kubeflow_runner.py, kubeflow_v2_runner.py) share. A runner owns only its
 own paths and orchestrator; no runner imports another.
 
-Imports no TensorFlow: a bad flag is reported at once.
+Imports no TensorFlow: a bad flag is reported at once. Every numeric flag
+is checked by its argparse type (a range, finite), so a value that cannot
+work stops before the run, in one line naming the flag, with exit code 2.
 """
 import argparse
+import math
 import os
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+import re
+from typing import (TYPE_CHECKING, Any, Callable, Dict, List, NoReturn,
+                    Optional)
 
 from pipeline import beam_args, configs
 from trainer_module import features
@@ -21,28 +26,99 @@ from trainer_module.hparams import HParams
 if TYPE_CHECKING:
     from tfx import v1 as tfx
 
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error: `error: argument --top-k: ...`, exit
+    code 2, instead of the whole usage (dozens of lines for these runners)
+    above it."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def ranged(kind: type, low: float, high: Optional[float] = None,
+           low_open: bool = False, high_open: bool = False
+           ) -> Callable[[str], Any]:
+    """argparse type: an int or a finite float within the bounds (closed
+    unless *_open); its error names the range and the text given."""
+    wanted = _range_text(kind, low, high, low_open, high_open)
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not _within(value, low, high, low_open,
+                                        high_open):
+            raise argparse.ArgumentTypeError(
+                f"must be {wanted}, got {text!r}")
+        return value
+    return parse
+
+
+def _within(value: float, low: float, high: Optional[float], low_open: bool,
+            high_open: bool) -> bool:
+    if not math.isfinite(value):  # NaN and inf pass no threshold
+        return False
+    above = value > low if low_open else value >= low
+    if high is None:
+        return above
+    return above and (value < high if high_open else value <= high)
+
+
+def _range_text(kind: type, low: float, high: Optional[float],
+                low_open: bool, high_open: bool) -> str:
+    noun = "an integer" if kind is int else "a number"
+    if high is None:
+        return f"{noun} {'>' if low_open else '>='} {low:g}"
+    return (f"{noun} in {'(' if low_open else '['}{low:g}, {high:g}"
+            f"{')' if high_open else ']'}")
+
+
+def _layer_sizes(text: str) -> List[int]:
+    """argparse type of --hidden-units: comma-separated positive integers."""
+    try:
+        sizes = [int(units) for units in text.split(",")]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be positive integers separated by commas, e.g. 1024,32,"
+            f"1024, got {text!r}")
+    return sizes
+
+
+_POSITIVE_INT = ranged(int, 1)
+_COUNT = ranged(int, 0)  # a non-negative integer: sizes that may be 0, seeds
+_POSITIVE = ranged(float, 0, low_open=True)
+_NON_NEGATIVE = ranged(float, 0)
+_UNIT_INTERVAL = ranged(float, 0, 1)
+
 _HPARAM_FLAGS = {
-    # HParams field (flag --field-name) -> (type, help)
-    "epochs": (int, "passes over the train split (seed: 50; ranking: 3, "
-                    "each with fresh negatives)"),
-    "negatives_per_positive": (int, "ranking: unrated movies sampled per "
-                                    "rating as the Trainer reads it (4)"),
-    "train_steps": (int, "train exactly this many steps (overrides --epochs)"),
-    "batch_size": (int, "examples per step, sampled negatives included "
-                        "(seed: 256; ranking: 1024)"),
-    "linear_learning_rate": (float, "FTRL learning rate (seed: 0.0001)"),
-    "linear_l1": (float, "FTRL L1 regularization (seed: 0.0)"),
-    "crossed_hash_buckets": (int, "buckets of the user x item cross (1000)"),
-    "dnn_learning_rate": (float, "Adagrad learning rate (seed: 0.1)"),
-    "user_embedding_dim": (int, "user embedding size (seed: 64; 0: none, "
-                                "with a history embedding)"),
-    "history_embedding_dim": (int, "embedding size of the user's rated "
-                                   "movies (0: off, the seed)"),
-    "item_embedding_dim": (int, "item embedding size (seed: 4)"),
-    "ease_l2": (float, "L2 strength of the ranking model's EASE score "
-                       "(300)"),
-    "dropout": (float, "DNN dropout rate (seed: 0.3)"),
-    "random_seed": (int, "graph-level random seed (123)"),
+    # HParams field (flag --field-name) -> (argparse type, help)
+    "epochs": (_POSITIVE_INT, "passes over the train split (seed: 50; "
+                              "ranking: 3, each with fresh negatives)"),
+    "negatives_per_positive": (_COUNT, "ranking: unrated movies sampled per "
+                                       "rating as the Trainer reads it (4)"),
+    "train_steps": (_POSITIVE_INT, "train exactly this many steps, at least "
+                                   "1 (default: --epochs decides)"),
+    "batch_size": (_POSITIVE_INT, "examples per step, sampled negatives "
+                                  "included (seed: 256; ranking: 1024)"),
+    "linear_learning_rate": (_POSITIVE, "FTRL learning rate (seed: 0.0001)"),
+    "linear_l1": (_NON_NEGATIVE, "FTRL L1 regularization (seed: 0.0)"),
+    "crossed_hash_buckets": (_POSITIVE_INT, "buckets of the user x item "
+                                            "cross (1000)"),
+    "dnn_learning_rate": (_POSITIVE, "Adagrad learning rate (seed: 0.1)"),
+    "user_embedding_dim": (_COUNT, "user embedding size (seed: 64; 0: none, "
+                                   "with a history embedding)"),
+    "history_embedding_dim": (_COUNT, "embedding size of the user's rated "
+                                      "movies (0: off, the seed)"),
+    "item_embedding_dim": (_POSITIVE_INT, "item embedding size (seed: 4)"),
+    "ease_l2": (_POSITIVE, "L2 strength of the ranking model's EASE score "
+                           "(300)"),
+    "dropout": (ranged(float, 0, 1, high_open=True),
+                "DNN dropout rate (seed: 0.3)"),
+    "random_seed": (_COUNT, "graph-level random seed (123)"),
 }
 
 
@@ -52,35 +128,39 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-cache", action="store_true",
                         help="re-run every component")
     gates = parser.add_argument_group("blessing (what gets pushed)")
-    gates.add_argument("--max-rmse", type=float, default=configs.MAX_RMSE,
+    gates.add_argument("--max-rmse", type=_POSITIVE, default=configs.MAX_RMSE,
                        help="bless only a model with eval RMSE at most this")
-    gates.add_argument("--rmse-tolerance", type=float,
+    gates.add_argument("--rmse-tolerance", type=_NON_NEGATIVE,
                        default=configs.RMSE_TOLERANCE,
                        help="bless only if RMSE is at most this much above "
-                            "the latest blessed model's")
-    gates.add_argument("--top-k", type=int, default=configs.TOP_K,
+                            "the baseline's (the model served last)")
+    gates.add_argument("--top-k", type=_POSITIVE_INT, default=configs.TOP_K,
                        help="recommendations per user the TopKEvaluator ranks")
-    gates.add_argument("--topk-sample-users", type=int,
+    gates.add_argument("--topk-sample-users", type=_COUNT,
                        default=configs.TOPK_SAMPLE_USERS,
                        help="rank a seeded sample of this many users' "
                             "unseen pools (95 %% intervals per metric) "
                             "instead of every user's; for data past "
                             "MovieLens-1m size (default 0: every user)")
-    gates.add_argument("--min-ndcg", type=float, default=configs.MIN_NDCG,
+    gates.add_argument("--min-ndcg", type=_UNIT_INTERVAL,
+                       default=configs.MIN_NDCG,
                        help="bless only a model with ndcg@k at least this")
-    gates.add_argument("--ndcg-tolerance", type=float,
+    gates.add_argument("--ndcg-tolerance", type=_NON_NEGATIVE,
                        default=configs.NDCG_TOLERANCE,
                        help="bless only if ndcg@k is at most this much "
-                            "below the latest blessed model's")
-    gates.add_argument("--min-auc", type=float, default=configs.MIN_AUC,
+                            "below the baseline's (the model served last)")
+    gates.add_argument("--min-auc", type=_UNIT_INTERVAL,
+                       default=configs.MIN_AUC,
                        help="ranking objective: bless only a model whose "
                             "eval AUC (rated vs sampled movies) is at least "
                             "this")
-    gates.add_argument("--auc-tolerance", type=float,
+    gates.add_argument("--auc-tolerance", type=_NON_NEGATIVE,
                        default=configs.AUC_TOLERANCE,
                        help="ranking objective: bless only if AUC is at most "
-                            "this much below the latest blessed model's")
-    gates.add_argument("--auc-user-fraction", type=_fraction,
+                            "this much below the baseline's (the model "
+                            "served last)")
+    gates.add_argument("--auc-user-fraction",
+                       type=ranged(float, 0, 1, low_open=True),
                        default=configs.AUC_USER_FRACTION,
                        help="ranking objective: measure AUC on the eval "
                             "ratings of a seeded sample of about this share "
@@ -92,7 +172,7 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                       help="random: 75/25 hash split of all ratings "
                            "(default); user_stratified: each user's ratings "
                            "75/25, as Microsoft Recommenders' benchmarks")
-    data.add_argument("--split-seed", type=int, default=configs.SPLIT_SEED,
+    data.add_argument("--split-seed", type=_COUNT, default=configs.SPLIT_SEED,
                       help="seed of the user-stratified split (42)")
     model = parser.add_argument_group(
         "model (defaults: the seed notebook for --objective rating, the "
@@ -108,7 +188,7 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                        help="rating: regress the rating (the seed's model, "
                             "default); ranking: classify rated movies "
                             "against sampled unrated ones")
-    model.add_argument("--hidden-units", default=None,
+    model.add_argument("--hidden-units", type=_layer_sizes, default=None,
                        help="DNN layer sizes, comma-separated "
                             "(seed: 1024,32,1024)")
     model.add_argument("--no-batch-norm", action="store_true",
@@ -129,25 +209,24 @@ def hparams_from_args(args: argparse.Namespace) -> HParams:
     if args.objective:
         values["objective"] = args.objective
     if args.hidden_units:
-        values["hidden_units"] = [int(units)
-                                  for units in args.hidden_units.split(",")]
+        values["hidden_units"] = list(args.hidden_units)
     if args.no_batch_norm:
         values["batch_norm"] = False
     if args.no_item_ease_feature:
         values["item_ease_feature"] = False
-    return hparams_lib.recipe(args.recipe, values)
-
-
-def _fraction(text: str) -> float:
-    """argparse type: a number in (0, 1]."""
     try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 < value <= 1.0:  # NaN fails too
-        raise argparse.ArgumentTypeError(
-            f"must be a number in (0, 1], got {text!r}")
-    return value
+        return hparams_lib.recipe(args.recipe, values)
+    except ValueError as error:  # flags that cannot go together
+        raise ValueError(_with_flag_names(str(error))) from None
+
+
+def _with_flag_names(message: str) -> str:
+    """HParams' message with its field names spelt as the flags: the user
+    typed --batch-size, not batch_size."""
+    fields = [*_HPARAM_FLAGS, "hidden_units"]
+    pattern = r"\b(" + "|".join(map(re.escape, fields)) + r")\b"
+    return re.sub(pattern, lambda m: "--" + m.group(1).replace("_", "-"),
+                  message)
 
 
 def pipeline_settings(args: argparse.Namespace,
@@ -196,7 +275,7 @@ running --image on each task manager / worker; DOCKER has them start --image.
 def build_cluster_parser(description: str,
                          default_output: str) -> argparse.ArgumentParser:
     """The cluster flags, then the flags every runner shares."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         description=description, epilog=_BEAM_PRESETS_HELP, allow_abbrev=False,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--image", required=True,
@@ -220,7 +299,7 @@ def build_cluster_parser(description: str,
     beam = parser.add_argument_group("Beam")
     beam.add_argument("--beam-preset", choices=beam_args.PRESETS,
                       default="direct", help="where Beam runs (see below)")
-    beam.add_argument("--beam-workers", type=int, default=0,
+    beam.add_argument("--beam-workers", type=_COUNT, default=0,
                       help="direct/local: worker processes per pod "
                            "(0: one per CPU); dataflow: most workers")
     beam.add_argument("--project", help="dataflow: GCP project")
@@ -243,7 +322,8 @@ def build_cluster_parser(description: str,
 
 def parse_cluster_args(argv: Optional[List[str]], description: str,
                        default_output: str) -> argparse.Namespace:
-    """All flags, checked: pod-visible paths, a complete Beam preset."""
+    """All flags, checked: pod-visible paths, a complete Beam preset,
+    hyper-parameters that go together."""
     parser = build_cluster_parser(description, default_output)
     args, rest = parser.parse_known_args(argv)
     _refuse_local_only_flags(parser, rest)
@@ -258,6 +338,7 @@ def parse_cluster_args(argv: Optional[List[str]], description: str,
                          f"got {path!r}")
     try:
         args.beam_pipeline_args = beam_pipeline_args(args)
+        hparams_from_args(args)  # flags that cannot go together, now
     except ValueError as error:
         parser.error(str(error))
     return args
@@ -290,10 +371,14 @@ def pipeline_paths(args: argparse.Namespace) -> Dict[str, str]:
             "schema_path": args.schema_path}
 
 
-def create_kubeflow_pipeline(args: argparse.Namespace) -> "tfx.dsl.Pipeline":
-    """create_pipeline with cluster paths; the runner supplies metadata."""
+def create_kubeflow_pipeline(args: argparse.Namespace,
+                             baseline: str = configs.LATEST_PUSHED_BASELINE
+                             ) -> "tfx.dsl.Pipeline":
+    """create_pipeline with cluster paths; the runner supplies metadata and
+    says which baseline resolver its orchestrator runs."""
     from pipeline.pipeline import create_pipeline
     return create_pipeline(
+        baseline=baseline,
         pipeline_name=args.pipeline_name,
         **pipeline_settings(args),
         beam_pipeline_args=args.beam_pipeline_args,

@@ -3,6 +3,7 @@
 It only wires components: every path, Beam argument and hyper-parameter comes
 in as an argument, and names and defaults live in configs.py.
 """
+import os
 from typing import List, Optional
 
 import tensorflow_model_analysis as tfma
@@ -10,7 +11,7 @@ from ml_metadata.proto import metadata_store_pb2
 # Direct imports, not tfx.v1: tfx.v1 also imports the Google Cloud
 # extensions, which would double the start-up time of a cached re-run.
 from tfx.components import (CsvExampleGen, Evaluator, ExampleValidator,
-                            Pusher, StatisticsGen, Trainer, Transform)
+                            StatisticsGen, Trainer, Transform)
 from tfx.components.schema_gen.import_schema_gen.component import (
     ImportSchemaGen)
 from tfx.dsl.components.base.base_node import BaseNode
@@ -22,9 +23,15 @@ from tfx.proto import example_gen_pb2, pusher_pb2, trainer_pb2, transform_pb2
 from tfx.types import Channel, standard_artifacts
 
 from components.anomalies_gate.component import AnomaliesGate
+from components.atomic_pusher import baseline as pushed_baseline
+from components.atomic_pusher.component import AtomicPusher
+from components.atomic_pusher.executor import (OBJECTIVE_KEY as
+                                               PUSH_OBJECTIVE_KEY,
+                                               SIGNATURES_KEY)
 from components.negative_sampler.component import NegativeSampler
 from components.stratified_example_gen.component import (
     StratifiedCsvExampleGen)
+from components.standard import with_fingerprint
 from components.topk_evaluator.component import TopKEvaluator
 from pipeline import configs, fingerprint
 from trainer_module import features
@@ -58,6 +65,7 @@ def create_pipeline(
         schema_path: str = configs.SCHEMA_PATH,
         enable_cache: bool = True,
         stop_after: Optional[str] = None,
+        baseline: str = configs.LATEST_PUSHED_BASELINE,
 ) -> Pipeline:
     """CsvExampleGen -> validation -> Transform -> Trainer -> Evaluators -> Pusher.
 
@@ -86,6 +94,10 @@ def create_pipeline(
       stop_after: a component id: the pipeline holds only that component
         and those it needs (e.g. configs.TRAINER_ID: train and export,
         evaluate and push nothing).
+      baseline: what the evaluators compare a new model with (configs.
+        BASELINES): the model served last for this objective, or, where
+        the orchestrator runs TFX's resolver strategies only (Kubeflow
+        v2), the latest model the TopKEvaluator blessed.
     """
     ranking = hparams.objective == features.RANKING_OBJECTIVE
     example_gen = example_gen_for(split, data_root, split_seed).with_id(
@@ -93,8 +105,10 @@ def create_pipeline(
     statistics_gen = StatisticsGen(
         examples=example_gen.outputs["examples"],
     ).with_id(configs.STATISTICS_GEN_ID)
-    schema_gen = ImportSchemaGen(
-        schema_file=schema_path).with_id(configs.SCHEMA_GEN_ID)
+    schema_gen = with_fingerprint(
+        ImportSchemaGen(schema_file=schema_path),
+        fingerprint.file_fingerprint(_readable_schema(schema_path)),
+    ).with_id(configs.SCHEMA_GEN_ID)
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"],
         schema=schema_gen.outputs["schema"],
@@ -102,6 +116,7 @@ def create_pipeline(
     anomalies_gate = AnomaliesGate(
         anomalies=example_validator.outputs["anomalies"],
         examples=example_gen.outputs["examples"],
+        code_fingerprint=_fingerprint("components.anomalies_gate.component"),
     ).with_id(configs.ANOMALIES_GATE_ID)
 
     # Transform and the Trainer see the ratings for both objectives (the
@@ -114,8 +129,8 @@ def create_pipeline(
             negatives_per_positive=configs.EVAL_NEGATIVES_PER_POSITIVE,
             rounds=0, seed=hparams.random_seed,
             user_fraction=auc_user_fraction,
-            code_fingerprint=fingerprint.source_fingerprint(
-                fingerprint.NEGATIVE_SAMPLER_MODULES),
+            code_fingerprint=_fingerprint(
+                "components.negative_sampler.executor"),
         ).with_id(configs.NEGATIVE_SAMPLER_ID)]
         sampler[0].add_upstream_node(anomalies_gate)
         evaluator_examples = sampler[0].outputs["sampled_examples"]
@@ -132,8 +147,8 @@ def create_pipeline(
         # nothing reads (a third of Transform's time on MovieLens-100k).
         disable_statistics=True,
         custom_config={
-            CODE_FINGERPRINT_KEY: fingerprint.source_fingerprint(
-                fingerprint.TRANSFORM_MODULES),
+            CODE_FINGERPRINT_KEY: _fingerprint(
+                _module_of(configs.PREPROCESSING_FN)),
             OBJECTIVE_KEY: hparams.objective,
         }).with_id(configs.TRANSFORM_ID)
     # Bad data stops the run here, before any vocabulary is computed.
@@ -148,29 +163,21 @@ def create_pipeline(
         eval_args=trainer_pb2.EvalArgs(splits=[configs.EVAL_SPLIT]),
         custom_config={
             CUSTOM_CONFIG_KEY: hparams.to_dict(),
-            CODE_FINGERPRINT_KEY: fingerprint.source_fingerprint(
-                fingerprint.TRAINER_MODULES),
+            CODE_FINGERPRINT_KEY: _fingerprint(_module_of(configs.RUN_FN)),
         }).with_id(configs.TRAINER_ID)
 
-    # The baseline: the latest model the TopKEvaluator (the Pusher's gate)
-    # blessed. A model only TFMA blessed was never pushed.
-    model_resolver = Resolver(
-        strategy_class=LatestBlessedModelStrategy,
-        model=Channel(type=standard_artifacts.Model),
-        model_blessing=Channel(
-            type=standard_artifacts.ModelBlessing,
-            producer_component_id=configs.TOPK_EVALUATOR_ID,
-            output_key="blessing"),
-    ).with_id(configs.MODEL_RESOLVER_ID)
+    model_resolver = baseline_resolver(
+        baseline, hparams.objective, trainer.outputs["model"])
 
-    evaluator = Evaluator(
+    evaluator = with_fingerprint(Evaluator(
         examples=evaluator_examples,
         model=trainer.outputs["model"],
         baseline_model=model_resolver.outputs["model"],
         eval_config=(ranking_eval_config(min_auc, auc_tolerance) if ranking
                      else rating_eval_config(max_rmse, rmse_tolerance)),
         module_path=configs.TFMA_EXTRACTORS_MODULE,
-    ).with_id(configs.EVALUATOR_ID)
+    ), _fingerprint(configs.TFMA_EXTRACTORS_MODULE)).with_id(
+        configs.EVALUATOR_ID)
 
     topk_evaluator = TopKEvaluator(
         examples=example_gen.outputs["examples"],
@@ -191,16 +198,19 @@ def create_pipeline(
         # own EASE feature.
         ease_l2=hparams.ease_l2 if ranking else 0.0,
         sample_users=topk_sample_users, sample_seed=split_seed,
-        code_fingerprint=fingerprint.source_fingerprint(
-            fingerprint.TOPK_EVALUATOR_MODULES),
+        code_fingerprint=_fingerprint("components.topk_evaluator.executor"),
     ).with_id(configs.TOPK_EVALUATOR_ID)
 
-    pusher = Pusher(
+    pusher = AtomicPusher(
         model=trainer.outputs["model"],
         model_blessing=topk_evaluator.outputs["blessing"],
         push_destination=pusher_pb2.PushDestination(
             filesystem=pusher_pb2.PushDestination.Filesystem(
                 base_directory=serving_model_dir)),
+        custom_config={PUSH_OBJECTIVE_KEY: hparams.objective,
+                       SIGNATURES_KEY: list(features.SIGNATURES),
+                       CODE_FINGERPRINT_KEY: _fingerprint(
+                           "components.atomic_pusher.executor")},
     ).with_id(configs.PUSHER_ID)
 
     components = [example_gen, statistics_gen, schema_gen,
@@ -214,6 +224,53 @@ def create_pipeline(
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args or [])
+
+
+def baseline_resolver(baseline: str, objective: str,
+                      candidate: Channel) -> Resolver:
+    """The node resolving the evaluators' baseline model (configs.BASELINES).
+    Both strategies query the store for every Model and for the blessings
+    or pushes of this pipeline's own gate."""
+    if baseline == configs.LATEST_PUSHED_BASELINE:
+        return Resolver(
+            strategy_class=pushed_baseline.LatestPushedModelStrategy,
+            config={"objective": objective},
+            **{pushed_baseline.MODEL_KEY: Channel(
+                type=standard_artifacts.Model),
+               pushed_baseline.PUSHED_MODEL_KEY: Channel(
+                   type=standard_artifacts.PushedModel,
+                   producer_component_id=configs.PUSHER_ID,
+                   output_key="pushed_model"),
+               pushed_baseline.CANDIDATE_KEY: candidate},
+        ).with_id(configs.MODEL_RESOLVER_ID)
+    if baseline == configs.LATEST_BLESSED_BASELINE:
+        return Resolver(
+            strategy_class=LatestBlessedModelStrategy,
+            model=Channel(type=standard_artifacts.Model),
+            model_blessing=Channel(
+                type=standard_artifacts.ModelBlessing,
+                producer_component_id=configs.TOPK_EVALUATOR_ID,
+                output_key="blessing"),
+        ).with_id(configs.MODEL_RESOLVER_ID)
+    raise ValueError(f"baseline must be one of {list(configs.BASELINES)}, "
+                     f"got {baseline!r}")
+
+
+def _fingerprint(module: str) -> str:
+    """The hash of the code a component runs: `module` and what it imports
+    from this project."""
+    return fingerprint.source_fingerprint([module])
+
+
+def _module_of(function_path: str) -> str:
+    return function_path.rsplit(".", 1)[0]
+
+
+def _readable_schema(schema_path: str) -> str:
+    """The schema file to hash: schema_path, or, when it is a path inside
+    the image this machine cannot read (Kubeflow), the package's copy the
+    image was built from."""
+    return schema_path if os.path.exists(schema_path) else configs.SCHEMA_PATH
 
 
 def upstream_of(components: List[BaseNode], node_id: str
@@ -309,8 +366,8 @@ def example_gen_for(split: str, data_root: str, split_seed: int
         return StratifiedCsvExampleGen(
             input_base=data_root, output_config=_hash_split_config(),
             seed=split_seed, user_key=features.USER_KEY,
-            code_fingerprint=fingerprint.source_fingerprint(
-                fingerprint.STRATIFIED_EXAMPLE_GEN_MODULES))
+            code_fingerprint=_fingerprint(
+                "components.stratified_example_gen.executor"))
     raise ValueError(f"split must be one of {list(configs.SPLITS)}, got "
                      f"{split!r}")
 

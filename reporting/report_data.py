@@ -117,7 +117,7 @@ def topk_results(store) -> Dict:
         model_uri = _required(metadata_report.latest_output(
             store, configs.TRAINER_ID, "model"), "the Trainer's model").uri
     return {"topk": metrics, "topk_uri": uri, "model_uri": model_uri,
-            # A re-run evaluates the model against itself: no comparison.
+            # Kubeflow v2 may judge the served model against itself.
             "model_is_baseline": ("baseline_model_id" in props
                                   and props["baseline_model_id"].int_value
                                   == props["current_model_id"].int_value),

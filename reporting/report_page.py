@@ -137,11 +137,12 @@ def _baseline_note(report: Dict) -> str:
                "rating metrics on the eval split. ")
             + _ease_note(topk))
     if "baseline" in topk:
-        return note + f"Previous blessed model: {report['baseline_uri']}."
+        return note + (f"Baseline (the model served before): "
+                       f"{report['baseline_uri']}.")
     if report["model_is_baseline"]:
-        return note + ("The previous blessed model is this same model (a "
-                       "re-run), so there is no separate comparison.")
-    return note + "No previous blessed model."
+        return note + ("The baseline is this same model (Kubeflow v2's "
+                       "resolver), so there is no separate comparison.")
+    return note + "No baseline: no model of this objective served before."
 
 
 def _ease_note(topk: Dict) -> str:

@@ -3,8 +3,10 @@
 LocalDagRunner, Beam and TensorFlow log thousands of lines per run. The local
 runner sends all of them to a log file and shows a person only this: each
 component starting and finishing (or being reused from the cache), and the
-Trainer's loss as it trains.
+Trainer's loss as it trains. It also knows which component is running, so
+that a failure can be named after it.
 """
+import errno
 import logging
 import re
 import sys
@@ -29,6 +31,12 @@ class ProgressHandler(logging.Handler):
         self._current: Optional[str] = None
         self._started = 0.0
         self._cached = False
+
+    @property
+    def running(self) -> Optional[str]:
+        """The component that started and has not finished: after a failed
+        run, the one that failed."""
+        return self._current
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -64,12 +72,24 @@ class ProgressHandler(logging.Handler):
         print(line, file=self._stream, flush=True)
 
 
+class LogFileHandler(logging.FileHandler):
+    """The log file; on a full disk it drops records silently, instead of
+    printing a traceback per record on the console: the run's own error
+    says that the disk is full."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            return
+        super().handleError(record)
+
+
 def route_logs(log_path: str, components: List[str]) -> ProgressHandler:
     """Sends every log record to log_path and progress lines to stdout."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    file_handler = logging.FileHandler(log_path)
+    file_handler = LogFileHandler(log_path)
     file_handler.setFormatter(logging.Formatter(
         "%(asctime)s %(levelname)s %(name)s: %(message)s"))
     progress = ProgressHandler(components)

@@ -65,15 +65,42 @@ BAD_DATA = {
         lambda lines: edit_field(lines, 11, "user_id", "u42"),
         "line 11, column user_id: 'u42' is not an integer",
         "feature 'user_id': Expected data of type: INT but got STRING"),
+    "byte_order_mark": BadCase(
+        lambda lines: ["\ufeff" + lines[0], *lines[1:]],
+        "line 1, column user_id: the file starts with a UTF-8 byte order "
+        "mark (BOM, bytes EF BB BF) before the header",
+        "feature '\\ufeffuser_id': New column (column in data but not in "
+        "schema) (the CSV starts with a UTF-8 byte order mark"),
+    "negative_user_id": BadCase(
+        lambda lines: edit_field(lines, 11, "user_id", "-5"),
+        "line 11, column user_id: id -5 is below 1: ids are integers from "
+        "1 up",
+        "feature 'user_id': Unexpectedly small value: -5."),
+    "negative_item_id": BadCase(
+        lambda lines: edit_field(lines, 11, "item_id", "-3"),
+        "line 11, column item_id: id -3 is below 1: ids are integers from "
+        "1 up",
+        "feature 'item_id': Unexpectedly small value: -3."),
+    "nan_rating": BadCase(
+        lambda lines: edit_field(lines, 11, "rating", "nan"),
+        "line 11, column rating: 'nan' is not a number",
+        "feature 'rating': Float feature has NaN values."),
+    # "\udce9" is written as the raw byte 0xE9 (latin-1 'é'): not UTF-8.
+    # CsvExampleGen fails on it (UnicodeDecodeError), before any schema.
+    "non_utf8_byte": BadCase(
+        lambda lines: edit_field(lines, 11, "genres", "Com\udce9dy"),
+        "line 11, column genres: byte 0xE9 at file offset"),
 }
 
 
 def write_bad_data(good_dir: pathlib.Path, bad_dir: pathlib.Path,
                    case: str) -> pathlib.Path:
     """bad_dir/ratings.csv: good_dir's ratings.csv broken as `case` says."""
-    lines = (good_dir / "ratings.csv").read_text().splitlines()
+    # surrogateescape: a case can write a byte that is not UTF-8.
+    lines = (good_dir / "ratings.csv").read_bytes().decode(
+        "utf-8", "surrogateescape").splitlines()
     bad_dir.mkdir(parents=True, exist_ok=True)
     broken = BAD_DATA[case].breaks(lines)
-    (bad_dir / "ratings.csv").write_text(
-        "".join(line + "\n" for line in broken))
+    (bad_dir / "ratings.csv").write_bytes("".join(
+        line + "\n" for line in broken).encode("utf-8", "surrogateescape"))
     return bad_dir

@@ -8,18 +8,22 @@ left in the metadata store and the serving directory:
   2. first    -> the same command again: the upstream components come from
                  the cache, the Trainer trains again, the evaluators and the
                  Pusher run; model X is pushed
-  3. second   -> the baseline resolver now finds X, so the two evaluators and
-                 the Pusher run again (LatestBlessedModelStrategy); X is its
-                 own baseline, so it is not pushed a second time
-  4. cached   -> everything comes from the cache
-  5. strict   -> new model Y, impossible ndcg threshold: TFMA blesses Y, the
+  3. cached   -> the same command right after the push: everything comes
+                 from the cache (the baseline resolver leaves the
+                 candidate out, so the evaluators' inputs are unchanged)
+  4. strict   -> new model Y, impossible ndcg threshold: TFMA blesses Y, the
                  TopKEvaluator does not, nothing is pushed
-  6. retrain  -> new model Z: its baseline is X, the last model the
-                 TopKEvaluator blessed, not Y
-  7. worse    -> an edited copy of the preprocessing module first on the
+  5. retrain  -> new model Z: its baseline is X, the last model served,
+                 not Y
+  6. push_fault -> new model W, blessed; the disk fills while the Pusher
+                 copies it: the run fails in one line, the served
+                 versions are those of before
+  7. push_retry -> the same command with space again: the Trainer and the
+                 evaluators come from the cache, the Pusher pushes W
+  8. worse    -> an edited copy of the preprocessing module first on the
                  path, and one training step: Transform and what follows
                  re-run; the model is worse, not blessed, not pushed
-  8. gate     -> with the data check skipped, a file with an out-of-range
+  9. gate     -> with the data check skipped, a file with an out-of-range
                  rating, a repeated pair and an unknown genre: the gate
                  refuses it
 One root instead of one per test module: its upstream components run once.
@@ -70,8 +74,6 @@ def drive(base: pathlib.Path) -> Dict:
     results["model_x"] = latest_id(store, "Trainer", "model")
     results["first_tfma_uri"] = metadata_report.latest_evaluation_uri(store)
 
-    results["second"] = run_local(run)
-    _record(results, "second", store, run)
     results["cached"] = run_local(run)
     _record(results, "cached", store, run)
 
@@ -82,6 +84,16 @@ def drive(base: pathlib.Path) -> Dict:
 
     results["retrain"] = run_local(run, "--train-steps", "1002")
     results["retrain_baseline"] = topk_baseline_id(store)
+    _record(results, "retrain", store, run)
+
+    results["push_fault"] = run_with_prelude(
+        run, FULL_DISK_AT_PUSH, "--train-steps", "1003")
+    _record(results, "push_fault", store, run)
+    results["model_w"] = latest_id(store, "Trainer", "model")
+    results["push_retry"] = run_local(run, "--train-steps", "1003")
+    _record(results, "push_retry", store, run)
+    results["push_retry_pushed"] = metadata_report.latest_output(
+        store, "Pusher", "pushed_model")
     # What every later run must leave as it is.
     results["serving_digest"] = tree_digest(run.serving_dir)
 
@@ -140,11 +152,31 @@ def run_with_edited_preprocessing(run: PipelineRun, base: pathlib.Path,
                     ignore=shutil.ignore_patterns("__pycache__"))
     with open(copy / "trainer_module" / "preprocessing.py", "a") as handle:
         handle.write("\n# An edit: any change of the source re-runs Transform.\n")
+    return run_with_prelude(run, f"sys.path.insert(0, {str(copy)!r})",
+                            *extra)
+
+
+# A disk that fills once the Pusher has copied one file of the model (the
+# copy is push.copy_model; a real full disk raises the same OSError).
+FULL_DISK_AT_PUSH = """
+import errno, os
+from components.atomic_pusher import push
+def _full_disk(source, destination):
+    os.makedirs(destination)
+    with open(os.path.join(destination, "saved_model.pb"), "wb") as handle:
+        handle.write(b"\\0" * 4096)
+    raise OSError(errno.ENOSPC, "No space left on device", destination)
+push.copy_model = _full_disk
+"""
+
+
+def run_with_prelude(run: PipelineRun, prelude: str, *extra: str) -> subprocess.CompletedProcess:
+    """local_runner.py, as a user runs it, after `prelude` (Python code run
+    in the same process first: a path change, a fault)."""
     argv = [str(REPO / "local_runner.py"), "--data-dir", str(run.data_dir),
             "--output-root", str(run.output_root),
             "--pipeline-name", run.pipeline_name, *FLAGS, *extra]
-    launcher = (f"import runpy, sys; sys.path.insert(0, {str(copy)!r}); "
-                f"sys.argv = {argv!r}; "
+    launcher = (f"import runpy, sys\n{prelude}\nsys.argv = {argv!r}\n"
                 f"runpy.run_path(sys.argv[0], run_name='__main__')")
     return subprocess.run([sys.executable, "-c", launcher], cwd=REPO,
                           capture_output=True, text=True, timeout=900)

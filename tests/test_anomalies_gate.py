@@ -122,3 +122,15 @@ def test_pair_repeated_across_splits_is_named():
     assert ("features 'user_id', 'item_id': 1 (user, item) pair(s) rated "
             "more than once, such as user 1 item 10") in str(error.value)
     assert "nothing was trained or pushed" in str(error.value)
+
+
+def test_byte_order_mark_in_a_feature_name_is_shown_and_explained():
+    anomalies = anomalies_pb2.Anomalies()
+    info = anomalies.anomaly_info["\ufeffuser_id"]
+    info.reason.add(description="New column (column in data but not in "
+                                "schema)")
+    assert gate.describe_anomalies(anomalies, "train") == [
+        "split 'train', feature '\\ufeffuser_id': New column (column in "
+        "data but not in schema) (the CSV starts with a UTF-8 byte order "
+        "mark, read as part of the first column's name: save it as UTF-8 "
+        "without BOM)"]

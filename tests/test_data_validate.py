@@ -1,8 +1,9 @@
 """validate_pipeline_csv on small pipeline CSVs written by the tests."""
 import pytest
 
+from movielens_data import tables
 from movielens_data.errors import DataError
-from movielens_data.validate import validate_pipeline_csv
+from movielens_data.validate import describe_summary, validate_pipeline_csv
 
 HEADER = "user_id,item_id,rating,timestamp,genres\n"
 GOOD_ROWS = ("1,10,4.0,881250949,Comedy|Romance\n"
@@ -12,8 +13,10 @@ GOOD_ROWS = ("1,10,4.0,881250949,Comedy|Romance\n"
 
 
 def write_csv(tmp_path, text, name="ratings.csv"):
+    """text as UTF-8; a lone surrogate such as "\\udce9" writes the raw
+    byte (0xE9)."""
     path = tmp_path / name
-    path.write_text(text)
+    path.write_bytes(text.encode("utf-8", "surrogateescape"))
     return path
 
 
@@ -69,6 +72,34 @@ BAD_FILES = [
     ("item with two genres values", HEADER + GOOD_ROWS
      + "4,20,3,881250953,Drama\n", 6, "genres",
      "item 20 has genres 'Drama' here but '' on line 3"),
+    # What the pipeline's schema or CsvExampleGen would refuse later on.
+    ("byte order mark", "\ufeff" + HEADER + GOOD_ROWS, 1, "user_id",
+     "the file starts with a UTF-8 byte order mark (BOM, bytes EF BB BF) "
+     "before the header; the pipeline would read the first column as "
+     "'\\ufeffuser_id': save the file as UTF-8 without BOM"),
+    ("negative user id", HEADER + GOOD_ROWS + "-5,10,4,881250953,"
+     "Comedy|Romance\n", 6, "user_id",
+     "id -5 is below 1: ids are integers from 1 up"),
+    ("zero item id", HEADER + "1,0,4,881250953,Drama\n", 2, "item_id",
+     "id 0 is below 1: ids are integers from 1 up"),
+    ("NaN rating", HEADER + GOOD_ROWS + "4,10,nan,881250953,"
+     "Comedy|Romance\n", 6, "rating", "'nan' is not a number"),
+    ("NaN rating, capitalised", HEADER + "4,10,NaN,881250953,Drama\n", 2,
+     "rating", "'NaN' is not a number"),
+    ("inf rating", HEADER + GOOD_ROWS + "4,10,inf,881250953,"
+     "Comedy|Romance\n", 6, "rating", "rating inf is outside [0.5, 5]"),
+    ("-inf rating", HEADER + "4,10,-inf,881250953,Drama\n", 2, "rating",
+     "rating -inf is outside [0.5, 5]"),
+    # Offsets: the header is 40 bytes, "1,10,4.0,881250949,Com" 22.
+    ("latin-1 byte in genres", HEADER + "1,10,4.0,881250949,Com\udce9dy\n",
+     2, "genres", "byte 0xE9 at file offset 62 (byte 23 of the line) is not "
+     "UTF-8: the pipeline (CsvExampleGen) reads UTF-8 only; save the file "
+     "as UTF-8"),
+    ("stray byte in a rating", HEADER + GOOD_ROWS + "4,10,4\udcff,1,Drama\n",
+     6, "rating", "byte 0xFF at file offset"),
+    ("latin-1 byte in the header", "us\udce9r_id,item_id,rating,timestamp,"
+     "genres\n" + GOOD_ROWS, 1, "user_id",
+     "byte 0xE9 at file offset 2 (byte 3 of the line) is not UTF-8"),
 ]
 
 
@@ -90,6 +121,41 @@ def test_bad_file_is_located(tmp_path, text, line, column, fragment):
         assert f"column {column}: " in str(error)
 
 
-def test_missing_file(tmp_path):
-    with pytest.raises(DataError, match="file not found"):
-        validate_pipeline_csv(tmp_path / "nope.csv")
+def test_missing_file_or_folder_says_how_to_make_one(tmp_path):
+    with pytest.raises(DataError) as caught:
+        validate_pipeline_csv(tmp_path / "nope")
+    assert str(caught.value) == (
+        f"{tmp_path / 'nope'}: no such file or folder; make one with "
+        f"`python -m movielens_data fetch-100k --dest data` (MovieLens-100k) "
+        f"or see docs/data.md")
+
+
+def test_valid_utf8_beyond_ascii_passes_the_encoding_check(tmp_path):
+    # 'é' is two valid UTF-8 bytes: refused as a genre, not as encoding.
+    path = write_csv(tmp_path, HEADER + "1,10,4.0,881250949,Comédy\n")
+    with pytest.raises(DataError, match="unknown genre 'Comédy'"):
+        validate_pipeline_csv(path)
+
+
+def test_non_utf8_byte_is_located_in_a_later_block(tmp_path, monkeypatch):
+    """The byte scan reads blocks cut at a newline: the offset, line and
+    column of a bad byte in the third block are the file's, not the
+    block's."""
+    monkeypatch.setattr(tables, "_CHUNK_BYTES", 64)
+    rows = "".join(f"{user},10,4.0,881250949,Drama\n"
+                   for user in range(1, 21))
+    text = HEADER + rows + "21,10,4.0,8812\udce90949,Drama\n"
+    path = write_csv(tmp_path, text)
+    offset = len(HEADER) + len(rows) + len("21,10,4.0,8812")
+    with pytest.raises(DataError) as caught:
+        validate_pipeline_csv(path)
+    assert str(caught.value) == (
+        f"{path} line 22, column timestamp: byte 0xE9 at file offset "
+        f"{offset} (byte 15 of the line) is not UTF-8: the pipeline "
+        f"(CsvExampleGen) reads UTF-8 only; save the file as UTF-8")
+
+
+def test_summary_line_is_the_one_both_commands_print(tmp_path):
+    summary = validate_pipeline_csv(write_csv(tmp_path, HEADER + GOOD_ROWS))
+    assert describe_summary(summary) == (
+        f"ratings: {tmp_path / 'ratings.csv'} (4 ratings, 3 users, 3 items)")

@@ -1,7 +1,11 @@
-"""pipeline.fingerprint: which code edits change which component's key.
+"""pipeline.fingerprint: an edit of a module re-runs exactly the components
+whose code imports it.
 
-Each case imports a copy of trainer_module (first on sys.path, in a fresh
-interpreter) and prints the Transform and Trainer fingerprints.
+Each case is a copy of the project's packages with one module edited (an
+appended comment) or added; the pipeline is built with each copy first on
+sys.path (as the edited-preprocessing run of pipeline_history.py does), and
+every component's code fingerprint is read from its execution properties:
+the cache key TFX compares.
 """
 import json
 import shutil
@@ -11,56 +15,153 @@ import sys
 import pytest
 
 from conftest import REPO
+from pipeline import fingerprint
 
-_PRINT = ("import json; from pipeline import fingerprint as f; "
-          "print(json.dumps([f.source_fingerprint(f.TRANSFORM_MODULES), "
-          "f.source_fingerprint(f.TRAINER_MODULES)]))")
+# Builds the pipeline once per copy (argv), with that copy first on
+# sys.path, and prints {copy: {component id: fingerprint}}. The pipeline's
+# own code is imported once; the fingerprints read the copy's files.
+_PRINT = """
+import json, os, re, sys
+from google.protobuf import json_format, message
+from pipeline.pipeline import create_pipeline
+from trainer_module.hparams import HParams
+
+def keys(copy):
+    found = {}
+    for objective in ("rating", "ranking"):
+        hparams = HParams.from_dict({"objective": objective})
+        for node in create_pipeline("p", "/tmp/root", "/tmp/data", "/tmp/s",
+                                    hparams, split="user_stratified",
+                                    schema_path=os.path.join(
+                                        copy, "pipeline", "schema",
+                                        "schema.pbtxt")).components:
+            # A parameter of its own, or in a custom_config (JSON or proto).
+            text = " ".join(f"{key}=" + (
+                json_format.MessageToJson(value)
+                if isinstance(value, message.Message) else str(value))
+                for key, value in node.exec_properties.items())
+            match = re.search(r"code_fingerprint\\W+([0-9a-f]{64})", text)
+            if match:
+                found[node.id] = match.group(1)
+    return found
+
+result = {}
+for copy in sys.argv[1:]:
+    sys.path.insert(0, copy)
+    result[copy] = keys(copy)
+    sys.path.remove(copy)
+print(json.dumps(result))
+"""
+
+# Every component that runs this project's code.
+WITH_USER_CODE = {"CsvExampleGen", "AnomaliesGate", "NegativeSampler",
+                  "Transform", "Trainer", "Evaluator", "TopKEvaluator",
+                  "Pusher"}
+# ImportSchemaGen's key holds the schema file's path; the fingerprint adds
+# its content.
+FINGERPRINTED = WITH_USER_CODE | {"ImportSchemaGen"}
+# A module added (and imported by the model code) in some copies.
+NEW_MODULE = ("trainer_module/extra_layers.py", "trainer_module/model.py")
+EDITS = {
+    "pipeline/schema/schema.pbtxt": {"ImportSchemaGen"},
+    # Only the Evaluator's custom extractors: hashed now, stale before.
+    "trainer_module/tfma_extractors.py": {"Evaluator"},
+    "components/anomalies_gate/gate.py": {"AnomaliesGate"},
+    "components/atomic_pusher/push.py": {"Pusher"},
+    "components/stratified_example_gen/splitting.py": {"CsvExampleGen"},
+    "recommender/metrics.py": {"TopKEvaluator"},
+    "recommender/catalog.py": {"TopKEvaluator", "NegativeSampler"},
+    "trainer_module/preprocessing.py":
+        {"Transform", "Trainer", "TopKEvaluator", "AnomaliesGate"},
+    # Model code: the Trainer, and the TopKEvaluator, which scores with it.
+    "trainer_module/model.py": {"Trainer", "TopKEvaluator"},
+    # Feature names: everything that reads examples.
+    "trainer_module/features.py":
+        WITH_USER_CODE - {"CsvExampleGen", "Pusher"},
+}
 
 
-def fingerprints(tmp_path, edit=None):
-    """(transform, trainer) fingerprints of a copy of trainer_module with
-    `edit` (a file name) changed by an appended comment."""
-    copy = tmp_path / (edit or "unchanged")
-    shutil.copytree(REPO / "trainer_module", copy / "trainer_module",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+def project_copy(path, edit=None, new_module=None) -> str:
+    """A copy of the project's packages with `edit` (a file) changed by an
+    appended comment; new_module=(file, importer) adds a module and an
+    import of it to `importer`."""
+    for package in sorted(fingerprint.PROJECT_PACKAGES):
+        shutil.copytree(REPO / package, path / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    if new_module:
+        added, importer = new_module
+        (path / added).write_text("VALUE = 1\n")
+        with open(path / importer, "a") as handle:
+            handle.write(f"\nimport {added[:-3].replace('/', '.')}  # noqa\n")
     if edit:
-        with open(copy / "trainer_module" / edit, "a") as handle:
+        with open(path / edit, "a") as handle:
             handle.write("\n# edited\n")
-    launcher = f"import sys; sys.path.insert(0, {str(copy)!r}); {_PRINT}"
-    out = subprocess.run([sys.executable, "-c", launcher], cwd=REPO,
-                         capture_output=True, text=True, check=True).stdout
-    return tuple(json.loads(out))
+    return str(path)
 
 
-@pytest.fixture(scope="module")
-def unchanged(tmp_path_factory):
-    return fingerprints(tmp_path_factory.mktemp("fingerprint"))
+@pytest.fixture(scope="module", name="keys")
+def fixture_keys(tmp_path_factory):
+    """{case: {component id: fingerprint}} for every copy."""
+    base = tmp_path_factory.mktemp("fingerprint")
+    cases = {"unchanged": project_copy(base / "unchanged"),
+             "moved": project_copy(base / "elsewhere" / "moved"),
+             "added": project_copy(base / "added", new_module=NEW_MODULE),
+             "added_edited": project_copy(
+                 base / "added_edited", NEW_MODULE[0], NEW_MODULE)}
+    for number, edit in enumerate(EDITS):
+        cases[edit] = project_copy(base / f"edit{number}", edit)
+    out = subprocess.run([sys.executable, "-c", _PRINT, *cases.values()],
+                         cwd=base, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    printed = json.loads(out.stdout.splitlines()[-1])
+    return {case: printed[path] for case, path in cases.items()}
 
 
-def test_same_source_same_fingerprints_wherever_it_lives(unchanged):
-    from pipeline import fingerprint
-    assert unchanged == (
-        fingerprint.source_fingerprint(fingerprint.TRANSFORM_MODULES),
-        fingerprint.source_fingerprint(fingerprint.TRAINER_MODULES))
+def changed(before, after):
+    return {node for node in before if after[node] != before[node]}
 
 
-@pytest.mark.parametrize("edit", ["preprocessing.py", "features.py"])
-def test_preprocessing_edit_changes_transform_and_trainer(unchanged, edit,
-                                                          tmp_path):
-    transform, trainer = fingerprints(tmp_path, edit)
-    assert transform != unchanged[0]
-    assert trainer != unchanged[1]
+def test_every_component_with_user_code_has_a_fingerprint(keys):
+    assert set(keys["unchanged"]) == FINGERPRINTED
 
 
-@pytest.mark.parametrize("edit", ["trainer.py", "model.py", "hparams.py"])
-def test_trainer_edit_changes_only_the_trainer(unchanged, edit, tmp_path):
-    transform, trainer = fingerprints(tmp_path, edit)
-    assert transform == unchanged[0]
-    assert trainer != unchanged[1]
+def test_same_source_same_fingerprints_wherever_it_lives(keys):
+    assert keys["moved"] == keys["unchanged"]
+
+
+@pytest.mark.parametrize("edit", sorted(EDITS))
+def test_an_edit_changes_exactly_the_components_importing_it(keys, edit):
+    assert changed(keys["unchanged"], keys[edit]) == EDITS[edit]
+
+
+def test_a_module_no_one_listed_is_hashed_once_imported(keys):
+    # A new module imported by the model code: its edit re-runs the Trainer
+    # (and the TopKEvaluator) without anyone adding it to a list.
+    assert changed(keys["added"], keys["added_edited"]) == {
+        "Trainer", "TopKEvaluator"}
+
+
+def test_closure_follows_from_imports_and_relative_imports(tmp_path):
+    package = tmp_path / "components" / "demo"
+    package.mkdir(parents=True)
+    (tmp_path / "components" / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "executor.py").write_text(
+        "import os\nfrom . import helper\n"
+        "def run():\n    from components.demo.lazy import f\n")
+    (package / "helper.py").write_text("from ..demo import util\n")
+    (package / "util.py").write_text("import numpy\n")
+    (package / "lazy.py").write_text("")
+    (package / "unused.py").write_text("")
+    assert fingerprint.import_closure(
+        ["components.demo.executor"], [str(tmp_path)]) == [
+        "components", "components.demo", "components.demo.executor",
+        "components.demo.helper", "components.demo.lazy",
+        "components.demo.util"]
 
 
 def test_module_order_does_not_matter():
-    from pipeline import fingerprint
-    names = list(fingerprint.TRAINER_MODULES)
+    names = ["trainer_module.trainer", "components.topk_evaluator.executor"]
     assert (fingerprint.source_fingerprint(names)
             == fingerprint.source_fingerprint(reversed(names)))

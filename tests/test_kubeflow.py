@@ -39,7 +39,7 @@ EXPECTED_BEAM_ARGS = ["--runner=DirectRunner",
                       "--direct_num_workers=2", "--job_name=movielens-kfp"]
 BEAM_COMPONENTS = {"CsvExampleGen", "StatisticsGen", "Transform", "Evaluator",
                    "TopKEvaluator"}
-RESOLVER = "latest_blessed_model_resolver"
+RESOLVER = "baseline_model_resolver"
 TOPK_EXECUTOR = "components.topk_evaluator.executor.Executor"
 # The specs are compiled with the user-stratified split, so that a pod must
 # import the project's own ExampleGen executor too.
@@ -136,7 +136,11 @@ def test_both_specs_hold_every_local_component_with_its_dependencies(
     assert local_upstream["Transform"] == {"CsvExampleGen", "ImportSchemaGen",
                                            "AnomaliesGate"}
     assert v1_dependencies(specs["v1"]) == local_upstream
-    assert v2_dependencies(specs["v2"]) == local_upstream
+    # On v2 the baseline is TFX's LatestBlessedModelStrategy, which reads no
+    # channel of this run (locally and on v1 it leaves the Trainer's model
+    # out: docs/architecture.md, Caching).
+    assert local_upstream[RESOLVER] == {"Trainer"}
+    assert v2_dependencies(specs["v2"]) == {**local_upstream, RESOLVER: set()}
     assert len(specs["v2"]["root"]["dag"]["tasks"]) == 12  # resolver: 2 tasks
 
 
@@ -209,10 +213,10 @@ def test_pods_import_every_executor_and_module_from_a_clean_folder(
 def test_resolver_keeps_its_producer_filter_on_v1_but_not_on_v2(specs):
     inputs = v1_ir(v1_containers(specs["v1"])[RESOLVER])["nodes"][0][
         "pipelineNode"]["inputs"]["inputs"]
-    blessing = inputs["_TopKEvaluator.blessing"]["channels"][0]
-    assert blessing["outputKey"] == "blessing"
-    assert blessing["contextQueries"][-1]["name"]["fieldValue"][
-        "stringValue"].endswith(".TopKEvaluator")
+    [pushes] = inputs["_Pusher.pushed_model"]["channels"]
+    assert pushes["outputKey"] == "pushed_model"
+    assert pushes["contextQueries"][-1]["name"]["fieldValue"][
+        "stringValue"].endswith(".Pusher")
     # KFP v2 compiles LatestBlessedModelStrategy to a query over every
     # blessed ModelBlessing: the TFMA Evaluator's count too.
     executors = specs["v2"]["deploymentSpec"]["executors"]

@@ -1,6 +1,7 @@
 """The whole pipeline, as a user runs it: local_runner.py on small synthetic
 data, through the runs of pipeline_history.py (a crashed run, then first,
-second, cached, strict, retrain). Failure cases are in test_reliability.py.
+cached, strict, retrain, push_fault, push_retry). Failure cases are in
+test_reliability.py.
 """
 import os
 
@@ -14,8 +15,9 @@ from trainer_module.model import PREDICTION_KEY, SERVING_SIGNATURE
 
 UPSTREAM = ["CsvExampleGen", "StatisticsGen", "ImportSchemaGen",
             "ExampleValidator", "AnomaliesGate", "Transform"]
-COMPONENTS = [*UPSTREAM, "Trainer", "latest_blessed_model_resolver",
-              "Evaluator", "TopKEvaluator", "Pusher"]
+RESOLVER = "baseline_model_resolver"
+COMPONENTS = [*UPSTREAM, "Trainer", RESOLVER, "Evaluator", "TopKEvaluator",
+              "Pusher"]
 
 
 @pytest.fixture(name="runs")
@@ -29,13 +31,11 @@ def _succeeded(result):
 
 def test_every_component_executed_once_but_the_killed_trainer(runs):
     # The crashed run executed everything up to the Trainer, which the
-    # first complete run trained again; the resolver resolves in every run.
+    # first complete run trained again (the resolver, which reads the
+    # Trainer's model, ran only then).
     _succeeded(runs["first"])
-    counts = dict(runs["first_counts"])
-    assert counts.pop("latest_blessed_model_resolver") == 2
-    assert counts == {name: 2 if name == "Trainer" else 1
-                      for name in COMPONENTS
-                      if name != "latest_blessed_model_resolver"}
+    assert runs["first_counts"] == {name: 2 if name == "Trainer" else 1
+                                    for name in COMPONENTS}
     states = {s.component: s.state for s in runs["first_steps"]}
     assert states == {name: "CACHED" if name in UPSTREAM else "COMPLETE"
                       for name in COMPONENTS}
@@ -76,25 +76,18 @@ def test_progress_is_reported_per_component(runs):
         assert f"{name} done" in runs["first"].stdout
 
 
-def test_second_run_reevaluates_but_does_not_push_the_same_model_again(runs):
-    _succeeded(runs["second"])
-    rerun = {s.component for s in runs["second_steps"]
-             if s.state == "COMPLETE"}
-    assert rerun == {"latest_blessed_model_resolver", "Evaluator",
-                     "TopKEvaluator", "Pusher"}
-    assert runs["second_blessing"] is False
-    assert "already the latest blessed model" in runs["second"].stdout
-    assert runs["second_serving_digest"] == runs["first_serving_digest"]
-
-
-def test_third_identical_run_is_fully_cached(runs):
+def test_identical_run_right_after_the_push_is_fully_cached(runs):
     _succeeded(runs["cached"])
     states = {s.component: s.state for s in runs["cached_steps"]}
-    # The resolver re-resolves every run; every component is a cache hit.
-    del states["latest_blessed_model_resolver"]
+    # The resolver re-resolves every run (to the same baseline); every
+    # component is a cache hit, and the served model is reported as such.
+    del states[RESOLVER]
     assert states == {name: "CACHED" for name in COMPONENTS
-                      if name != "latest_blessed_model_resolver"}
+                      if name != RESOLVER}
     assert "reused from cache" in runs["cached"].stdout
+    assert runs["cached_blessing"] is True
+    assert f"pushed model: {runs['serving_dir']}" in runs["cached"].stdout
+    assert runs["cached_serving_digest"] == runs["first_serving_digest"]
 
 
 def test_impossible_threshold_pushes_nothing(runs):
@@ -111,9 +104,9 @@ def test_impossible_threshold_pushes_nothing(runs):
     assert runs["strict_serving_digest"] == runs["first_serving_digest"]
 
 
-def test_baseline_is_the_last_model_the_pusher_gate_blessed(runs):
+def test_baseline_is_the_last_model_served(runs):
     _succeeded(runs["retrain"])
-    # Y was blessed by TFMA only; the baseline stays X.
+    # Y was blessed by TFMA only, never served; the baseline stays X.
     assert runs["retrain_baseline"] == runs["model_x"]
 
 

@@ -3,16 +3,21 @@ docs/reliability.md, on the pipeline root of pipeline_history.py:
   crash     -> a run SIGKILLed while its Trainer trains leaves nothing used
                downstream; a second run started meanwhile is refused; the
                next run reuses the upstream components and completes
+  full disk -> a disk that fills while the Pusher copies a blessed model
+               fails the run in one line, serves what was served; the
+               re-run pushes that model
   worse     -> an edited preprocessing module re-runs Transform and what
                follows; the worse model is not pushed, serving untouched
   bad data  -> every bad input of the table is refused by the data check
                before anything runs; with the check skipped, the pipeline's
                gate names every problem of a file; serving untouched
 """
+import os
 import re
 import signal
 
 import pytest
+import tensorflow as tf
 from ml_metadata.proto import metadata_store_pb2
 
 from bad_data import BAD_DATA, write_bad_data
@@ -72,6 +77,41 @@ def test_nothing_the_killed_trainer_wrote_is_used(runs):
     assert not consumers(store, runs["killed_outputs"])
 
 
+# --- a full disk while pushing ------------------------------------------------
+
+def test_full_disk_mid_push_leaves_the_served_versions_as_they_were(runs):
+    fault = runs["push_fault"]
+    assert fault.returncode == 4
+    assert "error: no space left on device while Pusher ran (under " in (
+        fault.stderr)
+    assert "Traceback" not in fault.stderr
+    states = _states(runs["push_fault_steps"])
+    assert states["TopKEvaluator"] == "COMPLETE"
+    assert runs["push_fault_blessing"] is True
+    assert states["Pusher"] == "FAILED"
+    # Not even a staging folder is left for a reader to trip on.
+    assert runs["push_fault_serving_digest"] == runs["retrain_serving_digest"]
+
+
+def test_rerun_after_the_failed_push_pushes_the_blessed_model(runs):
+    _succeeded(runs["push_retry"])
+    states = _states(runs["push_retry_steps"])
+    # The same baseline as the failed run: the decision comes from the
+    # cache, the Pusher (which failed) runs again.
+    assert {name: states[name] for name in
+            ("Trainer", "Evaluator", "TopKEvaluator")} == {
+        name: "CACHED" for name in ("Trainer", "Evaluator", "TopKEvaluator")}
+    assert states["Pusher"] == "COMPLETE"
+    pushed = runs["push_retry_pushed"]
+    assert pushed.custom_properties["pushed_model_id"].int_value == (
+        runs["model_w"])
+    served = runs["run"].serving_dir
+    newest = max(os.listdir(served), key=int)
+    assert os.path.join(served, newest) == (
+        pushed.custom_properties["pushed_destination"].string_value)
+    assert tf.saved_model.load(os.path.join(served, newest)).signatures
+
+
 # --- a worse model, from edited code --------------------------------------
 
 def test_worse_model_is_not_pushed_and_serving_is_untouched(runs):
@@ -83,10 +123,13 @@ def test_worse_model_is_not_pushed_and_serving_is_untouched(runs):
 
 
 def test_edited_preprocessing_code_reruns_transform_and_after(runs):
+    # Transform, and the AnomaliesGate, which reads the examples with the
+    # preprocessing module's genre parsing, re-run; the rest upstream is
+    # cached.
     states = _states(runs["worse_steps"])
-    assert {name: states[name] for name in UPSTREAM[:-1]} == {
-        name: "CACHED" for name in UPSTREAM[:-1]}
-    assert states["Transform"] == "COMPLETE"
+    rerun = {"AnomaliesGate", "Transform", "Trainer"}
+    assert {name: states[name] for name in UPSTREAM} == {
+        name: "COMPLETE" if name in rerun else "CACHED" for name in UPSTREAM}
     assert states["Trainer"] == "COMPLETE"
 
 

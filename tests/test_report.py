@@ -80,7 +80,7 @@ def test_page_shows_topk_metrics_as_the_evaluator_summary(page, store):
                 f"</tr>") in page
     # The tiny run is the store's first: nothing to compare with.
     assert "baseline" not in metrics
-    assert "No previous blessed model." in page
+    assert "No baseline: no model of this objective served before." in page
     assert "previous blessed model</th>" not in page
     # The tiny run's evaluation has the curves, so the figure plots them.
     assert metrics["curves"]["model"]["k"] == list(range(1, 21))
@@ -196,7 +196,7 @@ def test_page_with_a_baseline_and_a_refusal(gathered):
     assert (f"<tr><td>ndcg@{k}</td><td>{topk['model']['ndcg@k']:.4f}</td>"
             f"<td>0.5000</td><td>{topk['popularity']['ndcg@k']:.4f}</td>"
             f"</tr>") in page
-    assert "Previous blessed model: /models/previous." in page
+    assert "Baseline (the model served before): /models/previous." in page
     assert ('<span class="failed">[FAILED]</span> ndcg@k = 0.2642, baseline '
             '0.5000, needs &gt;= 0.4900') in page
     assert "NOT BLESSED \u2014 not pushed; the served model is still " \

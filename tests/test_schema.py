@@ -10,6 +10,7 @@ from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 from bad_data import BAD_DATA, write_bad_data
 from components.anomalies_gate import gate
 from conftest import write_synthetic_data
+from movielens_data.validate import MIN_ID
 from trainer_module import features
 
 SCHEMA_PATH = os.path.join(os.path.dirname(__file__), os.pardir, "pipeline",
@@ -38,6 +39,19 @@ def test_rating_domain_matches_features(schema):
     assert rating.HasField("float_domain")
     assert (rating.float_domain.min, rating.float_domain.max) == (
         features.RATING_MIN, features.RATING_MAX)
+
+
+def test_rating_domain_refuses_nan_and_inf(schema):
+    # TFDV compares a NaN with no bound: only disallow_nan reports it.
+    domain = _feature(schema, features.LABEL_KEY).float_domain
+    assert (domain.disallow_nan, domain.disallow_inf) == (True, True)
+
+
+def test_id_minimum_is_the_data_checks(schema):
+    # python -m movielens_data validate refuses what the schema refuses.
+    for key in (features.USER_KEY, features.ITEM_KEY):
+        domain = _feature(schema, key).int_domain
+        assert (domain.HasField("min"), domain.min) == (True, MIN_ID)
 
 
 def test_feature_types(schema):

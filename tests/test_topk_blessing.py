@@ -160,20 +160,30 @@ def test_both_directions_fail_together():
 # ------------------------------------------------------------ is_baseline
 
 
-def test_is_baseline_is_not_blessed():
+def test_is_baseline_is_blessed_on_the_thresholds_alone():
+    # A model that is its own baseline (Kubeflow v2's resolver) is not
+    # reported as rejected: it passes; the Pusher sees it is served.
     blessed, checks = decide(is_baseline=True, tfma_blessed=True)
+    assert blessed is True
+    assert [c.name for c in checks] == ["TFMA Evaluator blessed the model",
+                                        "model is the baseline"]
+    assert "already blessed" in checks[-1].detail
+
+
+def test_is_baseline_still_fails_a_threshold():
+    blessed, checks = decide(is_baseline=True,
+                             min_thresholds={"ndcg@k": 0.5})
     assert blessed is False
-    [check] = failed(checks)
-    assert check.name == "model differs from the baseline"
-    assert "already the latest blessed model" in check.detail
+    assert [c.name for c in failed(checks)] == ["ndcg@k >= 0.5"]
 
 
 def test_is_baseline_skips_the_baseline_comparison():
-    # Compared with itself it would pass; it is still not blessed, and no
-    # comparison is made.
-    blessed, checks = decide(baseline=dict(VALUES), is_baseline=True)
-    assert blessed is False
-    assert [c.name for c in checks] == ["model differs from the baseline"]
+    # Compared with a baseline it would fail; no comparison is made.
+    worse = dict(VALUES, **{"ndcg@k": 0.125})
+    blessed, checks = decide(values=worse, baseline=dict(VALUES),
+                             is_baseline=True)
+    assert blessed is True
+    assert [c.name for c in checks] == ["model is the baseline"]
 
 
 # ------------------------------------------------------- unknown metrics

@@ -18,6 +18,12 @@ CSV_COLUMNS: Tuple[str, ...] = (
 # timestamp is not a model input).
 SERVING_FEATURE_KEYS: Tuple[str, ...] = (USER_KEY, ITEM_KEY, GENRES_KEY)
 
+# The exported model's signatures (trainer_module/model.py says what they
+# take and return); the Pusher refuses a model that lacks one.
+SERVING_SIGNATURE = "serving_default"
+RAW_SIGNATURE = "serving_raw"
+SIGNATURES: Tuple[str, ...] = (SERVING_SIGNATURE, RAW_SIGNATURE)
+
 # Genres inside the `genres` column are joined by this separator.
 GENRE_SEPARATOR = "|"
 

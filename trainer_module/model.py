@@ -21,8 +21,9 @@ from trainer_module.hparams import HParams
 # building tf.Example protos, and also returns SCORE_KEY, which ranks without
 # ties: the unclipped rating, or the classifier's logit (the sigmoid
 # saturates to 1.0 in float32 at the top).
-SERVING_SIGNATURE = "serving_default"
-RAW_SIGNATURE = "serving_raw"
+# (The names live in features.py: the pipeline's Pusher checks them too.)
+SERVING_SIGNATURE = features.SERVING_SIGNATURE
+RAW_SIGNATURE = features.RAW_SIGNATURE
 PREDICTION_KEY = "predictions"
 SCORE_KEY = "scores"
 # Names the estimator's own export gives its signatures.

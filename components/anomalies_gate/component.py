@@ -2,7 +2,8 @@
 from typing import Dict, List
 
 import pandas as pd
-from tfx.dsl.component.experimental.annotations import InputArtifact
+from tfx.dsl.component.experimental.annotations import (InputArtifact,
+                                                       Parameter)
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact_utils, standard_artifacts
 
@@ -12,9 +13,13 @@ from components.anomalies_gate import gate
 @component
 def AnomaliesGate(
         anomalies: InputArtifact[standard_artifacts.ExampleAnomalies],
-        examples: InputArtifact[standard_artifacts.Examples]) -> None:
+        examples: InputArtifact[standard_artifacts.Examples],
+        code_fingerprint: Parameter[str] = "") -> None:
     """Raises gate.DataAnomaliesError on a schema anomaly in any split, or
-    on repeated (user, item) pairs or unknown genres in the examples."""
+    on repeated (user, item) pairs or unknown genres in the examples.
+    code_fingerprint: the hash of this code, only part of the cache key
+    (pipeline/fingerprint.py)."""
+    del code_fingerprint  # unused
     splits = artifact_utils.decode_split_names(anomalies.split_names)
     try:
         gate.check_no_anomalies(anomalies.uri, splits)

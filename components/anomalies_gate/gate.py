@@ -17,6 +17,7 @@ from trainer_module import features
 
 # ExampleValidator writes one file of this name per split.
 ANOMALIES_FILE = "SchemaDiff.pb"
+_BOM = "\ufeff"
 
 
 class DataAnomaliesError(RuntimeError):
@@ -33,13 +34,22 @@ def describe_anomalies(anomalies: anomalies_pb2.Anomalies, split: str
     for feature, info in sorted(anomalies.anomaly_info.items()):
         reasons = "; ".join(r.description or r.short_description
                             for r in info.reason) or info.description
-        lines.append(f"split '{split}', feature '{feature}': {reasons}")
+        # !r shows an invisible character: feature '\ufeffuser_id'.
+        lines.append(f"split '{split}', feature {feature!r}: "
+                     f"{reasons}{_hint(feature)}")
     if anomalies.HasField("dataset_anomaly_info"):
         info = anomalies.dataset_anomaly_info
         reasons = "; ".join(r.description or r.short_description
                             for r in info.reason) or info.description
         lines.append(f"split '{split}', whole dataset: {reasons}")
     return lines
+
+
+def _hint(feature: str) -> str:
+    if feature.startswith(_BOM):
+        return (" (the CSV starts with a UTF-8 byte order mark, read as part "
+                "of the first column's name: save it as UTF-8 without BOM)")
+    return ""
 
 
 def read_split_anomalies(anomalies_uri: str, split: str

@@ -3,9 +3,10 @@
 A model is blessed only if every check passes:
   - each metric within its threshold (min for ranking metrics, max for errors),
   - the TFMA Evaluator blessed it (when its blessing is an input),
-  - it is not worse than the baseline model beyond the tolerance,
-  - it is not the baseline model itself (re-blessing it would push the same
-    model again as a new version).
+  - it is not worse than the baseline model beyond the tolerance.
+A model that is its own baseline (TFX's LatestBlessedModelStrategy returns
+the latest blessed model, which may be the candidate: Kubeflow v2) is
+judged on the thresholds alone; the Pusher sees whether it is served.
 """
 import dataclasses
 from typing import Dict, List, Optional, Tuple
@@ -75,9 +76,9 @@ def decide(values: Dict[str, float], min_thresholds: Dict[str, float],
                                   "not blessed (see its validations)")))
     if is_baseline:
         checks.append(Check(
-            "model differs from the baseline", False,
-            "this model is already the latest blessed model; nothing new "
-            "to push"))
+            "model is the baseline", True,
+            "this model is the baseline (already blessed); judged on the "
+            "thresholds alone"))
     elif baseline is not None:
         checks.extend(baseline_checks(values, baseline, baseline_metrics,
                                       tolerance))

@@ -88,7 +88,7 @@ class TopKEvaluator(base_beam_component.BaseBeamComponent):
         """Args:
           examples: raw examples with the train and eval splits.
           model: the Trainer's model (its Format-Serving SavedModel).
-          baseline_model: the latest blessed model, through a resolver.
+          baseline_model: the model served last, through a resolver.
           tfma_blessing: the TFMA Evaluator's blessing; not blessed there
             means not blessed here.
           top_k: recommendations per user.

@@ -7,6 +7,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from absl import logging
 from tfx import types
+from tfx.components.evaluator import constants
 from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
@@ -19,12 +20,6 @@ SUMMARY_FILE = "summary.txt"
 RATING_METRIC_NAMES = ("rmse", "mae", "rsquared", "exp_var")
 KNOWN_METRICS = RATING_METRIC_NAMES + metrics.RANKING_METRIC_NAMES
 
-# Custom properties TFX's Pusher and LatestBlessedModelStrategy read.
-_BLESSED = "blessed"
-_CURRENT_MODEL = "current_model"
-_CURRENT_MODEL_ID = "current_model_id"
-_BASELINE_MODEL = "baseline_model"
-_BASELINE_MODEL_ID = "baseline_model_id"
 
 
 class Parameters(NamedTuple):
@@ -146,14 +141,21 @@ def write_blessing(artifact: types.Artifact, blessed: bool,
                    model: types.Artifact,
                    baseline: Optional[types.Artifact]) -> None:
     """A ModelBlessing as TFX's Evaluator writes it (Pusher reads `blessed`)."""
-    artifact.set_int_custom_property(_BLESSED, int(blessed))
-    artifact.set_string_custom_property(_CURRENT_MODEL, model.uri)
-    artifact.set_int_custom_property(_CURRENT_MODEL_ID, model.id)
+    artifact.set_int_custom_property(
+        constants.ARTIFACT_PROPERTY_BLESSED_KEY,
+        constants.BLESSED_VALUE if blessed else constants.NOT_BLESSED_VALUE)
+    artifact.set_string_custom_property(
+        constants.ARTIFACT_PROPERTY_CURRENT_MODEL_URI_KEY, model.uri)
+    artifact.set_int_custom_property(
+        constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY, model.id)
     if baseline is not None:
-        artifact.set_string_custom_property(_BASELINE_MODEL, baseline.uri)
-        artifact.set_int_custom_property(_BASELINE_MODEL_ID, baseline.id)
+        artifact.set_string_custom_property(
+            constants.ARTIFACT_PROPERTY_BASELINE_MODEL_URI_KEY, baseline.uri)
+        artifact.set_int_custom_property(
+            constants.ARTIFACT_PROPERTY_BASELINE_MODEL_ID_KEY, baseline.id)
     io_utils.write_string_file(os.path.join(
-        artifact.uri, "BLESSED" if blessed else "NOT_BLESSED"), "")
+        artifact.uri, constants.BLESSED_FILE_NAME if blessed
+        else constants.NOT_BLESSED_FILE_NAME), "")
 
 
 def summary_text(result: Dict) -> str:
@@ -209,4 +211,5 @@ def _optional_single(artifacts: Optional[List[types.Artifact]]
 def _is_blessed(artifact: Optional[types.Artifact]) -> Optional[bool]:
     if artifact is None:
         return None
-    return artifact.get_int_custom_property(_BLESSED) == 1
+    return (artifact.get_int_custom_property(
+        constants.ARTIFACT_PROPERTY_BLESSED_KEY) == constants.BLESSED_VALUE)

@@ -1,0 +1,1 @@
+"""AtomicPusher: TFX's Pusher, publishing a version only once it is whole."""
