@@ -16,6 +16,16 @@ ranking objective its defaults. With several objectives the runs alternate
 wall times, `ratio_ranking_over_rating_wall_ml100k`, is measured within one
 invocation. Arguments after `--` go to every local_runner.py call.
 
+`--shared-root DIR` runs every objective in that one output root instead of
+a fresh one each: a later objective takes CsvExampleGen, StatisticsGen and
+the data checks from the earlier one's cache (Transform and what follows
+differ per objective and run). Its entry says so (`shared_root`), and those
+components show 0 s: their cost is the earlier objective's. It is how the
+ML-20m size is measured in one session (with `-- --stop-after Trainer`).
+
+Each finished run updates --out at once (a long invocation that is cut
+short keeps what it measured).
+
 `--markdown` prints the table of --out that docs/benchmarks.md shows, and
 runs nothing.
 
@@ -27,13 +37,14 @@ ndcg@10 and precision@10 of the model, of popularity and, for ranking, of
 EASE alone on the same pool; the number of ratings and of evaluated users.
 """
 import argparse
+import contextlib
 import os
 import platform
 import statistics
 import sys
 import tempfile
 import time
-from typing import Dict, List
+from typing import Dict, Iterator, List, Optional
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
@@ -57,10 +68,11 @@ OBJECTIVE_ARGS = {
 RATIO_KEY = "ratio_ranking_over_rating_wall_ml100k"
 
 
-def run_once(data_dir: str, objective: str, extra_args: List[str]) -> Dict:
-    """One fresh pipeline run: wall, peak memory, component seconds and the
-    TopKEvaluator's figures."""
-    with tempfile.TemporaryDirectory(prefix="scale-") as output_root:
+def run_once(data_dir: str, objective: str, extra_args: List[str],
+             shared_root: Optional[str] = None) -> Dict:
+    """One pipeline run (in a fresh output root, or shared_root): wall,
+    peak memory, component seconds and the TopKEvaluator's figures."""
+    with output_root_for(shared_root) as output_root:
         command = [sys.executable, os.path.join(REPO, "local_runner.py"),
                    "--data-dir", data_dir, "--output-root", output_root,
                    "--split", configs.USER_STRATIFIED_SPLIT,
@@ -74,6 +86,17 @@ def run_once(data_dir: str, objective: str, extra_args: List[str]) -> Dict:
         return {**run_figures(store, wall, peak_kib),
                 **model_sizes(store),
                 **(topk_figures(read_evaluation(topk)) if topk else {})}
+
+
+@contextlib.contextmanager
+def output_root_for(shared_root: Optional[str]) -> Iterator[str]:
+    """shared_root (kept), or a temporary folder removed afterwards."""
+    if shared_root:
+        os.makedirs(shared_root, exist_ok=True)
+        yield shared_root
+        return
+    with tempfile.TemporaryDirectory(prefix="scale-") as output_root:
+        yield output_root
 
 
 def model_sizes(store) -> Dict:
@@ -124,7 +147,7 @@ def count_ratings(data_dir: str) -> int:
 
 
 def summarize(size: str, objective: str, runs: List[Dict], ratings: int,
-              command: str) -> Dict:
+              command: str, shared_root: bool = False) -> Dict:
     """One scale.json entry: medians over the runs."""
     components = runs[0]["component_seconds"]
     per_component = {name: statistics.median(
@@ -139,6 +162,7 @@ def summarize(size: str, objective: str, runs: List[Dict], ratings: int,
         "size": size, "objective": objective, "runs": len(runs),
         "command": command, "date": time.strftime("%Y-%m-%d"),
         "ratings": ratings,
+        **({"shared_root": True} if shared_root else {}),
         "eval_users": runs[0].get("eval_users"),
         **sizes,
         "wall_seconds": statistics.median(r["wall_seconds"] for r in runs),
@@ -191,7 +215,10 @@ def markdown_table(report: Dict) -> str:
         ease = (f"{cell(entry, 'ease_ndcg@10')} / "
                 f"{cell(entry, 'ease_precision@10')}"
                 if "ease_ndcg@10" in entry else "")
-        row = [entry["size"], entry["objective"], str(entry["runs"]),
+        # † upstream components from an earlier objective's cache.
+        objective = entry["objective"] + (" †" if entry.get("shared_root")
+                                          else "")
+        row = [entry["size"], objective, str(entry["runs"]),
                f"{entry['wall_seconds']:.0f}", f"{entry['peak_rss_mb']:,.0f}",
                *(f"{per_million[name]:.0f}" if name in per_million else "–"
                  for name in TABLE_COMPONENTS),
@@ -225,6 +252,9 @@ def main() -> None:
     parser.add_argument("--out", default=os.path.join(RESULTS, "scale.json"),
                         help="the JSON to update (default "
                              "benchmarks/results/scale.json)")
+    parser.add_argument("--shared-root",
+                        help="one output root for every run: later "
+                             "objectives reuse the upstream components")
     parser.add_argument("extra", nargs="*",
                         help="arguments for local_runner.py (after --)")
     args = parser.parse_args()
@@ -236,20 +266,27 @@ def main() -> None:
                      "--markdown)")
     data_dir = os.path.abspath(args.data_dir)
     ratings = count_ratings(data_dir)
+    command = " ".join(["benchmarks/scale_benchmark.py", *sys.argv[1:]])
     results = {objective: [] for objective in args.objectives}
     for index in range(args.runs):
         for objective in args.objectives:
             print(f"{args.size} {objective}: run {index + 1}/{args.runs} ...",
                   flush=True)
             results[objective].append(run_once(data_dir, objective,
-                                                args.extra))
+                                                args.extra, args.shared_root))
             print({key: value for key, value in results[objective][-1].items()
                    if key != "component_seconds"}, flush=True)
-    command = " ".join(["benchmarks/scale_benchmark.py", *sys.argv[1:]])
-    entries = [summarize(args.size, objective, runs, ratings, command)
-               for objective, runs in results.items()]
+            write(args, results, ratings, command)
+
+
+def write(args: argparse.Namespace, results: Dict[str, List[Dict]],
+          ratings: int, command: str) -> None:
+    """--out with the entries of every objective run so far."""
+    entries = [summarize(args.size, objective, runs, ratings, command,
+                         bool(args.shared_root))
+               for objective, runs in results.items() if runs]
     ratio = None
-    if args.size == "ml-100k" and len(results) == 2:
+    if args.size == "ml-100k" and len(entries) == 2:
         walls = {e["objective"]: e["wall_seconds"] for e in entries}
         ratio = round(walls[features.RANKING_OBJECTIVE]
                       / walls[features.RATING_OBJECTIVE], 2)

@@ -292,3 +292,15 @@ def test_scale_entry_of_a_run_stopped_after_the_trainer():
     assert entry["saved_model_variables_bytes"] == 3_000_000_000
     [row] = scale_benchmark.markdown_table({"runs": [entry]}).splitlines()[2:]
     assert row.endswith("| 2.0 / 3000.0 |")
+
+
+def test_scale_entry_from_a_shared_root_is_marked_in_json_and_table():
+    from benchmarks import scale_benchmark
+    shared = scale_benchmark.summarize("ml-20m", "ranking", [_scale_run(
+        5.0, 0.4, 1.0)], 20_000_000, "cmd", shared_root=True)
+    alone = scale_benchmark.summarize("ml-20m", "rating", [_scale_run(
+        5.0, 0.4, 1.0)], 20_000_000, "cmd")
+    assert shared["shared_root"] is True and "shared_root" not in alone
+    table = scale_benchmark.markdown_table({"runs": [alone, shared]})
+    assert "| ml-20m | rating | 1 |" in table
+    assert "| ml-20m | ranking † | 1 |" in table
