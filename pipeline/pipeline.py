@@ -160,7 +160,8 @@ def create_pipeline(
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         train_args=trainer_pb2.TrainArgs(splits=[configs.TRAIN_SPLIT]),
-        eval_args=trainer_pb2.EvalArgs(splits=[configs.EVAL_SPLIT]),
+        eval_args=trainer_pb2.EvalArgs(splits=[configs.EVAL_SPLIT],
+                                       num_steps=configs.TRAINER_EVAL_STEPS),
         custom_config={
             CUSTOM_CONFIG_KEY: hparams.to_dict(),
             CODE_FINGERPRINT_KEY: _fingerprint(_module_of(configs.RUN_FN)),

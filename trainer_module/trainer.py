@@ -87,8 +87,10 @@ def run_fn(fn_args: FnArgs) -> None:
     write_training_stats(fn_args.model_run_dir, steps, hparams.batch_size,
                          time.time() - started)
     # One evaluation at the end: it writes the eval summaries TensorBoard
-    # shows beside the training loss.
-    metrics = estimator.evaluate(eval_input_fn, name="eval")
+    # shows beside the training loss (at most fn_args.eval_steps batches:
+    # pipeline/configs.py TRAINER_EVAL_STEPS).
+    metrics = estimator.evaluate(eval_input_fn, steps=fn_args.eval_steps,
+                                 name="eval")
     logging.info("Eval on the eval split: %s", metrics)
     export_serving_model(estimator, tf_transform_output,
                          fn_args.serving_model_dir, hparams.objective)
