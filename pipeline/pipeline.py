@@ -31,15 +31,13 @@ from components.atomic_pusher.executor import (OBJECTIVE_KEY as
 from components.negative_sampler.component import NegativeSampler
 from components.stratified_example_gen.component import (
     StratifiedCsvExampleGen)
-from components.standard import with_fingerprint
+# The key of the user-code hash (see fingerprint.py), one for every component.
+from components.standard import CODE_FINGERPRINT_KEY, with_fingerprint
 from components.topk_evaluator.component import TopKEvaluator
 from pipeline import configs, fingerprint
 from trainer_module import features
 from trainer_module.hparams import CUSTOM_CONFIG_KEY, HParams
 from trainer_module.preprocessing import OBJECTIVE_KEY
-
-# Execution-property key of the user-code hash (see fingerprint.py).
-CODE_FINGERPRINT_KEY = "code_fingerprint"
 
 
 def create_pipeline(
