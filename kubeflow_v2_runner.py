@@ -13,12 +13,55 @@ the baseline resolver cannot filter by producer: see docs/kubeflow-vertex.md.
 import argparse
 import os
 import sys
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
-from pipeline import configs, options  # imports no TensorFlow
+from pipeline import configs, options, vertex_training  # no TensorFlow
+
+_MACHINE = vertex_training.DEFAULT_MACHINE_TYPE
+VERTEX_TRAINING_HELP = f"""
+Vertex AI training (off by default): the Trainer submits a Vertex AI custom
+job whose replicas (chief, workers, parameter servers) run --image:
+  --vertex-training-project P --vertex-training-region R   turn it on
+  --vertex-machine-type T  every replica's machine (default {_MACHINE})
+  --vertex-worker-count N  workers beside the chief (default 0: chief alone)
+  --vertex-ps-count M      parameter servers (default 1 with workers)
+"""
 
 
-def compile_v2(args: argparse.Namespace) -> str:
+def vertex_training_parser() -> argparse.ArgumentParser:
+    """The Vertex AI training flags, parsed before the shared ones."""
+    parser = options.Parser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--vertex-training-project", default=None)
+    parser.add_argument("--vertex-training-region", default=None)
+    parser.add_argument("--vertex-machine-type",
+                        default=vertex_training.DEFAULT_MACHINE_TYPE)
+    parser.add_argument("--vertex-worker-count", type=options.ranged(int, 0),
+                        default=0)
+    parser.add_argument("--vertex-ps-count", type=options.ranged(int, 0),
+                        default=None)
+    return parser
+
+
+def vertex_spec_from_flags(parser: argparse.ArgumentParser,
+                           flags: argparse.Namespace, image: str
+                           ) -> Optional[Dict[str, Any]]:
+    """The Trainer's Vertex spec; None when no --vertex-* flag is given."""
+    if all(value == parser.get_default(name)
+           for name, value in vars(flags).items()):
+        return None
+    ps_count = (flags.vertex_ps_count if flags.vertex_ps_count is not None
+                else int(flags.vertex_worker_count > 0))
+    try:
+        return vertex_training.trainer_vertex_spec(
+            flags.vertex_training_project, flags.vertex_training_region,
+            image, flags.vertex_machine_type, flags.vertex_worker_count,
+            ps_count)
+    except ValueError as error:
+        parser.error(f"Vertex AI training: {error}")
+
+
+def compile_v2(args: argparse.Namespace,
+               trainer_vertex_spec: Optional[Dict[str, Any]] = None) -> str:
     """Writes the PipelineJob JSON; returns its path."""
     from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
     output_dir, filename = options.prepare_output(args, ".json")
@@ -27,17 +70,41 @@ def compile_v2(args: argparse.Namespace) -> str:
     kubeflow_v2_dag_runner.KubeflowV2DagRunner(
         config=config, output_dir=output_dir,
         output_filename=filename).run(
-            # KFP v2 runs TFX's own resolver strategies only.
-            options.create_kubeflow_pipeline(
-                args, baseline=configs.LATEST_BLESSED_BASELINE))
+            create_v2_pipeline(args, trainer_vertex_spec))
     return os.path.join(output_dir, filename)
 
 
+def create_v2_pipeline(args: argparse.Namespace,
+                       trainer_vertex_spec: Optional[Dict[str, Any]]):
+    """The Kubeflow pipeline; with trainer_vertex_spec, its Trainer runs
+    on Vertex AI training (options.create_kubeflow_pipeline's call with
+    that one argument more)."""
+    # KFP v2 runs TFX's own resolver strategies only.
+    baseline = configs.LATEST_BLESSED_BASELINE
+    if trainer_vertex_spec is None:
+        return options.create_kubeflow_pipeline(args, baseline=baseline)
+    from pipeline.pipeline import create_pipeline
+    return create_pipeline(
+        baseline=baseline,
+        pipeline_name=args.pipeline_name,
+        **options.pipeline_settings(args),
+        beam_pipeline_args=args.beam_pipeline_args,
+        metadata_connection_config=None,
+        enable_cache=not args.no_cache,
+        **options.pipeline_paths(args),
+        trainer_vertex_spec=trainer_vertex_spec)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    args = options.parse_cluster_args(argv, __doc__,
+    vertex_parser = vertex_training_parser()
+    vertex_flags, rest = vertex_parser.parse_known_args(argv)
+    args = options.parse_cluster_args(rest, __doc__ + VERTEX_TRAINING_HELP,
                                       "<pipeline-name>.json")
-    path = compile_v2(args)
-    print(f"wrote {path} (KFP v2 / Vertex AI PipelineJob, image {args.image})")
+    vertex_spec = vertex_spec_from_flags(vertex_parser, vertex_flags,
+                                         args.image)
+    path = compile_v2(args, vertex_spec)
+    print(f"wrote {path} (KFP v2 / Vertex AI PipelineJob, image {args.image}"
+          + (", Trainer on Vertex AI training" if vertex_spec else "") + ")")
     return 0
 
 

@@ -2,18 +2,25 @@
 
     python local_runner.py --data-dir data/ml-100k --output-root outputs
 
+With `--beam-preset portable --job-endpoint HOST:PORT`, the Beam components
+run as jobs of a Beam job service instead (Beam's portable runner protocol,
+as on Flink or Spark), with the project's wheel staged for the workers
+(docs/kubeflow-vertex.md).
+
 Owns only paths and runner configuration; the pipeline itself is
 pipeline.pipeline.create_pipeline, the same for every runner. Progress goes
 to stdout, full logs to <output-root>/logs/<pipeline>-<time>.log.
 
 Exit codes (docs/data.md): 0 done; 1 a component failed; 2 bad data (the
-data check), a bad flag or flags that cannot go together; 3 another run
-holds the pipeline root; 4 no space left on device.
+data check), a bad flag, flags that cannot go together or a Beam job
+endpoint nothing listens on; 3 another run holds the pipeline root; 4 no
+space left on device.
 """
 import argparse
 import errno
 import os
 import re
+import socket
 import sys
 import time
 from typing import Iterator, List, Optional
@@ -31,6 +38,9 @@ EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2  # argparse's own code for a bad flag
 EXIT_BUSY = 3
 EXIT_DISK_FULL = 4
+LOCAL_PRESETS = ("local", "portable")
+# How long a Beam job service may take to accept a connection.
+ENDPOINT_CHECK_SECONDS = 5.0
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -45,6 +55,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         default=1,
                         help="1: Beam in-memory in this process; N > 1: "
                              "DirectRunner multi-processing with N workers")
+    beam = parser.add_argument_group("Beam")
+    beam.add_argument("--beam-preset", choices=LOCAL_PRESETS,
+                      default="local",
+                      help="local: the DirectRunner (--beam-workers); "
+                           "portable: Beam's portable runner protocol, "
+                           "jobs sent to --job-endpoint, the project's "
+                           "wheel staged to the workers")
+    options.add_portable_flags(beam)
     parser.add_argument("--skip-data-check", action="store_true",
                         help="skip the CSV check before the run; the "
                              "pipeline's ExampleValidator still stops bad data")
@@ -55,7 +73,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                              "push nothing; one of "
                              + ", ".join(configs.COMPONENT_IDS))
     options.add_pipeline_flags(parser)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.beam_preset == "portable":
+        if not args.job_endpoint:
+            parser.error("--beam-preset portable needs --job-endpoint "
+                         "HOST:PORT")
+        try:  # the flags only; the wheel is built when the run starts
+            options.portable_beam_args(args)
+        except ValueError as error:
+            parser.error(f"--beam-preset portable: {error}")
+    return args
 
 
 def check_data(data_dir: str) -> bool:
@@ -82,6 +109,9 @@ def run(args: argparse.Namespace) -> int:
         hparams = options.hparams_from_args(args)
     except ValueError as error:  # e.g. --recipe fast with --objective ranking
         print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.beam_preset == "portable" and not job_service_answers(
+            args.job_endpoint):
         return EXIT_BAD_INPUT
     if not args.skip_data_check and not check_data(args.data_dir):
         return EXIT_BAD_INPUT
@@ -110,7 +140,14 @@ def run_pipeline(args: argparse.Namespace, hparams: HParams,
     from runtime import metadata_report, progress
 
     try:
-        tfx_pipeline = build_pipeline(args, hparams, paths)
+        beam_pipeline_args = local_beam_args(args)
+    except RuntimeError as error:  # the project's wheel was not built
+        print(f"error: --beam-preset {args.beam_preset}: {error}",
+              file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        tfx_pipeline = build_pipeline(args, hparams, paths,
+                                      beam_pipeline_args)
     except ValueError as error:  # --stop-after a component it lacks
         print(f"error: --stop-after {args.stop_after}: {error}",
               file=sys.stderr)
@@ -143,7 +180,7 @@ def run_pipeline(args: argparse.Namespace, hparams: HParams,
 
 
 def build_pipeline(args: argparse.Namespace, hparams: HParams,
-                   paths: configs.LocalPaths):
+                   paths: configs.LocalPaths, beam_pipeline_args: List[str]):
     """create_pipeline with this machine's paths, Beam and SQLite store."""
     from tfx.orchestration import metadata
     from pipeline.pipeline import create_pipeline
@@ -153,11 +190,41 @@ def build_pipeline(args: argparse.Namespace, hparams: HParams,
         data_root=os.path.abspath(args.data_dir),
         serving_model_dir=paths.serving_model_dir,
         **options.pipeline_settings(args, hparams),
-        beam_pipeline_args=beam_args.local(args.beam_workers),
+        beam_pipeline_args=beam_pipeline_args,
         metadata_connection_config=(
             metadata.sqlite_metadata_connection_config(
                 paths.metadata_path)),
         enable_cache=not args.no_cache, stop_after=args.stop_after)
+
+
+def local_beam_args(args: argparse.Namespace) -> List[str]:
+    """The DirectRunner's arguments, or the portable runner's with the
+    project's wheel (built once per content under <output-root>/wheels)."""
+    if args.beam_preset != "portable":
+        return beam_args.local(args.beam_workers)
+    from runtime.project_wheel import project_wheel
+    wheel = project_wheel(os.path.join(os.path.abspath(args.output_root),
+                                       "wheels"))
+    return options.portable_beam_args(args, extra_packages=[wheel])
+
+
+def job_service_answers(endpoint: str) -> bool:
+    """Whether anything accepts connections at the Beam job endpoint
+    (host:port); else says so. The runner itself would wait up to
+    --job-server-timeout (a day) per component."""
+    host, _, port = endpoint.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)),
+                                      timeout=ENDPOINT_CHECK_SECONDS):
+            return True
+    except (OSError, ValueError) as error:
+        reason = error.strerror if isinstance(error, OSError) else None
+        print(f"error: --job-endpoint {endpoint}: no Beam job service "
+              f"answers there ({reason or error}); start one first, e.g. "
+              f"python -m apache_beam.runners.portability."
+              f"local_job_service_main --port {port or 8099}",
+              file=sys.stderr)
+        return False
 
 
 def print_partial_summary(store, stopped_after: str) -> None:

@@ -8,24 +8,50 @@ machine that compiles the pipeline.
 
 Whatever the runner, the Beam workers import this package (Transform's
 preprocessing_fn, the TFMA extractors, the TopKEvaluator's DoFns): on a
-distributed runner they must run the pipeline image, which has it installed.
+distributed runner they must run the pipeline image, which has it installed,
+or get it staged (portable(extra_packages=[the project's wheel])).
+
+TFX builds an sdist of itself (tfx_ephemeral) and stages it for every Beam
+component whose arguments are non-empty and name none of extra_packages,
+setup_file, requirements_file or sdk_container_image: 1-5 s per component,
+for workers that have TFX already. local() passes no argument or names an
+image the DirectRunner ignores; the portable presets stage the project's
+wheel or name the image; dataflow() names the image; direct() (each
+Kubeflow pod) still lets TFX build it.
 """
 from typing import List, Optional, Sequence
 
 # Names the runners' --beam-preset flag accepts.
-PRESETS = ("local", "direct", "dataflow", "flink", "spark")
+PRESETS = ("local", "direct", "dataflow", "flink", "spark", "portable")
+# Beam's portable runner protocol (a job service and SDK workers): the same
+# arguments for a Flink or Spark job server and for Python's own.
+PORTABLE_PRESETS = ("flink", "spark", "portable")
 ENVIRONMENT_TYPES = ("EXTERNAL", "DOCKER")
 # A Beam worker pool sidecar (`/opt/apache/beam/boot --worker_pool`) listens
 # here, next to the Flink task manager or Spark worker.
 DEFAULT_WORKER_POOL = "localhost:50000"
+# The client reads the job's state as a gRPC stream whose deadline is
+# --job_server_timeout (Beam's default 60 s): any longer component lost it
+# with DEADLINE_EXCEEDED "Stream removed" while the job went on. It also
+# bounds the wait for the job service to answer, so not unlimited: a day.
+JOB_SERVER_TIMEOUT = 24 * 60 * 60
+# The DirectRunner stages nothing (its workers are this interpreter's
+# subprocesses; FnApiRunner builds their environment without artifacts), so
+# naming an image changes nothing but TFX's check: no tfx_ephemeral sdist.
+_DIRECT_RUNNER_IMAGE = "--sdk_container_image=unused-by-the-direct-runner"
 
 
 def local(workers: int = 1) -> List[str]:
     """DirectRunner on this machine: in-memory in the calling process for one
-    worker (quick start, readable tracebacks), else N worker processes."""
+    worker (quick start, readable tracebacks), else N worker processes.
+
+    One worker takes no argument at all: Beam's defaults are the
+    DirectRunner, in memory, one worker, and an empty list makes TFX skip its
+    tfx_ephemeral sdist.
+    """
     if workers <= 1:
-        return ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
-    return direct(workers)
+        return []
+    return direct(workers) + [_DIRECT_RUNNER_IMAGE]
 
 
 def direct(workers: int = 0) -> List[str]:
@@ -68,49 +94,71 @@ def dataflow(project: str, region: str, temp_location: str, image: str,
     return args
 
 
-def flink(job_endpoint: str, environment_type: str = "EXTERNAL",
-          environment_config: Optional[str] = None,
-          image: Optional[str] = None) -> List[str]:
-    """Apache Flink through Beam's portable runner and a Flink job server.
+def portable(job_endpoint: str, environment_type: str = "EXTERNAL",
+             environment_config: Optional[str] = None,
+             image: Optional[str] = None,
+             extra_packages: Sequence[str] = (),
+             job_server_timeout: int = JOB_SERVER_TIMEOUT) -> List[str]:
+    """Beam's portable runner protocol, which Flink, Spark and Dataflow
+    Runner v2 use: a job service on job_endpoint (host:port) runs the job
+    on SDK workers. (Dataflow takes its jobs through its own API: the
+    dataflow preset; its Runner v2 workers boot the same way.)
 
-    The job server (beam_flink<version>_job_server, e.g. as a service next to
-    the Flink cluster) listens on job_endpoint (host:8099). The pods then need
-    no Java. Workers: EXTERNAL (default) talks to a worker pool sidecar of
-    each task manager that runs the pipeline image; DOCKER makes the task
-    managers start the pipeline image themselves (needs Docker there).
-    Either way the workers must reach the pipeline root (e.g. gs://).
+    Workers: EXTERNAL (default) asks a worker pool at environment_config
+    (default localhost:50000) for them; DOCKER makes the runner start
+    `image` itself. extra_packages (e.g. the project's wheel) are staged to
+    the workers, which need a boot program that installs them (Beam's
+    container boot; with Python's worker pool, runtime/beam_worker_boot.py).
+    Without them the workers must run `image`, which has this package and
+    TFX: naming it as the SDK image stops TFX staging an sdist of itself.
     """
-    return _portable(job_endpoint, environment_type, environment_config,
-                     image)
-
-
-def spark(job_endpoint: str, environment_type: str = "EXTERNAL",
-          environment_config: Optional[str] = None,
-          image: Optional[str] = None) -> List[str]:
-    """Apache Spark through Beam's portable runner and a Spark job server
-    (beam_spark3_job_server) on job_endpoint; workers as for flink()."""
-    return _portable(job_endpoint, environment_type, environment_config,
-                     image)
-
-
-def _portable(job_endpoint: str, environment_type: str,
-              environment_config: Optional[str],
-              image: Optional[str]) -> List[str]:
-    """PortableRunner arguments shared by Flink and Spark."""
     _require(job_endpoint=job_endpoint)
     environment_type = environment_type.upper()
     if environment_type not in ENVIRONMENT_TYPES:
         raise ValueError(f"environment_type must be one of "
                          f"{ENVIRONMENT_TYPES}, got {environment_type!r}")
+    if job_server_timeout < 1:
+        raise ValueError(f"job_server_timeout must be >= 1 s, got "
+                         f"{job_server_timeout}")
     if environment_config is None:
-        # DOCKER starts the pipeline image, so workers import this package.
         environment_config = (image if environment_type == "DOCKER"
                               else DEFAULT_WORKER_POOL)
     if not environment_config:
         raise ValueError("DOCKER workers need the pipeline image")
-    return ["--runner=PortableRunner", f"--job_endpoint={job_endpoint}",
+    args = ["--runner=PortableRunner", f"--job_endpoint={job_endpoint}",
             f"--environment_type={environment_type}",
-            f"--environment_config={environment_config}"]
+            f"--environment_config={environment_config}",
+            f"--job_server_timeout={job_server_timeout}"]
+    args.extend(f"--extra_package={path}" for path in extra_packages)
+    if image and not extra_packages:
+        args.append(f"--sdk_container_image={image}")
+    return args
+
+
+def flink(job_endpoint: str, environment_type: str = "EXTERNAL",
+          environment_config: Optional[str] = None,
+          image: Optional[str] = None,
+          extra_packages: Sequence[str] = (),
+          job_server_timeout: int = JOB_SERVER_TIMEOUT) -> List[str]:
+    """portable() against a Flink job server (beam_flink<version>_job_server,
+    e.g. a service next to the Flink cluster, on host:8099); the pods then
+    need no Java. EXTERNAL workers: a worker pool sidecar of each task
+    manager running the pipeline image; DOCKER: the task managers start the
+    image (Docker there). Either way the workers must reach the pipeline
+    root (e.g. gs://)."""
+    return portable(job_endpoint, environment_type, environment_config,
+                    image, extra_packages, job_server_timeout)
+
+
+def spark(job_endpoint: str, environment_type: str = "EXTERNAL",
+          environment_config: Optional[str] = None,
+          image: Optional[str] = None,
+          extra_packages: Sequence[str] = (),
+          job_server_timeout: int = JOB_SERVER_TIMEOUT) -> List[str]:
+    """portable() against a Spark job server (beam_spark3_job_server);
+    workers as for flink()."""
+    return portable(job_endpoint, environment_type, environment_config,
+                    image, extra_packages, job_server_timeout)
 
 
 def _require(**values: Optional[str]) -> None:

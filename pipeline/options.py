@@ -116,6 +116,9 @@ _HPARAM_FLAGS = {
     "item_embedding_dim": (_POSITIVE_INT, "item embedding size (seed: 4)"),
     "ease_l2": (_POSITIVE, "L2 strength of the ranking model's EASE score "
                            "(300)"),
+    "ease_blend_weight": (_NON_NEGATIVE, "ranking: the served score is the "
+                                         "logit plus this times the EASE "
+                                         "score (8; 0: the logit alone)"),
     "dropout": (ranged(float, 0, 1, high_open=True),
                 "DNN dropout rate (seed: 0.3)"),
     "random_seed": (_COUNT, "graph-level random seed (123)"),
@@ -195,7 +198,8 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                        help="turn off the DNN's batch normalization")
     model.add_argument("--no-item-ease-feature", action="store_true",
                        help="ranking: leave out the movie's EASE score "
-                            "(its table is 4 bytes per movie pair)")
+                            "(its table is 4 bytes per movie pair) and so "
+                            "its blend into the served score")
     for name, (kind, text) in _HPARAM_FLAGS.items():
         model.add_argument("--" + name.replace("_", "-"), type=kind,
                            default=None, help=text)
@@ -214,6 +218,8 @@ def hparams_from_args(args: argparse.Namespace) -> HParams:
         values["batch_norm"] = False
     if args.no_item_ease_feature:
         values["item_ease_feature"] = False
+        # No EASE score to blend, unless the flag asks for it (an error).
+        values.setdefault("ease_blend_weight", 0.0)
     try:
         return hparams_lib.recipe(args.recipe, values)
     except ValueError as error:  # flags that cannot go together
@@ -265,10 +271,12 @@ Beam presets (pipeline/beam_args.py):
   direct    DirectRunner, multi-processing inside each pod (default)
   local     DirectRunner in-memory, one process (tiny data only)
   dataflow  Dataflow, workers run --image (--project --region --temp-location)
-  flink     PortableRunner on a Flink job server (--job-endpoint)
-  spark     PortableRunner on a Spark job server (--job-endpoint)
-Flink and Spark workers: EXTERNAL (default) uses a Beam worker pool sidecar
-running --image on each task manager / worker; DOCKER has them start --image.
+  portable  Beam's portable runner protocol, which Flink, Spark and Dataflow
+            Runner v2 use: a Beam job service at --job-endpoint
+  flink     portable, against a Flink job server (--job-endpoint)
+  spark     portable, against a Spark job server (--job-endpoint)
+Portable workers: EXTERNAL (default) uses a Beam worker pool running --image
+(e.g. a sidecar of each task manager / worker); DOCKER has them start --image.
 """
 
 
@@ -305,14 +313,7 @@ def build_cluster_parser(description: str,
     beam.add_argument("--project", help="dataflow: GCP project")
     beam.add_argument("--region", help="dataflow: GCP region")
     beam.add_argument("--temp-location", help="dataflow: gs:// temp folder")
-    beam.add_argument("--job-endpoint",
-                      help="flink/spark: the Beam job server, host:port")
-    beam.add_argument("--environment-type", default="EXTERNAL",
-                      choices=beam_args.ENVIRONMENT_TYPES,
-                      help="flink/spark: how workers run the SDK harness")
-    beam.add_argument("--environment-config", default=None,
-                      help="flink/spark: worker pool address (EXTERNAL) or "
-                           "image (DOCKER; default --image)")
+    add_portable_flags(beam)
     beam.add_argument("--beam-arg", action="append", default=[],
                       metavar="ARG", help="extra raw Beam argument, "
                       "repeatable: --beam-arg=--max_num_workers=8")
@@ -356,10 +357,54 @@ def beam_pipeline_args(args: argparse.Namespace) -> List[str]:
                                     args.temp_location, args.image,
                                     max_workers=args.beam_workers or None)
     else:
-        portable = beam_args.flink if preset == "flink" else beam_args.spark
-        chosen = portable(args.job_endpoint, args.environment_type,
-                          args.environment_config, args.image)
+        unreachable = [path for path in args.extra_package
+                       if not _is_pod_visible(path)]
+        if unreachable:
+            raise ValueError(f"--extra-package must be a URL (gs://...) or "
+                             f"an absolute path the pods mount, got "
+                             f"{unreachable[0]!r}")
+        chosen = portable_beam_args(args, image=args.image)
     return chosen + list(args.beam_arg)
+
+
+def add_portable_flags(group: "argparse._ArgumentGroup") -> None:
+    """The flags of Beam's portable runner (presets portable, flink, spark),
+    for the cluster runners and local_runner.py alike."""
+    group.add_argument("--job-endpoint",
+                       help="portable/flink/spark: the Beam job service, "
+                            "host:port")
+    group.add_argument("--environment-type", default="EXTERNAL",
+                       choices=beam_args.ENVIRONMENT_TYPES,
+                       help="portable/flink/spark: how workers run the SDK "
+                            "harness (EXTERNAL: ask a worker pool)")
+    group.add_argument("--environment-config", default=None,
+                       help="portable/flink/spark: worker pool address "
+                            "(EXTERNAL; default "
+                            f"{beam_args.DEFAULT_WORKER_POOL}) or image "
+                            "(DOCKER; default --image)")
+    group.add_argument("--extra-package", action="append", default=[],
+                       metavar="PATH",
+                       help="portable/flink/spark: a package (.whl, .tar.gz) "
+                            "to stage to the workers, repeatable; they "
+                            "install it with runtime/beam_worker_boot.py or "
+                            "Beam's container boot")
+    group.add_argument("--job-server-timeout", type=_POSITIVE_INT,
+                       default=beam_args.JOB_SERVER_TIMEOUT, metavar="SECONDS",
+                       help="portable/flink/spark: the longest a Beam job "
+                            "may run and the wait for the job service "
+                            f"({beam_args.JOB_SERVER_TIMEOUT}; Beam's 60 s "
+                            "default cuts any longer job's state stream)")
+
+
+def portable_beam_args(args: argparse.Namespace, image: Optional[str] = None,
+                       extra_packages: Optional[List[str]] = None
+                       ) -> List[str]:
+    """beam_args.portable from add_portable_flags' flags; extra_packages
+    are staged before the --extra-package ones."""
+    return beam_args.portable(
+        args.job_endpoint, args.environment_type, args.environment_config,
+        image, [*(extra_packages or []), *args.extra_package],
+        args.job_server_timeout)
 
 
 def pipeline_paths(args: argparse.Namespace) -> Dict[str, str]:

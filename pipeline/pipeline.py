@@ -4,7 +4,7 @@ It only wires components: every path, Beam argument and hyper-parameter comes
 in as an argument, and names and defaults live in configs.py.
 """
 import os
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
@@ -64,6 +64,7 @@ def create_pipeline(
         enable_cache: bool = True,
         stop_after: Optional[str] = None,
         baseline: str = configs.LATEST_PUSHED_BASELINE,
+        trainer_vertex_spec: Optional[Dict[str, Any]] = None,
 ) -> Pipeline:
     """CsvExampleGen -> validation -> Transform -> Trainer -> Evaluators -> Pusher.
 
@@ -96,6 +97,10 @@ def create_pipeline(
         BASELINES): the model served last for this objective, or, where
         the orchestrator runs TFX's resolver strategies only (Kubeflow
         v2), the latest model the TopKEvaluator blessed.
+      trainer_vertex_spec: the Trainer runs as a Vertex AI training job
+        with these custom_config entries (vertex_training.
+        trainer_vertex_spec: project, region, worker pools); None: in the
+        pipeline's own pod or process.
     """
     ranking = hparams.objective == features.RANKING_OBJECTIVE
     example_gen = example_gen_for(split, data_root, split_seed).with_id(
@@ -152,7 +157,8 @@ def create_pipeline(
     # Bad data stops the run here, before any vocabulary is computed.
     transform.add_upstream_node(anomalies_gate)
 
-    trainer = Trainer(
+    trainer = trainer_component(
+        trainer_vertex_spec,
         run_fn=configs.RUN_FN,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
@@ -223,6 +229,21 @@ def create_pipeline(
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args or [])
+
+
+def trainer_component(vertex_spec: Optional[Dict[str, Any]],
+                      **trainer_args: Any) -> Trainer:
+    """TFX's Trainer; with vertex_spec, TFX's Google Cloud AI Platform
+    Trainer with the same arguments and vertex_spec added to its
+    custom_config: it submits a Vertex AI job whose replicas run the same
+    executor and run_fn (pipeline/vertex_training.py)."""
+    if not vertex_spec:
+        return Trainer(**trainer_args)
+    # Imported only here: the extension loads the Google Cloud clients.
+    from tfx.extensions.google_cloud_ai_platform.trainer.component import (
+        Trainer as VertexTrainer)
+    return VertexTrainer(**{**trainer_args, "custom_config": {
+        **trainer_args.get("custom_config", {}), **vertex_spec}})
 
 
 def baseline_resolver(baseline: str, objective: str,

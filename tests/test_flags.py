@@ -2,6 +2,7 @@
 cannot work stops before the run, in one line naming the flag, exit code 2
 (docs/data.md, exit codes)."""
 import os
+import socket
 import subprocess
 import sys
 
@@ -157,3 +158,48 @@ def test_bad_flag_as_a_user_sees_it():
     assert result.stderr == ("error: argument --top-k: must be an integer "
                              ">= 1, got '0' (see local_runner.py --help)\n")
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--beam-preset", "portable"],
+     "--beam-preset portable needs --job-endpoint HOST:PORT"),
+    (["--beam-preset", "portable", "--job-endpoint", "js:8099",
+      "--environment-type", "DOCKER"],
+     "--beam-preset portable: DOCKER workers need the pipeline image"),
+    (["--beam-preset", "portable", "--job-endpoint", "js:8099",
+      "--job-server-timeout", "0"],
+     "argument --job-server-timeout: must be an integer >= 1, got '0'"),
+], ids=["no endpoint", "DOCKER without image", "timeout 0"])
+def test_local_runner_refuses_an_incomplete_portable_preset(capsys, flags,
+                                                            message):
+    with pytest.raises(SystemExit) as caught:
+        local_runner.parse_args(flags)
+    assert caught.value.code == 2
+    assert capsys.readouterr().err.startswith(f"error: {message} (see ")
+
+
+def test_local_runner_stops_at_once_if_no_job_service_answers(capsys,
+                                                              tmp_path):
+    with socket.socket() as unused:  # a port nothing listens on
+        unused.bind(("localhost", 0))
+        endpoint = f"localhost:{unused.getsockname()[1]}"
+    code = local_runner.run(local_runner.parse_args(
+        ["--beam-preset", "portable", "--job-endpoint", endpoint,
+         "--output-root", str(tmp_path / "out")]))
+    assert code == 2
+    assert capsys.readouterr().err.startswith(
+        f"error: --job-endpoint {endpoint}: no Beam job service answers "
+        f"there (Connection refused); start one first")
+    assert not (tmp_path / "out").exists()  # nothing ran
+
+
+def test_kubeflow_runners_refuse_an_extra_package_the_pods_cannot_see(
+        capsys):
+    with pytest.raises(SystemExit) as caught:
+        options.parse_cluster_args(
+            [*CLUSTER, "--beam-preset", "flink", "--job-endpoint", "js:8099",
+             "--extra-package", "dist/p.whl"], "", "x")
+    assert caught.value.code == 2
+    assert capsys.readouterr().err.startswith(
+        "error: --extra-package must be a URL (gs://...) or an absolute "
+        "path the pods mount, got 'dist/p.whl' (see ")

@@ -21,6 +21,9 @@ import pytest
 import yaml
 
 from conftest import TINY_MODEL_FLAGS
+from kfp_v2_harness import (V2_ENTRYPOINT, VERTEX_ARTIFACT, executor_input,
+                            input_parameters, output_artifacts, pod_env,
+                            run_step)
 from pipeline import beam_args, options
 from runtime import metadata_report
 
@@ -45,11 +48,6 @@ TOPK_EXECUTOR = "components.topk_evaluator.executor.Executor"
 # import the project's own ExampleGen executor too.
 SPLIT_FLAGS = ["--split", "user_stratified", "--split-seed", "7"]
 STRATIFIED_EXECUTOR = "components.stratified_example_gen.executor.Executor"
-V2_ENTRYPOINT = ("tfx.orchestration.kubeflow.v2.container."
-                 "kubeflow_v2_run_executor")
-# What Vertex AI names artifacts; the entrypoint hashes names into ids.
-VERTEX_ARTIFACT = ("projects/1234/locations/europe-west4/metadataStores/"
-                   "default/artifacts/{}")
 
 
 def runner_argv(output: pathlib.Path) -> list:
@@ -226,12 +224,6 @@ def test_resolver_keeps_its_producer_filter_on_v1_but_not_on_v2(specs):
                      'metadata.blessed.number_value=1')
 
 
-def pod_env() -> dict:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    return env
-
-
 def runtime_artifact(store, artifact, artifact_type: dict) -> dict:
     """A local MLMD artifact as the KFP launcher hands it to the executor."""
     from google.protobuf import json_format
@@ -244,26 +236,6 @@ def runtime_artifact(store, artifact, artifact_type: dict) -> dict:
     runtime = json_format.MessageToDict(entrypoint_utils.to_runtime_artifact(
         tfx_artifact, {artifact.id: name}))
     return {**runtime, "type": artifact_type}
-
-
-def executor_input(spec: dict, task: str, inputs: dict,
-                   out_dir: pathlib.Path) -> dict:
-    """The ExecutorInput a KFP v2 launcher fills in for task's {{$}}."""
-    component = spec["components"][task]
-    parameters = spec["root"]["dag"]["tasks"][task]["inputs"]["parameters"]
-    outputs = {
-        key: {"artifacts": [{
-            "name": VERTEX_ARTIFACT.format(f"out-{key}"),
-            "type": definition["artifactType"], "uri": str(out_dir / key)}]}
-        for key, definition in
-        component["outputDefinitions"]["artifacts"].items()}
-    return {"inputs": {
-                "parameters": {name: value["runtimeValue"]["constantValue"]
-                               for name, value in parameters.items()},
-                "artifacts": {key: {"artifacts": [artifact]}
-                              for key, artifact in inputs.items()}},
-            "outputs": {"artifacts": outputs,
-                        "outputFile": str(out_dir / "executor_output.json")}}
 
 
 def test_topk_evaluator_runs_through_the_kfp_v2_entrypoint(
@@ -280,16 +252,12 @@ def test_topk_evaluator_runs_through_the_kfp_v2_entrypoint(
         definitions[key]["artifactType"]) for key, source in sources.items()}
     out_dir = tmp_path / "task"
     container = v2_containers(specs["v2"])["TopKEvaluator_executor"]
-    invocation = json.dumps(executor_input(specs["v2"], "TopKEvaluator",
-                                           inputs, out_dir))
-    args = [invocation if arg == "{{$}}" else arg for arg in container["args"]]
     assert container["command"] == ["python", "-m", V2_ENTRYPOINT]
-    pod_cwd = tmp_path / "pod"
-    pod_cwd.mkdir()
-    result = subprocess.run([sys.executable, *container["command"][1:], *args],
-                            cwd=pod_cwd, env=pod_env(), capture_output=True,
-                            text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-5000:]
+    invocation = executor_input(
+        input_parameters(specs["v2"], "TopKEvaluator"),
+        {key: [artifact] for key, artifact in inputs.items()},
+        output_artifacts(specs["v2"], "TopKEvaluator", out_dir), out_dir)
+    run_step(container, invocation, tmp_path / "pod", "TopKEvaluator")
 
     metrics = json.loads((out_dir / "evaluation" / "metrics.json").read_text())
     local = read_evaluation(metadata_report.latest_output(
@@ -342,20 +310,45 @@ def test_cli_refuses_what_cannot_work_in_a_cluster(capsys):
 
 
 def test_beam_presets():
-    assert beam_args.local(1) == ["--direct_running_mode=in_memory",
-                                  "--direct_num_workers=1"]
-    assert beam_args.local(4) == beam_args.direct(4)
+    # Local: Beam's defaults (DirectRunner in memory, one worker) need no
+    # argument, and with none TFX builds no tfx_ephemeral sdist; N
+    # processes name an image the DirectRunner ignores, for the same reason.
+    assert beam_args.local(1) == []
+    assert beam_args.local(4) == [
+        *beam_args.direct(4),
+        "--sdk_container_image=unused-by-the-direct-runner"]
     assert beam_args.direct() == ["--runner=DirectRunner",
                                   "--direct_running_mode=multi_processing",
                                   "--direct_num_workers=0"]
-    assert beam_args.flink("flink-jobserver:8099") == [
+    timeout = "--job_server_timeout=86400"  # a day, not Beam's 60 s
+    assert beam_args.portable("localhost:8099",
+                              extra_packages=["/w/p.whl"]) == [
+        "--runner=PortableRunner", "--job_endpoint=localhost:8099",
+        "--environment_type=EXTERNAL", "--environment_config=localhost:50000",
+        timeout, "--extra_package=/w/p.whl"]
+    # Workers running the image: TFX is told so and stages nothing.
+    assert beam_args.flink("flink-jobserver:8099", image=IMAGE) == [
         "--runner=PortableRunner", "--job_endpoint=flink-jobserver:8099",
-        "--environment_type=EXTERNAL", "--environment_config=localhost:50000"]
-    assert beam_args.spark("spark-jobserver:8099", "DOCKER", image=IMAGE) == [
+        "--environment_type=EXTERNAL", "--environment_config=localhost:50000",
+        timeout, f"--sdk_container_image={IMAGE}"]
+    assert beam_args.spark("spark-jobserver:8099", "DOCKER", image=IMAGE,
+                           job_server_timeout=600) == [
         "--runner=PortableRunner", "--job_endpoint=spark-jobserver:8099",
-        "--environment_type=DOCKER", f"--environment_config={IMAGE}"]
+        "--environment_type=DOCKER", f"--environment_config={IMAGE}",
+        "--job_server_timeout=600", f"--sdk_container_image={IMAGE}"]
     with pytest.raises(ValueError, match="temp_location"):
         beam_args.dataflow("p", "r", "/tmp/x", IMAGE)
+    with pytest.raises(ValueError, match="job_endpoint"):
+        beam_args.portable("")
+    args = options.parse_cluster_args(
+        ["--image", IMAGE, "--pipeline-root", PIPELINE_ROOT, "--data-root",
+         DATA_ROOT, "--beam-preset", "portable", "--job-endpoint", "js:8099",
+         "--extra-package", "gs://b/p.whl", "--job-server-timeout", "7200"],
+        "", "x")
+    assert args.beam_pipeline_args == [
+        "--runner=PortableRunner", "--job_endpoint=js:8099",
+        "--environment_type=EXTERNAL", "--environment_config=localhost:50000",
+        "--job_server_timeout=7200", "--extra_package=gs://b/p.whl"]
 
 
 def test_runner_modules_import_no_tensorflow():

@@ -14,7 +14,7 @@ from tensorflow import estimator as tf_estimator
 from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.public import tfxio
 
-from trainer_module import features, history, model, negatives
+from trainer_module import distributed, features, history, model, negatives
 from trainer_module.hparams import CUSTOM_CONFIG_KEY, SUM, HParams
 
 # Written into the model_run artifact after training (write_training_stats).
@@ -22,6 +22,9 @@ TRAINING_STATS_FILE = "training_stats.json"
 # A single train split up to this size is kept in memory (in_memory_dataset):
 # MovieLens-1m's is about 80 MB; larger data streams from its files.
 IN_MEMORY_MAX_BYTES = 1 << 30
+# An evaluator replica (optional in a TF_CONFIG cluster) evaluates the
+# newest checkpoint at most this often.
+EVALUATOR_THROTTLE_SECS = 60
 
 
 def run_fn(fn_args: FnArgs) -> None:
@@ -29,7 +32,15 @@ def run_fn(fn_args: FnArgs) -> None:
 
     TensorBoard summaries (training loss, eval metrics) land in
     fn_args.model_run_dir; the SavedModel in fn_args.serving_model_dir.
+    Under a TF_CONFIG cluster this process is one replica (distributed.py):
+    only the chief writes the training stats, evaluates and exports.
     """
+    replica = distributed.current_replica()
+    if replica is not None and replica.task_type == distributed.PS:
+        # A ps only holds variables: no data to read, no graph to build.
+        distributed.serve_until_trained(fn_args.model_run_dir, replica)
+        _leave_serving_model_dir(fn_args, replica, {})
+        return
     hparams = HParams.from_dict(
         (fn_args.custom_config or {}).get(CUSTOM_CONFIG_KEY, {}))
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
@@ -61,15 +72,18 @@ def run_fn(fn_args: FnArgs) -> None:
         hparams, num_users, num_items, _run_config(fn_args, hparams, steps),
         train_steps=steps,
         user_history=user_history if hparams.uses_history else None)
+    # Each replica its own shuffle order and negatives; the base seed
+    # locally and on the chief.
+    seed = distributed.replica_seed(hparams.random_seed, replica)
 
     def train_input_fn():
         positives = train_dataset(
             fn_args.train_files, fn_args.data_accessor, tf_transform_output,
             dataclasses.replace(hparams,
-                                batch_size=hparams.positives_per_batch),
+                                batch_size=hparams.positives_per_batch,
+                                random_seed=seed),
             num_train_rows)
-        return with_sampled_negatives(positives, sampler, hparams,
-                                      hparams.random_seed)
+        return with_sampled_negatives(positives, sampler, hparams, seed)
 
     def eval_input_fn():
         # The eval positives with negatives drawn as in training (they may
@@ -82,10 +96,17 @@ def run_fn(fn_args: FnArgs) -> None:
         return with_sampled_negatives(eval_rows, sampler, hparams,
                                       hparams.random_seed + 1)
 
-    started = time.time()
-    estimator.train(train_input_fn, max_steps=steps)
+    if replica is None:
+        started = time.time()
+        estimator.train(train_input_fn, max_steps=steps)
+        seconds = time.time() - started
+    else:
+        seconds = train_replica(estimator, replica, fn_args, train_input_fn,
+                                eval_input_fn, steps, seed)
+        if not replica.is_chief:
+            return
     write_training_stats(fn_args.model_run_dir, steps, hparams.batch_size,
-                         time.time() - started)
+                         seconds)
     # One evaluation at the end: it writes the eval summaries TensorBoard
     # shows beside the training loss (at most fn_args.eval_steps batches:
     # pipeline/configs.py TRAINER_EVAL_STEPS).
@@ -94,6 +115,58 @@ def run_fn(fn_args: FnArgs) -> None:
     logging.info("Eval on the eval split: %s", metrics)
     export_serving_model(estimator, tf_transform_output,
                          fn_args.serving_model_dir, hparams.objective)
+
+
+def train_replica(estimator: tf_estimator.Estimator,
+                  replica: distributed.Replica, fn_args: FnArgs,
+                  train_input_fn, eval_input_fn, steps: int,
+                  seed: int) -> float:
+    """Trains (chief, workers) or evaluates each new checkpoint (an
+    evaluator) as one replica of the TF_CONFIG cluster, through
+    train_and_evaluate, which starts this replica's server (estimator.train
+    alone waits forever for servers nobody started); then leaves its done
+    marker. Returns the seconds it took."""
+    counter = _StepCounter()
+    started = time.time()
+    tf_estimator.train_and_evaluate(
+        estimator,
+        tf_estimator.TrainSpec(train_input_fn, max_steps=steps,
+                               hooks=[counter]),
+        tf_estimator.EvalSpec(eval_input_fn, steps=fn_args.eval_steps,
+                              start_delay_secs=0,
+                              throttle_secs=EVALUATOR_THROTTLE_SECS))
+    seconds = time.time() - started
+    logging.info("Replica %s ran %d of the %d steps in %.1f s",
+                 replica.name, counter.count, steps, seconds)
+    stats = {"local_steps": counter.count, "seconds": round(seconds, 2),
+             "seed": seed}
+    if replica.is_chief:
+        # The ps may stop now: evaluation and export read the checkpoint.
+        distributed.mark_done(fn_args.model_run_dir, replica, stats)
+    else:
+        _leave_serving_model_dir(fn_args, replica, stats)
+    return seconds
+
+
+def _leave_serving_model_dir(fn_args: FnArgs, replica: distributed.Replica,
+                             stats: dict) -> None:
+    """A replica other than the chief: its done marker, and its own folder
+    as fn_args.serving_model_dir, which TFX's GenericExecutor requires to
+    exist after run_fn; the Model artifact holds the chief's export only."""
+    fn_args.serving_model_dir = distributed.mark_done(
+        fn_args.model_run_dir, replica, stats)
+    logging.info("Replica %s exports no model (the chief does)",
+                 replica.name)
+
+
+class _StepCounter(tf.compat.v1.train.SessionRunHook):
+    """Counts the training steps this replica runs."""
+
+    def __init__(self):
+        self.count = 0
+
+    def after_run(self, run_context, run_values) -> None:
+        self.count += 1
 
 
 def load_user_history(train_files: List[str],
