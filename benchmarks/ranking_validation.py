@@ -269,6 +269,11 @@ SEARCH_VARIANTS = tuple(
 # (256, 128), the EASE score, with 4 negatives per positive; 6 rounds
 # (epochs) until issue 23 halved them (EASE_VARIANTS' rounds_3).
 SEARCH_CHOSEN = "ease_hist_64_nouser_hidden_256_128_rounds_3"
+# The sixth round (issue 23): that variant ranked by logit + w * its EASE
+# input (--ease-blend-weights 4 8 12, seeds 1-5). w = 8 has the largest sum
+# of the two medians and both above EASE alone's:
+# HParams.ranking_defaults().ease_blend_weight.
+CHOSEN_EASE_BLEND_WEIGHT = 8.0
 # The second round: the user-history feature (trainer_module/history.py),
 # on Adam 0.01 unless said.
 HISTORY_VARIANTS: Tuple[Variant, ...] = tuple(
@@ -753,8 +758,12 @@ def space_for(hparams: HParams, space: FeatureSpace) -> FeatureSpace:
         space.user_history, hparams, space.num_items))
 
 
-def run_variant(variant: Variant, prepared: SeedData) -> Dict[str, Any]:
-    """Sample, order, train and rank one variant for one seed."""
+def run_variant(variant: Variant, prepared: SeedData,
+                blend_weights: Sequence[float] = ()) -> Dict[str, Any]:
+    """Sample, order, train and rank one variant for one seed; with
+    blend_weights, also rank by the same trained model's logit + w * its
+    EASE input for each w (HParams.ease_blend_weight: only predictions
+    change, so one training serves every w)."""
     seed = prepared.seed
     hparams = variant_hparams(variant, seed)
     start = time.perf_counter()
@@ -770,6 +779,11 @@ def run_variant(variant: Variant, prepared: SeedData) -> Dict[str, Any]:
         start = time.perf_counter()
         scores = score_pool(estimator, space, prepared.pool)
         score_seconds = time.perf_counter() - start
+        blends = {str(weight): ranking_at_k(
+            prepared.pool, score_pool(blended_estimator(
+                hparams, space, estimator.config, weight), space,
+                prepared.pool), prepared.holdout)
+            for weight in blend_weights}
     return {
         "variant": variant.name, "seed": seed,
         "params": {"order": variant.order,
@@ -782,7 +796,18 @@ def run_variant(variant: Variant, prepared: SeedData) -> Dict[str, Any]:
         "model": ranking_at_k(prepared.pool, scores, prepared.holdout),
         "popularity": prepared.popularity,
         "ease": prepared.ease,
+        **({"ease_blend": blends} if blends else {}),
     }
+
+
+def blended_estimator(hparams: HParams, space: FeatureSpace,
+                      config: tf_estimator.RunConfig,
+                      weight: float) -> tf_estimator.Estimator:
+    """The estimator of `hparams` with ease_blend_weight `weight`, over the
+    trained checkpoint in config.model_dir."""
+    return model.build_estimator(
+        dataclasses.replace(hparams, ease_blend_weight=weight),
+        space.num_users, space.num_items, config)
 
 
 def variant_medians(runs: List[Dict], variant: Variant) -> Dict[str, Any]:
@@ -800,7 +825,22 @@ def variant_medians(runs: List[Dict], variant: Variant) -> Dict[str, Any]:
             "model": common.medians(figures),
             "popularity": common.medians(baseline("popularity")),
             **({"ease": common.medians(ease_runs),
-                "ease_seeds": len(ease_runs)} if ease_runs else {})}
+                "ease_seeds": len(ease_runs)} if ease_runs else {}),
+            **blend_medians(mine)}
+
+
+def blend_medians(runs: List[Dict]) -> Dict[str, Any]:
+    """{"ease_blend": {weight: medians, with "seeds"}} over the runs that
+    ranked with that blend weight; {} when none did."""
+    weights = sorted({weight for run in runs
+                      for weight in run.get("ease_blend", {})}, key=float)
+    out = {}
+    for weight in weights:
+        figures = [{name: value for name, value in
+                    run["ease_blend"][weight].items() if name != "num_users"}
+                   for run in runs if weight in run.get("ease_blend", {})]
+        out[weight] = {**common.medians(figures), "seeds": len(figures)}
+    return {"ease_blend": out} if out else {}
 
 
 def machine_info() -> Dict[str, Any]:
@@ -842,6 +882,11 @@ def parse_args(argv: Sequence[str] = None) -> argparse.Namespace:
                         help="keep the runs already in --out (of the same "
                              "source and protocol), replacing only the "
                              "(variant, seed) pairs run again")
+    parser.add_argument("--ease-blend-weights", nargs="+", type=float,
+                        default=[],
+                        help="also rank each trained model by logit + w * "
+                             "its EASE input for each w "
+                             "(HParams.ease_blend_weight)")
     parser.add_argument("--out", default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     if args.holdout is None:
@@ -929,7 +974,9 @@ def main() -> None:
             "seeds": seeds,
             "runs": runs,
             "medians": medians,
-            **({"chosen": SEARCH_CHOSEN} if SEARCH_CHOSEN in medians else {}),
+            **({"chosen": SEARCH_CHOSEN,
+                "chosen_ease_blend_weight": CHOSEN_EASE_BLEND_WEIGHT}
+               if SEARCH_CHOSEN in medians else {}),
             "wall_seconds": round(time.perf_counter() - started, 1),
         }
 
@@ -941,7 +988,7 @@ def main() -> None:
                             "popularity": prepared.popularity,
                             "ease": prepared.ease}
         for variant in variants:
-            run = run_variant(variant, prepared)
+            run = run_variant(variant, prepared, args.ease_blend_weights)
             runs.append(run)
             print(f"{variant.name:<22} seed {seed:<4} steps {run['steps']:>5} "
                   f"train {run['train_seconds']:>5.1f}s "
@@ -950,7 +997,11 @@ def main() -> None:
                   f"(popularity ndcg@{K} "
                   f"{run['popularity'][f'ndcg@{K}']:.4f}, EASE alone "
                   f"{run['ease'][f'ndcg@{K}']:.4f} / "
-                  f"{run['ease'][f'precision@{K}']:.4f})", flush=True)
+                  f"{run['ease'][f'precision@{K}']:.4f})"
+                  + "".join(f", blend {w}: {m[f'ndcg@{K}']:.4f} / "
+                            f"{m[f'precision@{K}']:.4f}"
+                            for w, m in run.get("ease_blend", {}).items()),
+                  flush=True)
             # After every run: a cut-short search keeps what it measured.
             common.write_report(args.out, report())
     final = report()

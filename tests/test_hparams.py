@@ -179,6 +179,8 @@ def test_ranking_defaults_are_the_research_recipe():
     # The fourth round: the EASE score of the candidate.
     assert hparams.item_ease_feature is True
     assert hparams.ease_l2 == 300.0
+    # The sixth round: the served score adds 8x that EASE score.
+    assert hparams.ease_blend_weight == 8.0
     # The search's second round: the user's history in place of the user id.
     assert hparams.user_embedding_dim == 0
     assert hparams.history_embedding_dim == 64
@@ -307,10 +309,20 @@ def test_local_runner_flags_turn_the_ease_score_off_or_change_its_l2():
     ranking = HParams.ranking_defaults()
     assert options.hparams_from_args(local_runner.parse_args(
         ["--objective", "ranking", "--no-item-ease-feature"])) == \
-        dataclasses.replace(ranking, item_ease_feature=False)
+        dataclasses.replace(ranking, item_ease_feature=False,
+                            ease_blend_weight=0.0)
     assert options.hparams_from_args(local_runner.parse_args(
         ["--objective", "ranking", "--ease-l2", "50"])) == \
         dataclasses.replace(ranking, ease_l2=50.0)
+    assert options.hparams_from_args(local_runner.parse_args(
+        ["--objective", "ranking", "--ease-blend-weight", "0"])) == \
+        dataclasses.replace(ranking, ease_blend_weight=0.0)
+    # Both: nothing to blend, said with the flags' names.
+    with pytest.raises(ValueError, match="--ease-blend-weight 2.0 .*"
+                                         "item_ease_feature on"):
+        options.hparams_from_args(local_runner.parse_args(
+            ["--objective", "ranking", "--no-item-ease-feature",
+             "--ease-blend-weight", "2"]))
 
 
 def test_ranking_defaults_are_what_the_recorded_search_chose():
@@ -325,9 +337,15 @@ def test_ranking_defaults_are_what_the_recorded_search_chose():
     assert len(chosen) >= 3
     defaults = HParams.ranking_defaults().to_dict()
     off = HParams().to_dict()
+    weight = HParams.ranking_defaults().ease_blend_weight
+    assert weight == search["chosen_ease_blend_weight"] > 0
     for run in chosen:
         recorded = dict(run["params"]["hparams"])
         assert recorded.pop("random_seed") == run["seed"]
+        # The blend changes only the scores: the runs trained without it
+        # and ranked with it among other weights.
+        assert recorded.pop("ease_blend_weight") == 0.0
+        assert str(weight) in run["ease_blend"]
         # Each round is an epoch of the Trainer's negatives; runs recorded
         # before issue 23 wrote the rounds out and read them in one epoch.
         assert recorded.pop("epochs") in (1, run["params"]["rounds"])
@@ -338,6 +356,22 @@ def test_ranking_defaults_are_what_the_recorded_search_chose():
                             if name in recorded}
         # Options added after these runs are off by default, as they were.
         newer = (set(defaults) - set(recorded)
-                 - {"random_seed", "epochs", "negatives_per_positive"})
+                 - {"random_seed", "epochs", "negatives_per_positive",
+                    "ease_blend_weight"})
         assert {name: defaults[name] for name in newer} == {
             name: off[name] for name in newer}
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"ease_blend_weight": -1.0}, "ease_blend_weight must be >= 0"),
+    ({"ease_blend_weight": float("nan")}, "ease_blend_weight must be >= 0"),
+    # The rating regressor has no logit to add the EASE score to.
+    ({"objective": "rating", "ease_blend_weight": 2.0},
+     "needs the ranking objective with item_ease_feature on"),
+    ({"objective": "ranking", "item_ease_feature": False,
+      "ease_blend_weight": 2.0},
+     "needs the ranking objective with item_ease_feature on"),
+])
+def test_ease_blend_weight_is_refused_where_it_cannot_apply(values, message):
+    with pytest.raises(ValueError, match=message):
+        HParams.from_dict(values)

@@ -98,6 +98,7 @@ def _input_fn(transformed, batch_size):
 class Trained:
     def __init__(self, root, hparams=HPARAMS, rows=_raw_rows):
         self.root = root
+        self.estimator_hparams = hparams
         transform_dir = str(root / "transform_output")
         # As the pipeline's Transform: the objective in custom_config.
         preprocessing_fn = functools.partial(
@@ -663,3 +664,67 @@ def test_history_tables_ship_as_variables_not_graph_constants(
     # some index constant by chance).
     assert not any(holds(constants, array) for array in (
         table.ease_inverse, table.ease_self, table.cooccurrence))
+
+
+def _ease_scores(trained_model, users, items, genres):
+    """The model's EASE input (history.add_history) of the raw pairs, in a
+    TF1 graph as the estimator computes it."""
+    with tf.Graph().as_default():
+        transformed = trained_model.tf_transform_output.transform_raw_features(
+            model._as_transform_inputs({
+                features.USER_KEY: tf.constant(users, tf.int64),
+                features.ITEM_KEY: tf.constant(items, tf.int64),
+                features.GENRES_KEY: tf.constant(genres)}),
+            drop_unused_features=True)
+        ease = history.add_history(transformed, trained_model.user_history)[
+            features.ITEM_EASE_XF]
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.tables_initializer())
+            return session.run(ease)
+
+
+# Overlapping tastes, so a user's EASE scores differ between movies (the
+# disjoint LIKED users co-rate nothing: every EASE score is 0).
+OVERLAPPING_LIKES = {USER_A: ITEMS[:10], USER_B: ITEMS[5:15],
+                     USER_C: ITEMS[10:]}
+
+
+def _overlapping_ranking_rows():
+    return [(user, item, 4.0 if item in liked else 0.0,
+             ITEM_GENRES[item % len(ITEM_GENRES)])
+            for user, liked in OVERLAPPING_LIKES.items() for item in ITEMS]
+
+
+def test_ease_blend_ranks_by_logit_plus_weight_times_the_ease_score(
+        tmp_path):
+    """With ease_blend_weight w, the exported model scores logit + w *
+    the candidate's EASE score (history.add_history's, the model's own
+    input) on the trained weights, and serves its sigmoid."""
+    trained_ranking = Trained(
+        tmp_path, dataclasses.replace(RANKING_HPARAMS, train_steps=20,
+                                      ease_l2=1.0),
+        _overlapping_ranking_rows)
+    weight = 7.0
+    blended = model.build_estimator(
+        dataclasses.replace(trained_ranking.estimator_hparams,
+                            ease_blend_weight=weight),
+        trained_ranking.num_users, trained_ranking.num_items,
+        trained_ranking.estimator.config,
+        user_history=trained_ranking.user_history)
+    serving_dir = str(tmp_path / "blended")
+    trainer.export_serving_model(blended, trained_ranking.tf_transform_output,
+                                 serving_dir, features.RANKING_OBJECTIVE)
+    users = [USER_A, USER_B, USER_C, UNSEEN_USER] * 5
+    items = ITEMS[::-1][:len(users)]
+    genres = [ITEM_GENRES[i % len(ITEM_GENRES)] for i in items]
+    served = _serve_raw(tf.saved_model.load(serving_dir), users, items,
+                        genres)
+    plain = _serve_raw(trained_ranking.loaded, users, items, genres)
+    ease = _ease_scores(trained_ranking, users, items, genres)
+    assert np.ptp(ease) > 0.05  # the pairs' EASE scores differ
+    expected = plain[model.SCORE_KEY].numpy() + weight * ease
+    np.testing.assert_allclose(served[model.SCORE_KEY].numpy(), expected,
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(served[model.PREDICTION_KEY].numpy(),
+                               1.0 / (1.0 + np.exp(-expected)),
+                               rtol=1e-5, atol=1e-6)

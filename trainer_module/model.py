@@ -132,6 +132,8 @@ def build_estimator(hparams: HParams, num_users: int, num_items: int,
     """
     canned = _canned_estimator(hparams, num_users, num_items, config,
                                train_steps)
+    if hparams.ease_blend_weight:
+        canned = with_ease_blend(canned, hparams.ease_blend_weight)
     if user_history is None:
         return canned
     return with_history_tables(canned, user_history)
@@ -154,6 +156,34 @@ def with_history_tables(canned: tf_estimator.Estimator,
                 history.TableLoader(tables, user_history)))
         return spec
     return tf_estimator.Estimator(model_fn=model_fn, config=canned.config)
+
+
+def with_ease_blend(classifier: tf_estimator.Estimator, weight: float
+                    ) -> tf_estimator.Estimator:
+    """The ranking classifier whose predictions (and so its exported
+    signatures) rank by logit + weight * the candidate's EASE score;
+    training and evaluation are the classifier's own. Its features must
+    hold features.ITEM_EASE_XF (history.add_history puts it there)."""
+    def model_fn(features, labels, mode, config):
+        spec = classifier.model_fn(features, labels, mode, config)
+        if mode != tf_estimator.ModeKeys.PREDICT:
+            return spec
+        return blend_ease(spec, features, weight)
+    return tf_estimator.Estimator(model_fn=model_fn, config=classifier.config)
+
+
+def blend_ease(spec: tf_estimator.EstimatorSpec,
+               model_features: Dict[str, tf.Tensor],
+               weight: float) -> tf_estimator.EstimatorSpec:
+    """The classifier's PREDICT spec with its logit replaced by logit +
+    weight * EASE score, and every prediction and export output
+    (probabilities, classes, signatures) derived from that logit by the
+    binary head, as the canned estimator derives them from its own."""
+    logits = (spec.predictions["logits"]
+              + weight * model_features[features.ITEM_EASE_XF])
+    return tf_estimator.BinaryClassHead().create_estimator_spec(
+        features=model_features, mode=tf_estimator.ModeKeys.PREDICT,
+        logits=logits)
 
 
 def _canned_estimator(hparams: HParams, num_users: int, num_items: int,
