@@ -77,21 +77,10 @@ def compile_v2(args: argparse.Namespace,
 def create_v2_pipeline(args: argparse.Namespace,
                        trainer_vertex_spec: Optional[Dict[str, Any]]):
     """The Kubeflow pipeline; with trainer_vertex_spec, its Trainer runs
-    on Vertex AI training (options.create_kubeflow_pipeline's call with
-    that one argument more)."""
+    on Vertex AI training."""
     # KFP v2 runs TFX's own resolver strategies only.
-    baseline = configs.LATEST_BLESSED_BASELINE
-    if trainer_vertex_spec is None:
-        return options.create_kubeflow_pipeline(args, baseline=baseline)
-    from pipeline.pipeline import create_pipeline
-    return create_pipeline(
-        baseline=baseline,
-        pipeline_name=args.pipeline_name,
-        **options.pipeline_settings(args),
-        beam_pipeline_args=args.beam_pipeline_args,
-        metadata_connection_config=None,
-        enable_cache=not args.no_cache,
-        **options.pipeline_paths(args),
+    return options.create_kubeflow_pipeline(
+        args, baseline=configs.LATEST_BLESSED_BASELINE,
         trainer_vertex_spec=trainer_vertex_spec)
 
 

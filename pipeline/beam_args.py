@@ -16,8 +16,8 @@ component whose arguments are non-empty and name none of extra_packages,
 setup_file, requirements_file or sdk_container_image: 1-5 s per component,
 for workers that have TFX already. local() passes no argument or names an
 image the DirectRunner ignores; the portable presets stage the project's
-wheel or name the image; dataflow() names the image; direct() (each
-Kubeflow pod) still lets TFX build it.
+wheel or name the image; dataflow() and direct(image=...) (each Kubeflow
+pod) name the image.
 """
 from typing import List, Optional, Sequence
 
@@ -54,19 +54,22 @@ def local(workers: int = 1) -> List[str]:
     return direct(workers) + [_DIRECT_RUNNER_IMAGE]
 
 
-def direct(workers: int = 0) -> List[str]:
+def direct(workers: int = 0, image: Optional[str] = None) -> List[str]:
     """DirectRunner inside each component's pod, one worker process per core.
 
     The default on Kubeflow: no Beam cluster needed, and each component scales
     with its pod's CPU request. workers=0 means one process per CPU the pod
     *sees*, which on Kubernetes is the node's core count, not the pod's limit:
-    pass the pod's CPU count on shared nodes.
+    pass the pod's CPU count on shared nodes. `image`, the one the pod runs,
+    is named as the SDK image: the DirectRunner's workers ignore it, and
+    TFX then stages no sdist of itself.
     """
     if workers < 0:
         raise ValueError(f"workers must be >= 0, got {workers}")
-    return ["--runner=DirectRunner",
+    args = ["--runner=DirectRunner",
             "--direct_running_mode=multi_processing",
             f"--direct_num_workers={workers}"]
+    return args + ([f"--sdk_container_image={image}"] if image else [])
 
 
 def dataflow(project: str, region: str, temp_location: str, image: str,

@@ -351,7 +351,7 @@ def beam_pipeline_args(args: argparse.Namespace) -> List[str]:
     if preset == "local":
         chosen = beam_args.local(max(args.beam_workers, 1))
     elif preset == "direct":
-        chosen = beam_args.direct(args.beam_workers)
+        chosen = beam_args.direct(args.beam_workers, args.image)
     elif preset == "dataflow":
         chosen = beam_args.dataflow(args.project, args.region,
                                     args.temp_location, args.image,
@@ -417,10 +417,11 @@ def pipeline_paths(args: argparse.Namespace) -> Dict[str, str]:
 
 
 def create_kubeflow_pipeline(args: argparse.Namespace,
-                             baseline: str = configs.LATEST_PUSHED_BASELINE
-                             ) -> "tfx.dsl.Pipeline":
-    """create_pipeline with cluster paths; the runner supplies metadata and
-    says which baseline resolver its orchestrator runs."""
+                             baseline: str = configs.LATEST_PUSHED_BASELINE,
+                             **runner_settings: Any) -> "tfx.dsl.Pipeline":
+    """create_pipeline with cluster paths; the runner supplies metadata,
+    says which baseline resolver its orchestrator runs, and may add
+    settings only it has (e.g. the v2 runner's trainer_vertex_spec)."""
     from pipeline.pipeline import create_pipeline
     return create_pipeline(
         baseline=baseline,
@@ -429,7 +430,8 @@ def create_kubeflow_pipeline(args: argparse.Namespace,
         beam_pipeline_args=args.beam_pipeline_args,
         metadata_connection_config=None,
         enable_cache=not args.no_cache,
-        **pipeline_paths(args))
+        **pipeline_paths(args),
+        **runner_settings)
 
 
 def prepare_output(args: argparse.Namespace, suffix: str) -> List[str]:

@@ -702,7 +702,7 @@ def test_ease_blend_ranks_by_logit_plus_weight_times_the_ease_score(
     input) on the trained weights, and serves its sigmoid."""
     trained_ranking = Trained(
         tmp_path, dataclasses.replace(RANKING_HPARAMS, train_steps=20,
-                                      ease_l2=1.0),
+                                      ease_l2=1.0, ease_blend_weight=0.0),
         _overlapping_ranking_rows)
     weight = 7.0
     blended = model.build_estimator(
