@@ -138,30 +138,15 @@ def portable(job_endpoint: str, environment_type: str = "EXTERNAL",
     return args
 
 
-def flink(job_endpoint: str, environment_type: str = "EXTERNAL",
-          environment_config: Optional[str] = None,
-          image: Optional[str] = None,
-          extra_packages: Sequence[str] = (),
-          job_server_timeout: int = JOB_SERVER_TIMEOUT) -> List[str]:
-    """portable() against a Flink job server (beam_flink<version>_job_server,
-    e.g. a service next to the Flink cluster, on host:8099); the pods then
-    need no Java. EXTERNAL workers: a worker pool sidecar of each task
-    manager running the pipeline image; DOCKER: the task managers start the
-    image (Docker there). Either way the workers must reach the pipeline
-    root (e.g. gs://)."""
-    return portable(job_endpoint, environment_type, environment_config,
-                    image, extra_packages, job_server_timeout)
-
-
-def spark(job_endpoint: str, environment_type: str = "EXTERNAL",
-          environment_config: Optional[str] = None,
-          image: Optional[str] = None,
-          extra_packages: Sequence[str] = (),
-          job_server_timeout: int = JOB_SERVER_TIMEOUT) -> List[str]:
-    """portable() against a Spark job server (beam_spark3_job_server);
-    workers as for flink()."""
-    return portable(job_endpoint, environment_type, environment_config,
-                    image, extra_packages, job_server_timeout)
+# The flink and spark presets: portable() against a Flink job server
+# (beam_flink<version>_job_server, e.g. a service next to the Flink cluster,
+# on host:8099; the pods then need no Java) or a Spark job server
+# (beam_spark3_job_server). EXTERNAL workers: a worker pool sidecar of each
+# task manager or worker running the pipeline image; DOCKER: they start the
+# image (Docker there). Either way the workers must reach the pipeline root
+# (e.g. gs://).
+flink = portable
+spark = portable
 
 
 def _require(**values: Optional[str]) -> None:
