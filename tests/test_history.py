@@ -154,7 +154,9 @@ def test_ranking_model_learns_from_the_history_of_similar_users(
     params = dataclasses.replace(
         HParams.ranking_defaults(), user_embedding_dim=0,
         history_embedding_dim=history_embedding_dim, batch_size=32,
-        random_seed=1, item_ease_feature=item_ease_feature)
+        random_seed=1, item_ease_feature=item_ease_feature,
+        # The features alone, not the served blend with EASE.
+        ease_blend_weight=0.0)
 
     def input_fn(users, items, labels=None):
         def to_features(user, item, *label):
