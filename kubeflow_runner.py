@@ -14,7 +14,11 @@ import os
 import sys
 from typing import List, Optional
 
-from pipeline import options  # imports no TensorFlow
+from runtime.quiet import quiet_kfp_compiler
+
+quiet_kfp_compiler()  # before TFX and TensorFlow load, in compile_v1
+
+from pipeline import options  # noqa: E402 (imports no TensorFlow)
 
 
 def compile_v1(args: argparse.Namespace) -> str:

@@ -15,7 +15,12 @@ import os
 import sys
 from typing import Any, Dict, List, Optional
 
-from pipeline import configs, options, vertex_training  # no TensorFlow
+from runtime.quiet import quiet_kfp_compiler
+
+quiet_kfp_compiler()  # before TFX and TensorFlow load, in compile_v2
+
+from pipeline import (configs, options,  # noqa: E402 (no TensorFlow)
+                      vertex_training)
 
 _MACHINE = vertex_training.DEFAULT_MACHINE_TYPE
 VERTEX_TRAINING_HELP = f"""

@@ -20,6 +20,7 @@ import argparse
 import errno
 import os
 import re
+import shlex
 import socket
 import sys
 import time
@@ -233,7 +234,8 @@ def print_partial_summary(store, stopped_after: str) -> None:
     print(f"\nsummary (stopped after {stopped_after}: nothing downstream of "
           f"it ran, nothing was pushed):")
     for step in metadata_report.component_runs(store):
-        print(f"  {step.component:32s} {step.state:9s} {step.seconds:8.1f} s")
+        print(f"  {step.component:32s} {step.state:9s} {step.seconds:8.1f} s"
+              + cached_note(step))
 
 
 def describe_split(split: str, seed: int) -> str:
@@ -247,16 +249,21 @@ def describe_split(split: str, seed: int) -> str:
 
 
 def print_summary(store, paths: configs.LocalPaths) -> None:
-    """What ran, how good the model is, what was pushed, where to look."""
-    from components.topk_evaluator.executor import SUMMARY_FILE
+    """What ran, how good the model is, what was pushed or is served, where
+    to look."""
+    from components.topk_evaluator.executor import (SUMMARY_FILE,
+                                                    read_evaluation)
     from runtime import metadata_report
+    steps = metadata_report.component_runs(store)
     print("\nsummary:")
-    for step in metadata_report.component_runs(store):
-        print(f"  {step.component:32s} {step.state:9s} {step.seconds:8.1f} s")
+    for step in steps:
+        print(f"  {step.component:32s} {step.state:9s} {step.seconds:8.1f} s"
+              + cached_note(step))
     evaluation = metadata_report.latest_evaluation_uri(store)
     print(f"TFMA evaluation (tfma.load_eval_result): {evaluation}")
     if evaluation:
-        metrics = metadata_report.overall_metrics(evaluation)
+        metrics = metadata_report.meaningful_tfma_metrics(
+            metadata_report.overall_metrics(evaluation))
         print("  eval split: " + ", ".join(
             f"{name} {value:.4f}" for name, value in sorted(metrics.items())))
     topk = metadata_report.latest_evaluation_uri(store,
@@ -265,15 +272,81 @@ def print_summary(store, paths: configs.LocalPaths) -> None:
     if topk:
         with open(os.path.join(topk, SUMMARY_FILE)) as handle:
             print("  " + handle.read().replace("\n", "\n  "))
-    pushed = metadata_report.latest_pushed_model(store)
-    if metadata_report.latest_blessing(store):
-        print(f"pushed model: {pushed}")
-    else:
-        print(f"not pushed (see the checks above); the served model is "
-              f"still: {pushed}")
+        warning = metadata_report.below_popularity(read_evaluation(topk))
+        if warning:
+            print(f"warning: {warning}")
+    print(push_outcome(store, steps, topk))
+    recommendations = batch_recommendations_line(store)
+    if recommendations:
+        print(recommendations)
     model_run = os.path.join(paths.pipeline_root, configs.TRAINER_ID,
                              "model_run")
-    print(f"TensorBoard: tensorboard --logdir {model_run}")
+    print(f"TensorBoard: {tensorboard_command(model_run)}")
+
+
+def batch_recommendations_line(store) -> Optional[str]:
+    """Where the BatchRecommender wrote every user's top-k, or that it wrote
+    none (nothing pushed); None when the pipeline has no BatchRecommender."""
+    from components.batch_recommender import executor
+    from components.batch_recommender.recommend import CSV_FILE
+    from runtime import metadata_report
+    output = metadata_report.latest_output(
+        store, configs.BATCH_RECOMMENDER_ID, "recommendations")
+    if output is None:
+        return None
+    properties = output.custom_properties
+    if not properties[executor.RECOMMENDED_KEY].int_value:
+        return "batch recommendations: none written (no model was pushed)"
+    return (f"batch recommendations (top {properties[executor.K_KEY].int_value}"
+            f" for {properties[executor.USERS_KEY].int_value:,} users, model "
+            f"version {properties[executor.MODEL_VERSION_KEY].string_value}): "
+            f"{os.path.join(output.uri, CSV_FILE)}")
+
+
+def cached_note(step) -> str:
+    """A cache hit's own time is ~0 s: say so, with the time of the
+    execution it reused."""
+    if step.state != "CACHED":
+        return ""
+    if step.cached_from_seconds is None:
+        return " (cached)"
+    return f" (cached; it ran {step.cached_from_seconds:.1f} s)"
+
+
+def push_outcome(store, steps, topk_uri: Optional[str]) -> str:
+    """The closing line(s) about the served model: pushed now; left in
+    place by an unchanged (cached) re-run; or not pushed, with the one
+    still served and, if it ranks below popularity, a warning."""
+    from components.topk_evaluator.executor import read_evaluation
+    from runtime import metadata_report
+    served = metadata_report.served_model(store)
+    where = served.describe() if served else "none"
+    if metadata_report.pusher_was_cached(steps):
+        return (f"unchanged (cached re-run: nothing trained, judged or "
+                f"pushed anew); pushed model: {where}")
+    if metadata_report.latest_blessing(store):
+        return f"pushed model: {where}"
+    text = (f"not pushed (see the checks above); the served model is "
+            f"still: {where}")
+    if served and served.topk_uri and served.topk_uri != topk_uri:
+        warning = metadata_report.below_popularity(
+            read_evaluation(served.topk_uri), "the served model")
+        if warning:
+            text += f"\nwarning: {warning}"
+    return text
+
+
+def tensorboard_command(logdir: str) -> str:
+    """TensorBoard as installed beside this Python (the venv's bin/, which
+    a plain shell does not have on its PATH), relative to the current
+    folder when inside it: `.venv/bin/tensorboard --logdir ...` from the
+    repository root."""
+    tool = os.path.join(os.path.dirname(sys.executable), "tensorboard")
+    if not os.path.isfile(tool):
+        tool = "tensorboard"
+    elif not os.path.relpath(tool).startswith(os.pardir):
+        tool = os.path.relpath(tool)
+    return f"{shlex.quote(tool)} --logdir {shlex.quote(logdir)}"
 
 
 # strerror(ENOSPC): what TensorFlow's ResourceExhaustedError and Beam's

@@ -111,13 +111,24 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     fetch = commands.add_parser(
         "fetch-100k", help="real MovieLens-100K from the recbole wheel")
-    fetch.add_argument("--dest", type=Path, required=True)
+    fetch.add_argument("--dest", type=Path, required=True,
+                       help="folder to write into: DEST/ml-100k/ratings.csv "
+                            "and DEST/ml-100k-items.csv, e.g. --dest data "
+                            "(required, no default)")
     fetch.add_argument("--wheel", type=Path,
-                       help="an already downloaded recbole-1.2.1 wheel")
+                       help="an already downloaded recbole-1.2.1 wheel "
+                            "(default: none, download it with pip)")
     convert = commands.add_parser(
         "convert", help="GroupLens/RecBole folder -> DEST/ratings.csv")
-    convert.add_argument("--source", type=Path, required=True)
-    convert.add_argument("--dest", type=Path, required=True)
+    convert.add_argument("--source", type=Path, required=True,
+                         help="an unzipped GroupLens release (ml-100k, "
+                              "ml-1m, ml-10m, ml-20m, ml-25m, ml-latest) or "
+                              "a RecBole dataset folder, told apart by its "
+                              "files (required, no default)")
+    convert.add_argument("--dest", type=Path, required=True,
+                         help="folder to write ratings.csv to; the items "
+                              "go to DEST-items.csv beside it (required, "
+                              "no default)")
     synthetic = commands.add_parser("synthetic", help="synthetic ratings")
     synthetic.add_argument(
         "--size", choices=tuple(PRESETS),
@@ -132,8 +143,13 @@ def _parser() -> argparse.ArgumentParser:
             f"--{name}", type=int,
             help=f"number of {name} (default: none; required without "
                  "--size)")
-    synthetic.add_argument("--seed", type=int, required=True)
-    synthetic.add_argument("--dest", type=Path, required=True)
+    synthetic.add_argument("--seed", type=int, required=True,
+                           help="random seed: the same seed and sizes give "
+                                "the same files (required, no default)")
+    synthetic.add_argument("--dest", type=Path, required=True,
+                           help="folder to write to; with --format "
+                                "pipeline the items go to DEST-items.csv "
+                                "beside it (required, no default)")
     synthetic.add_argument(
         "--format", choices=("pipeline",) + tuple(RAW_FORMATS),
         default="pipeline",
@@ -149,7 +165,9 @@ def _parser() -> argparse.ArgumentParser:
         help="ratings in half stars 0.5..5 (default: off, whole stars "
              "1..5; --size ml-10m and ml-20m always use half stars)")
     validate = commands.add_parser("validate", help="check a pipeline CSV")
-    validate.add_argument("path", type=Path)
+    validate.add_argument("path", type=Path,
+                          help="a pipeline ratings.csv or the folder "
+                               "holding it (required, no default)")
     return parser
 
 

@@ -18,11 +18,12 @@ MODEL_RESOLVER_ID = "baseline_model_resolver"
 EVALUATOR_ID = "Evaluator"
 TOPK_EVALUATOR_ID = "TopKEvaluator"
 PUSHER_ID = "Pusher"
+BATCH_RECOMMENDER_ID = "BatchRecommender"
 # In pipeline order (local_runner.py --stop-after).
 COMPONENT_IDS = (EXAMPLE_GEN_ID, STATISTICS_GEN_ID, SCHEMA_GEN_ID,
                  EXAMPLE_VALIDATOR_ID, ANOMALIES_GATE_ID, NEGATIVE_SAMPLER_ID,
                  TRANSFORM_ID, TRAINER_ID, MODEL_RESOLVER_ID, EVALUATOR_ID,
-                 TOPK_EVALUATOR_ID, PUSHER_ID)
+                 TOPK_EVALUATOR_ID, PUSHER_ID, BATCH_RECOMMENDER_ID)
 
 # Dotted paths of the user code. Every runner loads user code the same way:
 # from this package, installed in the venv (local) or in the image (Kubeflow).
@@ -89,6 +90,9 @@ AUC_TOLERANCE = 0.01
 # Local runner layout under --output-root.
 DEFAULT_OUTPUT_ROOT = "outputs"
 DEFAULT_DATA_DIR = os.path.join("data", "ml-100k")
+# Where the Kubeflow runners write the compiled spec without --output: under
+# the default output root (ignored by git), not the current folder.
+KUBEFLOW_OUTPUT_DIR = os.path.join(DEFAULT_OUTPUT_ROOT, "kubeflow")
 
 
 class LocalPaths:
@@ -121,3 +125,19 @@ TOP_K = 10
 TOPK_SAMPLE_USERS = 0
 MIN_NDCG = 0.005
 NDCG_TOLERANCE = 0.01
+
+# BatchRecommender: every user's top RECOMMENDATIONS_K unseen movies from the
+# model the Pusher served, as a versioned artifact (--recommendations-k; 0
+# leaves the component out).
+RECOMMENDATIONS_K = 10
+# Movie titles: the items file the data command writes beside a dataset
+# folder, <parent>/<name>-items.csv (movielens_data.output.items_csv_path,
+# which this layer may not import; tests/test_batch_recommender.py ties
+# the two).
+ITEMS_CSV_SUFFIX = "-items.csv"
+
+
+def items_csv_path(data_root: str) -> str:
+    """The items file beside the data folder `data_root` (a local path or
+    a URL: only its string is used)."""
+    return data_root.rstrip("/") + ITEMS_CSV_SUFFIX

@@ -10,6 +10,7 @@ own paths and orchestrator; no runner imports another.
 Imports no TensorFlow: a bad flag is reported at once. Every numeric flag
 is checked by its argparse type (a range, finite), so a value that cannot
 work stops before the run, in one line naming the flag, with exit code 2.
+Every flag's --help states its default (Parser's formatter adds it).
 """
 import argparse
 import math
@@ -30,10 +31,37 @@ if TYPE_CHECKING:
 class Parser(argparse.ArgumentParser):
     """argparse with a one-line error: `error: argument --top-k: ...`, exit
     code 2, instead of the whole usage (dozens of lines for these runners)
-    above it."""
+    above it; and with every flag's default in --help, whatever formatter
+    the runner asks for."""
+
+    def __init__(self, *args: Any,
+                 formatter_class: type = argparse.HelpFormatter,
+                 **kwargs: Any):
+        super().__init__(*args, formatter_class=showing_defaults(
+            formatter_class), **kwargs)
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+class _DefaultsInHelp(argparse.HelpFormatter):
+    """Ends a flag's help with "(default: X)" when it has a default (not
+    None, False or empty) its help does not already state."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (action.default in (None, False, argparse.SUPPRESS)
+                or action.default == [] or "default" in text):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def showing_defaults(formatter_class: type) -> type:
+    """formatter_class that also states each flag's default."""
+    if issubclass(formatter_class, _DefaultsInHelp):
+        return formatter_class
+    return type(formatter_class.__name__, (_DefaultsInHelp, formatter_class),
+                {})
 
 
 def ranged(kind: type, low: float, high: Optional[float] = None,
@@ -95,39 +123,59 @@ _NON_NEGATIVE = ranged(float, 0)
 _UNIT_INTERVAL = ranged(float, 0, 1)
 
 _HPARAM_FLAGS = {
-    # HParams field (flag --field-name) -> (argparse type, help)
-    "epochs": (_POSITIVE_INT, "passes over the train split (seed: 50; "
-                              "ranking: 3, each with fresh negatives)"),
+    # HParams field (flag --field-name) -> (argparse type, help); the help
+    # ends with the recipes' defaults (recipe_defaults_text).
+    "epochs": (_POSITIVE_INT, "passes over the train split (ranking: each "
+                              "with fresh negatives)"),
     "negatives_per_positive": (_COUNT, "ranking: unrated movies sampled per "
-                                       "rating as the Trainer reads it (4)"),
+                                       "rating as the Trainer reads it"),
     "train_steps": (_POSITIVE_INT, "train exactly this many steps, at least "
                                    "1 (default: --epochs decides)"),
     "batch_size": (_POSITIVE_INT, "examples per step, sampled negatives "
-                                  "included (seed: 256; ranking: 1024)"),
-    "linear_learning_rate": (_POSITIVE, "FTRL learning rate (seed: 0.0001)"),
-    "linear_l1": (_NON_NEGATIVE, "FTRL L1 regularization (seed: 0.0)"),
+                                  "included"),
+    "linear_learning_rate": (_POSITIVE, "FTRL learning rate"),
+    "linear_l1": (_NON_NEGATIVE, "FTRL L1 regularization"),
     "crossed_hash_buckets": (_POSITIVE_INT, "buckets of the user x item "
-                                            "cross (1000)"),
-    "dnn_learning_rate": (_POSITIVE, "Adagrad learning rate (seed: 0.1)"),
-    "user_embedding_dim": (_COUNT, "user embedding size (seed: 64; 0: none, "
-                                   "with a history embedding)"),
+                                            "cross"),
+    "dnn_learning_rate": (_POSITIVE, "the DNN optimizer's learning rate "
+                                     "(Adagrad; Adam for ranking)"),
+    "user_embedding_dim": (_COUNT, "user embedding size (0: none, with a "
+                                   "history embedding)"),
     "history_embedding_dim": (_COUNT, "embedding size of the user's rated "
-                                      "movies (0: off, the seed)"),
-    "item_embedding_dim": (_POSITIVE_INT, "item embedding size (seed: 4)"),
-    "ease_l2": (_POSITIVE, "L2 strength of the ranking model's EASE score "
-                           "(300)"),
+                                      "movies (0: off)"),
+    "item_embedding_dim": (_POSITIVE_INT, "item embedding size"),
+    "ease_l2": (_POSITIVE, "L2 strength of the ranking model's EASE score"),
     "ease_blend_weight": (_NON_NEGATIVE, "ranking: the served score is the "
                                          "logit plus this times the EASE "
-                                         "score (8; 0: the logit alone)"),
-    "dropout": (ranged(float, 0, 1, high_open=True),
-                "DNN dropout rate (seed: 0.3)"),
-    "random_seed": (_COUNT, "graph-level random seed (123)"),
+                                         "score (0: the logit alone)"),
+    "dropout": (ranged(float, 0, 1, high_open=True), "DNN dropout rate"),
+    "random_seed": (_COUNT, "graph-level random seed"),
 }
+
+
+def recipe_defaults_text(name: str) -> str:
+    """"default: X" of an HParams field, with the fast recipe's and the
+    ranking objective's value where they differ: read from HParams and the
+    recipes, so --help cannot drift from them."""
+    def shown(value: Any) -> str:
+        return (",".join(map(str, value)) if isinstance(value, (list, tuple))
+                else str(value))
+    seed = getattr(HParams(), name)
+    text = f"default: {shown(seed)}"
+    fast = getattr(hparams_lib.recipe(hparams_lib.FAST_RECIPE), name)
+    if fast != seed:
+        text += f"; --recipe fast: {shown(fast)}"
+    ranking = getattr(HParams.ranking_defaults(), name)
+    if ranking != seed:
+        text += f"; ranking: {shown(ranking)}"
+    return text
 
 
 def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
     """The flags every runner shares: name, cache, gates, hyper-parameters."""
-    parser.add_argument("--pipeline-name", default=configs.PIPELINE_NAME)
+    parser.add_argument("--pipeline-name", default=configs.PIPELINE_NAME,
+                        help="names the run's metadata, artifacts and "
+                             "served models")
     parser.add_argument("--no-cache", action="store_true",
                         help="re-run every component")
     gates = parser.add_argument_group("blessing (what gets pushed)")
@@ -144,7 +192,8 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                        help="rank a seeded sample of this many users' "
                             "unseen pools (95 %% intervals per metric) "
                             "instead of every user's; for data past "
-                            "MovieLens-1m size (default 0: every user)")
+                            "MovieLens-1m size (default %(default)s: every "
+                            "user)")
     gates.add_argument("--min-ndcg", type=_UNIT_INTERVAL,
                        default=configs.MIN_NDCG,
                        help="bless only a model with ndcg@k at least this")
@@ -168,7 +217,14 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                        help="ranking objective: measure AUC on the eval "
                             "ratings of a seeded sample of about this share "
                             "of the users; for data past MovieLens-1m size "
-                            "(default 1: every user)")
+                            "(default %(default)s: every user)")
+    published = parser.add_argument_group("batch recommendations")
+    published.add_argument(
+        "--recommendations-k", type=_COUNT, default=configs.RECOMMENDATIONS_K,
+        help="the BatchRecommender writes every user's top this-many unseen "
+             "movies from the served model (recommendations.csv and "
+             ".tfrecord); 0 leaves it out (e.g. past MovieLens-1m size, "
+             "where every user's pool is billions of pairs)")
     data = parser.add_argument_group("data")
     data.add_argument("--split", default=configs.DEFAULT_SPLIT,
                       choices=configs.SPLITS,
@@ -176,7 +232,7 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                            "(default); user_stratified: each user's ratings "
                            "75/25, as Microsoft Recommenders' benchmarks")
     data.add_argument("--split-seed", type=_COUNT, default=configs.SPLIT_SEED,
-                      help="seed of the user-stratified split (42)")
+                      help="seed of the user-stratified split")
     model = parser.add_argument_group(
         "model (defaults: the seed notebook for --objective rating, the "
         "tuned recipe of HParams.ranking_defaults for ranking)")
@@ -192,8 +248,8 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                             "default); ranking: classify rated movies "
                             "against sampled unrated ones")
     model.add_argument("--hidden-units", type=_layer_sizes, default=None,
-                       help="DNN layer sizes, comma-separated "
-                            "(seed: 1024,32,1024)")
+                       help="DNN layer sizes, comma-separated ("
+                            + recipe_defaults_text("hidden_units") + ")")
     model.add_argument("--no-batch-norm", action="store_true",
                        help="turn off the DNN's batch normalization")
     model.add_argument("--no-item-ease-feature", action="store_true",
@@ -201,6 +257,8 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                             "(its table is 4 bytes per movie pair) and so "
                             "its blend into the served score")
     for name, (kind, text) in _HPARAM_FLAGS.items():
+        if "default" not in text:
+            text += f" ({recipe_defaults_text(name)})"
         model.add_argument("--" + name.replace("_", "-"), type=kind,
                            default=None, help=text)
 
@@ -250,6 +308,7 @@ def pipeline_settings(args: argparse.Namespace,
         min_auc=args.min_auc,
         auc_tolerance=args.auc_tolerance,
         auc_user_fraction=args.auc_user_fraction,
+        recommendations_k=args.recommendations_k,
         split=args.split,
         split_seed=args.split_seed)
 
@@ -300,10 +359,11 @@ def build_cluster_parser(description: str,
                              "(default: <pipeline-root>/serving_model)")
     parser.add_argument("--schema-path", default=IMAGE_SCHEMA_PATH,
                         help="curated schema as the pods see it (default: "
-                             "the copy installed in the image)")
+                             "%(default)s, the copy installed in the image)")
+    default_path = os.path.join(configs.KUBEFLOW_OUTPUT_DIR, default_output)
     parser.add_argument("--output", default=None,
-                        help=f"compiled spec file (default: {default_output} "
-                             f"in the current folder)")
+                        help=f"compiled spec file (default: {default_path} "
+                             f"under the current folder)")
     beam = parser.add_argument_group("Beam")
     beam.add_argument("--beam-preset", choices=beam_args.PRESETS,
                       default="direct", help="where Beam runs (see below)")
@@ -392,8 +452,8 @@ def add_portable_flags(group: "argparse._ArgumentGroup") -> None:
                        default=beam_args.JOB_SERVER_TIMEOUT, metavar="SECONDS",
                        help="portable/flink/spark: the longest a Beam job "
                             "may run and the wait for the job service "
-                            f"({beam_args.JOB_SERVER_TIMEOUT}; Beam's 60 s "
-                            "default cuts any longer job's state stream)")
+                            "(Beam's own 60 s cuts any longer job's state "
+                            "stream)")
 
 
 def portable_beam_args(args: argparse.Namespace, image: Optional[str] = None,
@@ -435,8 +495,12 @@ def create_kubeflow_pipeline(args: argparse.Namespace,
 
 
 def prepare_output(args: argparse.Namespace, suffix: str) -> List[str]:
-    """[folder, file name] of the compiled spec; makes the folder."""
-    path = os.path.abspath(args.output or args.pipeline_name + suffix)
+    """[folder, file name] of the compiled spec: --output, else
+    <pipeline name><suffix> in configs.KUBEFLOW_OUTPUT_DIR (never the
+    current folder itself, the repository's root for most); makes the
+    folder."""
+    path = os.path.abspath(args.output or os.path.join(
+        configs.KUBEFLOW_OUTPUT_DIR, args.pipeline_name + suffix))
     os.makedirs(os.path.dirname(path), exist_ok=True)
     return [os.path.dirname(path), os.path.basename(path)]
 

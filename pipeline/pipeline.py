@@ -28,6 +28,7 @@ from components.atomic_pusher.component import AtomicPusher
 from components.atomic_pusher.executor import (OBJECTIVE_KEY as
                                                PUSH_OBJECTIVE_KEY,
                                                SIGNATURES_KEY)
+from components.batch_recommender.component import BatchRecommender
 from components.negative_sampler.component import NegativeSampler
 from components.stratified_example_gen.component import (
     StratifiedCsvExampleGen)
@@ -55,6 +56,7 @@ def create_pipeline(
         min_auc: float = configs.MIN_AUC,
         auc_tolerance: float = configs.AUC_TOLERANCE,
         auc_user_fraction: float = configs.AUC_USER_FRACTION,
+        recommendations_k: int = configs.RECOMMENDATIONS_K,
         split: str = configs.DEFAULT_SPLIT,
         split_seed: int = configs.SPLIT_SEED,
         beam_pipeline_args: Optional[List[str]] = None,
@@ -66,7 +68,8 @@ def create_pipeline(
         baseline: str = configs.LATEST_PUSHED_BASELINE,
         trainer_vertex_spec: Optional[Dict[str, Any]] = None,
 ) -> Pipeline:
-    """CsvExampleGen -> validation -> Transform -> Trainer -> Evaluators -> Pusher.
+    """CsvExampleGen -> validation -> Transform -> Trainer -> Evaluators ->
+    Pusher -> BatchRecommender.
 
     With hparams.objective "ranking", the Trainer draws the training
     negatives itself as it reads the ratings (implicit feedback:
@@ -88,6 +91,9 @@ def create_pipeline(
         (ranking objective).
       auc_user_fraction: below 1, TFMA's AUC is measured on the eval
         ratings of a seeded sample of about this share of the users.
+      recommendations_k: > 0, the BatchRecommender writes every user's
+        top this-many movies from the model the Pusher served (titles
+        from the items file beside data_root); 0: no BatchRecommender.
       split, split_seed: how CsvExampleGen splits the ratings into train and
         eval (configs.SPLITS); the seed drives the user-stratified split.
       stop_after: a component id: the pipeline holds only that component
@@ -218,9 +224,21 @@ def create_pipeline(
                            "components.atomic_pusher.executor")},
     ).with_id(configs.PUSHER_ID)
 
+    # Reads what the Pusher served: no lists when it pushed nothing.
+    batch_recommender = [BatchRecommender(
+        pushed_model=pusher.outputs["pushed_model"],
+        examples=example_gen.outputs["examples"],
+        top_k=recommendations_k,
+        train_split=configs.TRAIN_SPLIT,
+        eval_split=configs.EVAL_SPLIT,
+        items_path=configs.items_csv_path(data_root),
+        code_fingerprint=_fingerprint("components.batch_recommender.executor"),
+    ).with_id(configs.BATCH_RECOMMENDER_ID)] if recommendations_k else []
+
     components = [example_gen, statistics_gen, schema_gen,
                   example_validator, anomalies_gate, *sampler, transform,
-                  trainer, model_resolver, evaluator, topk_evaluator, pusher]
+                  trainer, model_resolver, evaluator, topk_evaluator, pusher,
+                  *batch_recommender]
     return Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,

@@ -280,7 +280,8 @@ def ranking_partial_sums(top_k: TopK, truth_user_ids: np.ndarray,
 
 
 def combine_ranking_sums(sums: Iterable[RankingSums]) -> RankingSums:
-    """Adds the sums of several shards (at least one)."""
+    """Adds the sums of several shards (at least one); any sums with `+`
+    (the TopKEvaluator's Beam job combines its BeyondAccuracySums, too)."""
     return functools.reduce(lambda left, right: left + right, sums)
 
 

@@ -11,17 +11,24 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
+from reporting.report_data import MIN_SLICE_EXAMPLES
+
 # One colour per ranker, the same in every figure.
 RANKER_COLORS = {"model": "tab:blue", "baseline": "tab:green",
                  "popularity": "tab:orange", "ease": "tab:purple"}
 _SIZE = (6.4, 4.0)
+# The per-genre figure fills half the page: narrower, larger type, so
+# its labels are at least 10 px where the page shows it (~600 px wide).
+_SLICE_WIDTH = 5.6
+SLICE_FONT_PT = 10
+_SMALL_COLOR = "tab:gray"
 _LOG_TICKS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
-_DPI = 100
+FIGURE_DPI = 100
 
 
 def slice_rmse_bars(slices: Sequence[Dict], overall_rmse: Optional[float]
                     ) -> bytes:
-    """RMSE per slice as horizontal bars, example counts in the labels.
+    """RMSE per slice, example counts in the labels (slice_metric_figure).
 
     slices: [{"slice": name, "example_count": n, "rmse": x}, ...] in the
     order to draw them, top to bottom.
@@ -31,28 +38,97 @@ def slice_rmse_bars(slices: Sequence[Dict], overall_rmse: Optional[float]
 
 def slice_metric_bars(slices: Sequence[Dict], metric: str, label: str,
                       overall: Optional[float]) -> bytes:
-    """slices[i][metric] as horizontal bars, example counts in the labels.
+    """slice_metric_figure as PNG bytes."""
+    return _png(slice_metric_figure(slices, metric, label, overall))
+
+
+def slice_metric_figure(slices: Sequence[Dict], metric: str, label: str,
+                        overall: Optional[float]) -> Figure:
+    """slices[i][metric] as dots joined to the overall value, example
+    counts in the labels.
 
     slices: [{"slice": name, "example_count": n, metric: x}, ...] in the
     order to draw them, top to bottom; x None (TFMA had no value, e.g. an
-    AUC of a slice with one class) draws no bar.
+    AUC of a slice with one class) draws nothing. The axis fits the values
+    of the slices with at least MIN_SLICE_EXAMPLES examples (and the
+    overall value), not 0: differences of a few hundredths show. A smaller
+    slice is drawn hollow and grey; outside that axis, as a triangle at its
+    edge with its value written beside it.
     """
-    height = max(_SIZE[1], 0.28 * len(slices) + 1.2)
-    figure, axes = _figure((_SIZE[0], height))
+    height = max(_SIZE[1], 0.3 * len(slices) + 1.4)
+    figure, axes = _figure((_SLICE_WIDTH, height))
+    values = [s.get(metric) for s in slices]
+    small = [s["example_count"] < MIN_SLICE_EXAMPLES for s in slices]
+    low, high = slice_axis_limits(
+        [v for v, few in zip(values, small) if v is not None and not few]
+        + ([overall] if overall is not None else [])
+        or [v for v in values if v is not None])
+    axes.set_xlim(low, high)
+    centre = overall if overall is not None else (low + high) / 2
+    for row, (value, few) in enumerate(zip(values, small)):
+        if value is not None:
+            _slice_point(axes, row, value, few, centre, (low, high))
     positions = np.arange(len(slices))
-    axes.barh(positions, [np.nan if s.get(metric) is None else s[metric]
-                          for s in slices], color="tab:blue")
-    axes.set_yticks(positions, [f"{s['slice']} (n={s['example_count']:,})"
-                                for s in slices], fontsize=8)
-    axes.invert_yaxis()
+    axes.set_ylim(len(slices) - 0.5, -0.5)  # the first slice on top
+    axes.set_yticks(positions, [_slice_label(s, metric) for s in slices],
+                    fontsize=SLICE_FONT_PT)
+    for tick, few in zip(axes.get_yticklabels(), small):
+        if few:
+            tick.set_color(_SMALL_COLOR)
+    axes.tick_params(axis="x", labelsize=SLICE_FONT_PT)
+    axes.grid(axis="x", alpha=0.3)
     title = f"{label} per genre slice (TFMA)"
     if overall is not None:
-        # Named in the title: a legend box would cover the bars.
+        # Named in the title: a legend box would cover the points.
         axes.axvline(overall, color="black", linestyle="--", linewidth=1)
         title += f"; dashed: overall {overall:.4f}"
-    axes.set_xlabel(f"{label} on the eval split")
-    axes.set_title(title, fontsize=11)
-    return _png(figure)
+    axes.set_xlabel(f"{label} on the eval split; hollow grey: n < "
+                    f"{MIN_SLICE_EXAMPLES}", fontsize=SLICE_FONT_PT)
+    axes.set_title(title, fontsize=SLICE_FONT_PT + 1)
+    return figure
+
+
+def slice_axis_limits(values: Sequence[float]) -> Tuple[float, float]:
+    """The value axis of a per-slice figure: the values' range plus 15 %
+    of it (at least 0.01) on each side, never below 0 for values that are
+    not."""
+    if not values:
+        return 0.0, 1.0
+    low, high = min(values), max(values)
+    pad = max(0.15 * (high - low), 0.01)
+    return (max(low - pad, 0.0) if low >= 0 else low - pad), high + pad
+
+
+def _slice_point(axes, row: int, value: float, few: bool, centre: float,
+                 limits: Tuple[float, float]) -> None:
+    """One slice: a dot and its line from the overall value; a small slice
+    hollow and grey, clipped to the axis with its value written there."""
+    low, high = limits
+    color = _SMALL_COLOR if few else "tab:blue"
+    shown = min(max(value, low), high)
+    axes.plot([centre, shown], [row, row], color=color, linewidth=2,
+              alpha=0.6, solid_capstyle="butt")
+    if shown == value:
+        axes.plot([value], [row], marker="o", markersize=7, color=color,
+                  markerfacecolor="white" if few else color)
+        return
+    above = value > high
+    axes.plot([shown], [row], marker=">" if above else "<", markersize=8,
+              color=color, markerfacecolor="white", clip_on=False)
+    axes.annotate(f"{value:.2f}", (shown, row),
+                  xytext=(-8 if above else 8, 0),
+                  textcoords="offset points", va="center",
+                  ha="right" if above else "left", color=color,
+                  fontsize=SLICE_FONT_PT,
+                  bbox={"boxstyle": "square,pad=0.1", "facecolor": "white",
+                        "edgecolor": "none"})
+
+
+def _slice_label(row: Dict, metric: str) -> str:
+    label = f"{row['slice']} (n={row['example_count']:,})"
+    if row.get(metric) is None:
+        label += f", no {metric.upper()}"
+    return label
 
 
 def ranking_curves(curves: Dict[str, Dict[str, List[float]]],
@@ -64,7 +140,7 @@ def ranking_curves(curves: Dict[str, Dict[str, List[float]]],
     [...], "recall@k": [...]}}). An evaluation made before curves existed
     has none; then `points` ({ranker: metrics}) gives one marker at k.
     """
-    figure = Figure(figsize=(_SIZE[0] * 1.5, _SIZE[1]), dpi=_DPI)
+    figure = Figure(figsize=(_SIZE[0] * 1.5, _SIZE[1]), dpi=FIGURE_DPI)
     FigureCanvasAgg(figure)
     for column, metric in enumerate(("precision@k", "recall@k")):
         axes = figure.add_subplot(1, 2, column + 1)
@@ -176,7 +252,7 @@ def _ordered(rankers) -> List[str]:
 
 
 def _figure(size: Tuple[float, float]):
-    figure = Figure(figsize=size, dpi=_DPI)
+    figure = Figure(figsize=size, dpi=FIGURE_DPI)
     FigureCanvasAgg(figure)
     return figure, figure.add_subplot(1, 1, 1)
 

@@ -2,18 +2,26 @@
 
     python -m reporting.recommend --user 196 [--user 7,42] [--k 10]
     python -m reporting.recommend --all-users --csv recommendations.csv
+    python -m reporting.recommend --interactive   # user ids from stdin
 
 The model comes from ML Metadata (the newest model the Pusher pushed for
 --pipeline-name under --output-root) unless --model-dir names one. The data
 is the newest CsvExampleGen Examples artifact of the same store.
 
-Ranking (recommend_ranking.py) is the TopKEvaluator's own code, the
-recommender core: its pool shards and candidate pairs, ModelScorer (the
-model's `serving_raw` signature, unclipped score) and metrics.top_k_per_user
-(score descending, ties to the smaller item id). One deliberate difference:
-the evaluator's pool excludes only the train split, because eval ratings are
-its held-out truth; a recommendation must not repeat a movie the user rated
-in ANY split, so here "unseen" means not rated anywhere in the data the pipeline read.
+Ranking (recommend_ranking.py) is the model's own `serving_topk` signature
+(docs/serving.md): the TopKEvaluator's lists (unclipped score descending,
+ties to the smaller item id) computed inside the model, one call for a batch
+of users. A model exported before it is ranked by the TopKEvaluator's own
+code instead, the recommender core: pool shards and candidate pairs,
+ModelScorer (`serving_raw`) and metrics.top_k_per_user. One deliberate
+difference: the evaluator's pool excludes only the train split, because eval
+ratings are its held-out truth; a recommendation must not repeat a movie the
+user rated in ANY split, so here "unseen" means not rated anywhere in the
+data the pipeline read.
+
+--interactive loads the model and the data once, then answers each line of
+standard input (user ids, as --user takes them) with warm calls, printing
+on stderr how long each answer took.
 
 The model's `predictions` output is a column named after what it is: for a
 model trained with `--objective rating`, predicted_rating; with `--objective
@@ -32,7 +40,8 @@ one `error:` line on stderr.
 import argparse
 import os
 import sys
-from typing import Dict, List, Optional
+import time
+from typing import Dict, Iterable, List, Optional, TextIO
 
 from runtime.quiet import quiet_tensorflow
 
@@ -44,15 +53,16 @@ from pipeline import configs  # noqa: E402  (no TF import)
 from reporting.recommend_output import (describe_items,  # noqa: E402
                                         format_table, progress,
                                         user_table, write_batch_csv)
-from reporting.recommend_ranking import (iter_recommendations,  # noqa: E402
-                                         known_users, popular_items,
-                                         prediction_key, recommend_for_users)
+from reporting.recommend_ranking import (Ranker,  # noqa: E402
+                                         iter_recommendations, known_users,
+                                         popular_items, prediction_key,
+                                         recommend_for_users)
 from reporting.recommend_sources import (PipelineData,  # noqa: E402
                                          RecommendError, find_items_csv,
-                                         load_pipeline_data, load_scorer,
+                                         load_pipeline_data, load_ranker,
                                          load_titles, model_objective,
                                          open_existing_store,
-                                         pushed_model_dir)
+                                         popularity_warning, pushed_model_dir)
 from trainer_module import features  # noqa: E402
 
 EXIT_ERROR = 2
@@ -92,6 +102,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                           "repeatable")
     who.add_argument("--all-users", action="store_true",
                      help="every user of the data, to --csv")
+    who.add_argument("--interactive", action="store_true",
+                     help="load once, then answer user ids read from "
+                          "standard input, a line at a time")
     parser.add_argument("--csv", help="with --all-users: output CSV path")
     parser.add_argument("--k", type=positive_int, default=configs.TOP_K,
                         help=f"recommendations per user ({configs.TOP_K})")
@@ -138,7 +151,48 @@ def check_csv_folder(path: str) -> None:
         raise RecommendError(f"no folder {folder} for --csv {path}")
 
 
-def run(args: argparse.Namespace) -> int:
+def print_users(ranker: Ranker, data: PipelineData,
+                titles: Optional[Dict[int, str]], model_dir: str,
+                user_ids: List[int], k: int, value_key: str) -> None:
+    """Each user's table (the popular movies for an unknown one), blank
+    lines between."""
+    found = recommend_for_users(ranker, data.catalog, data.rated, user_ids,
+                                k, value_key)
+    known = set(known_users(data.rated).tolist())
+    for index, user_id in enumerate(dict.fromkeys(user_ids)):
+        if index:
+            print()
+        if user_id in known:
+            print_user(user_id, found[found[features.USER_KEY] == user_id],
+                       data, titles, model_dir)
+        else:
+            print_fallback(user_id, k, data, titles)
+
+
+def answer_lines(lines: Iterable[str], answer, prompt: bool = False) -> None:
+    """answer(user ids) for each line of ids (as --user takes them), with
+    the seconds it took on stderr; a bad line is an `error:` line, and the
+    next line is read."""
+    def ask():
+        if prompt:
+            print("user id(s)> ", end="", file=sys.stderr, flush=True)
+    ask()
+    for line in lines:
+        if line.strip():
+            try:
+                user_ids = user_ids_arg(line.strip())
+            except argparse.ArgumentTypeError as error:
+                print(f"error: {error}", file=sys.stderr)
+            else:
+                started = time.perf_counter()
+                answer(user_ids)
+                print(flush=True)  # a blank line between answers
+                print(f"answered in {time.perf_counter() - started:.3f} s",
+                      file=sys.stderr, flush=True)
+        ask()
+
+
+def run(args: argparse.Namespace, stdin: TextIO = sys.stdin) -> int:
     if args.csv:
         check_csv_folder(args.csv)
     store = open_existing_store(configs.LocalPaths(
@@ -148,27 +202,29 @@ def run(args: argparse.Namespace) -> int:
     data = load_pipeline_data(store)
     titles = load_titles(find_items_csv(args.items_csv, data.data_dir))
     value_key = prediction_key(model_objective(store, model_dir))
-    scorer = load_scorer(model_dir)
+    warning = popularity_warning(store, model_dir)
+    if warning:
+        progress(f"warning: {warning}")
+    ranker = load_ranker(model_dir)
     if args.all_users:
         users = known_users(data.rated)
         progress(f"ranking {len(data.catalog.item_ids):,} movies for "
                   f"{len(users):,} users with {model_dir}")
         rows = write_batch_csv(args.csv, iter_recommendations(
-            scorer, data.catalog, data.rated, args.k, value_key=value_key),
+            ranker, data.catalog, data.rated, args.k, value_key=value_key),
             titles, len(users))
         progress(f"wrote {rows:,} rows to {args.csv}")
         return 0
-    found = recommend_for_users(scorer, data.catalog, data.rated, args.user,
-                                args.k, value_key)
-    known = set(known_users(data.rated).tolist())
-    for index, user_id in enumerate(dict.fromkeys(args.user)):
-        if index:
-            print()
-        if user_id in known:
-            print_user(user_id, found[found[features.USER_KEY] == user_id],
-                       data, titles, model_dir)
-        else:
-            print_fallback(user_id, args.k, data, titles)
+
+    def answer(user_ids: List[int]) -> None:
+        print_users(ranker, data, titles, model_dir, user_ids, args.k,
+                    value_key)
+    if args.interactive:
+        progress(f"loaded {model_dir}; user ids, a line at a time "
+                 f"(end with Ctrl-D)")
+        answer_lines(stdin, answer, prompt=stdin.isatty())
+    else:
+        answer(args.user)
     return 0
 
 

@@ -1,11 +1,19 @@
-"""Top-k recommendations of unseen movies, shard by shard: the recommend
-command's ranking, built on the recommender core (pool shards and candidate
-pairs, ModelScorer, metrics.top_k_per_user).
+"""Top-k recommendations of unseen movies: the recommend command's ranking.
+
+A model with the served top-k (trainer_module/topk_serving.py) ranks inside
+its `serving_topk` signature (ServedTopK), a batch of users per call. A
+model exported before it is ranked as the TopKEvaluator ranks, shard by
+shard, on the recommender core (pool shards and candidate pairs,
+ModelScorer, metrics.top_k_per_user). Both rank by the model's score, ties
+to the smaller item id.
 
 Unlike the TopKEvaluator's pool, which excludes only the train split (eval
-ratings are its held-out truth), "unseen" here means not rated in ANY split.
+ratings are its held-out truth), "unseen" here means not rated in ANY split:
+the served top-k excludes the train movies, so ServedTopK asks it for k
+plus the user's rated movies and drops the rated ones.
 """
-from typing import TYPE_CHECKING, Iterator, List, Optional, Sequence
+from typing import (TYPE_CHECKING, Iterator, List, Optional, Sequence,
+                    Tuple, Union)
 
 import numpy as np
 import pandas as pd
@@ -27,6 +35,38 @@ PROBABILITY_KEY = "probability"
 POPULARITY_KEY = "train_ratings"
 CSV_COLUMNS = (features.USER_KEY, RANK_KEY, features.ITEM_KEY, SCORE_KEY,
                PREDICTED_KEY)
+# Users per serving_topk call: each is scored against the whole catalog, so
+# a call scores about this many pairs (ModelScorer's batch).
+PAIRS_PER_CALL = 32768
+
+
+class ServedTopK:
+    """A loaded model's serving_topk signature (trainer_module/
+    topk_serving.py): the model and its tables are loaded once, so every
+    call is warm."""
+
+    def __init__(self, loaded):
+        from trainer_module import model, topk_serving
+        self._signature = loaded.signatures[model.TOPK_SIGNATURE]
+        self._keys = (topk_serving.ITEM_IDS_KEY, model.SCORE_KEY,
+                      model.PREDICTION_KEY)
+        # The first call instantiates the function (0.4 s on MovieLens-
+        # 100k): made here, with no user, so every answer is a warm call.
+        self(np.zeros(0, np.int64), 1)
+
+    def __call__(self, user_ids: Sequence[int], k: int
+                 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(item ids, scores, predictions), each [len(user_ids), k]; item
+        id PADDING_ITEM_ID past a user's unseen movies."""
+        import tensorflow as tf
+        from trainer_module.topk_serving import K_INPUT
+        out = self._signature(
+            **{features.USER_KEY: tf.constant(user_ids, tf.int64),
+               K_INPUT: tf.constant(k, tf.int32)})
+        return tuple(out[key].numpy() for key in self._keys)
+
+
+Ranker = Union[ServedTopK, "ModelScorer"]
 
 
 def rated_pairs(splits: Sequence[pd.DataFrame]) -> pd.DataFrame:
@@ -53,13 +93,14 @@ def csv_columns(value_key: str = PREDICTED_KEY) -> List[str]:
             for name in CSV_COLUMNS]
 
 
-def iter_recommendations(scorer: "ModelScorer", catalog: "Catalog",
+def iter_recommendations(scorer: Ranker, catalog: "Catalog",
                          rated: pd.DataFrame, k: int,
                          user_ids: Optional[Sequence[int]] = None,
                          max_pairs_per_shard: Optional[int] = None,
                          value_key: str = PREDICTED_KEY
                          ) -> Iterator[pd.DataFrame]:
-    """Top-k unseen items of each known user, one frame per user shard.
+    """Top-k unseen items of each known user, one frame per user shard
+    (per serving_topk call with a ServedTopK), users in id order.
 
     user_ids None means every user of `rated`; unknown ids are skipped.
     Memory is bounded by the shard size, as in the TopKEvaluator. The
@@ -68,6 +109,14 @@ def iter_recommendations(scorer: "ModelScorer", catalog: "Catalog",
     from recommender import pool
     if user_ids is not None:
         rated = rated[rated[features.USER_KEY].isin(list(user_ids))]
+    if isinstance(scorer, ServedTopK):
+        users = known_users(rated)
+        per_call = max(1, (max_pairs_per_shard or PAIRS_PER_CALL)
+                       // max(1, len(catalog.item_ids)))
+        for start in range(0, len(users), per_call):
+            yield served_top_k(scorer, rated, users[start:start + per_call],
+                               k, value_key)
+        return
     # make_shards excludes its first frame's pairs; the second is the
     # evaluator's truth, which recommending does not use.
     shards = pool.make_shards(
@@ -102,7 +151,33 @@ def rank_shard(scorer: "ModelScorer", catalog: "Catalog",
     }, columns=csv_columns(value_key))
 
 
-def recommend_for_users(scorer: "ModelScorer", catalog: "Catalog",
+def served_top_k(served: ServedTopK, rated: pd.DataFrame,
+                 user_ids: np.ndarray, k: int,
+                 value_key: str = PREDICTED_KEY) -> pd.DataFrame:
+    """csv_columns(value_key) of the users (sorted ids) from one
+    serving_topk call: k plus the most movies one of them rated, so that
+    after dropping the rated ones (the model drops only its train movies)
+    and the padding, k remain where the catalog has them."""
+    from trainer_module.topk_serving import PADDING_ITEM_ID
+    mine = rated[rated[features.USER_KEY].isin(user_ids)]
+    most_rated = int(mine[features.USER_KEY].value_counts().max()
+                     ) if len(mine) else 0
+    items, scores, predictions = served(user_ids, k + most_rated)
+    width = items.shape[1]
+    found = pd.DataFrame({
+        features.USER_KEY: np.repeat(np.asarray(user_ids, np.int64), width),
+        features.ITEM_KEY: items.reshape(-1).astype(np.int64),
+        SCORE_KEY: scores.reshape(-1), value_key: predictions.reshape(-1)})
+    seen = found.merge(mine[[features.USER_KEY, features.ITEM_KEY]],
+                       how="left", indicator=True)["_merge"] == "both"
+    found = found[~seen.to_numpy() & (found[features.ITEM_KEY]
+                                      != PADDING_ITEM_ID).to_numpy()].copy()
+    found.insert(1, RANK_KEY, found.groupby(features.USER_KEY).cumcount() + 1)
+    return found[found[RANK_KEY] <= k].reset_index(drop=True)[
+        csv_columns(value_key)]
+
+
+def recommend_for_users(scorer: Ranker, catalog: "Catalog",
                         rated: pd.DataFrame, user_ids: Sequence[int],
                         k: int, value_key: str = PREDICTED_KEY
                         ) -> pd.DataFrame:

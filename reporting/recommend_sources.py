@@ -7,12 +7,11 @@ from typing import TYPE_CHECKING, Dict, NamedTuple, Optional
 import pandas as pd
 
 from pipeline import configs
-from reporting.recommend_ranking import rated_pairs
+from reporting.recommend_ranking import Ranker, rated_pairs
 
 if TYPE_CHECKING:
     import ml_metadata as mlmd
     from recommender.catalog import Catalog
-    from recommender.scoring import ModelScorer
 
 # Titles of the default data set, used only when the store does not say
 # where the data came from (kept relative: the command runs from the repo).
@@ -55,12 +54,34 @@ def pushed_model_dir(store: "mlmd.MetadataStore", pipeline_name: str,
     return pushed
 
 
-def load_scorer(model_dir: str) -> "ModelScorer":
-    """ModelScorer of an exported model, with a user-facing error."""
+def popularity_warning(store: "mlmd.MetadataStore", model_dir: str
+                       ) -> Optional[str]:
+    """The report's warning when model_dir is the served model and its
+    TopKEvaluator found it ranking below popularity; None otherwise."""
+    from components.topk_evaluator.executor import read_evaluation
+    from runtime import metadata_report
+    served = metadata_report.served_model(store)
+    if (served is None or served.topk_uri is None
+            or os.path.normpath(served.destination)
+            != os.path.normpath(model_dir)):
+        return None
+    return metadata_report.below_popularity(
+        read_evaluation(served.topk_uri), "this model")
+
+
+def load_ranker(model_dir: str) -> Ranker:
+    """The model's serving_topk (ServedTopK); a ModelScorer for a model
+    exported before it (loaded a second time); a user-facing error."""
+    import tensorflow as tf
     from recommender.scoring import ModelScorer
+    from reporting.recommend_ranking import ServedTopK
+    from trainer_module.model import TOPK_SIGNATURE
     if not os.path.isdir(model_dir):
         raise RecommendError(f"no model directory {model_dir}")
     try:
+        loaded = tf.saved_model.load(model_dir)
+        if TOPK_SIGNATURE in loaded.signatures:
+            return ServedTopK(loaded)
         return ModelScorer(model_dir)
     except (OSError, ValueError) as error:
         raise RecommendError(f"cannot load the model at {model_dir}: "

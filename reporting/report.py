@@ -1,15 +1,22 @@
 """One self-contained HTML page about the latest run of a local pipeline.
 
     python -m reporting.report --output-root outputs \\
-        --pipeline-name movielens-wide-deep --out report.html
+        --pipeline-name movielens-wide-deep      # -> outputs/report.html
+    python -m reporting.report --run-id RUN --out /tmp/run.html  # an earlier run
 
-What ran (components, state, seconds), how good the model is (the
-TopKEvaluator's rating and ranking metrics beside the popularity ranker, the
-EASE ranker when the evaluation has one, and the previous blessed model,
-TFMA's overall and per-genre metrics), whether it
-was blessed and why, where it was pushed, and four figures: RMSE per genre,
-precision@k / recall@k against k, true vs predicted eval ratings, training
-loss.
+What ran (components, state, seconds; a cache hit with the seconds of the
+execution it reused), how good the model is (the TopKEvaluator's rating
+and ranking metrics beside the popularity ranker, the EASE ranker when the
+evaluation has one, and the previous blessed model; the beyond-accuracy
+metrics of the top-k lists when the evaluation has them; TFMA's overall and
+per-genre metrics), whether it was blessed and why, where it was pushed,
+which model is served (version, when and by which run it was pushed, its
+metrics), and four figures: RMSE per genre, precision@k / recall@k against
+k, true vs predicted eval ratings, training loss. A model that ranks below
+the popularity ranker (ndcg@k or precision@k) gets a plain warning at the
+top. After an unchanged re-run (the Pusher a cache hit) the banner says so
+and names the served model, instead of a blessing decision nobody made in
+that run.
 
 A run trained with `--objective ranking` (the objective is read from the
 Trainer's custom_config in the store, reporting/run_info.py) has no rating:
@@ -36,13 +43,20 @@ from runtime.quiet import quiet_tensorflow
 quiet_tensorflow()
 
 from pipeline import configs  # noqa: E402
-from reporting.report_data import (ReportError, gather_report,  # noqa: E402
-                                   objective_of)
+from reporting.report_data import (MIN_SLICE_EXAMPLES,  # noqa: E402
+                                   ReportError, gather_report, objective_of)
 from reporting.report_page import RANKERS, render_html  # noqa: E402
 from trainer_module.features import RANKING_OBJECTIVE  # noqa: E402
 
+# Written under the output root unless --out says otherwise.
+REPORT_FILE = "report.html"
+
 
 # ------------------------------------------------------------------ figures
+
+_SMALL_SLICES = (f"; a slice with fewer than {MIN_SLICE_EXAMPLES} examples "
+                 f"is hollow and grey and sets no axis limit (beyond the "
+                 f"axis: a triangle at its edge, its value beside it)")
 
 def make_figures(report: Dict) -> List[Tuple[str, bytes]]:
     """(caption, PNG bytes) of the four figures, in page order."""
@@ -61,7 +75,7 @@ def make_figures(report: Dict) -> List[Tuple[str, bytes]]:
                 pairs["probability"][pairs["label"] == 1],
                 pairs["probability"][pairs["label"] == 0]))
         slices = ("AUC per genre slice (TFMA); n is the slice's example "
-                  "count", plots.slice_metric_bars(
+                  "count" + _SMALL_SLICES, plots.slice_metric_bars(
                       report["slices"], "auc", "AUC",
                       report["tfma_overall"].get("auc")))
     else:
@@ -70,7 +84,7 @@ def make_figures(report: Dict) -> List[Tuple[str, bytes]]:
             plots.rating_histograms(report["eval_ratings"]["true"],
                                     report["eval_ratings"]["predicted"]))
         slices = ("RMSE per genre slice (TFMA); n is the slice's example "
-                  "count", plots.slice_rmse_bars(
+                  "count" + _SMALL_SLICES, plots.slice_rmse_bars(
                       report["slices"], report["tfma_overall"].get(
                           "root_mean_squared_error")))
     return [
@@ -89,10 +103,14 @@ def make_figures(report: Dict) -> List[Tuple[str, bytes]]:
 
 # ---------------------------------------------------------------------- CLI
 
-def write_report(output_root: str, pipeline_name: str, out: str) -> str:
-    """Gathers, draws and renders the report into `out`; returns its path."""
-    report = gather_report(output_root, pipeline_name)
+def write_report(output_root: str, pipeline_name: str,
+                 out: Optional[str] = None,
+                 run_id: Optional[str] = None) -> str:
+    """Gathers, draws and renders the report into `out` (default:
+    default_out(output_root)); returns its path."""
+    report = gather_report(output_root, pipeline_name, run_id)
     page = render_html(report, make_figures(report))
+    out = out or default_out(output_root)
     out = os.path.abspath(out)
     os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w", encoding="utf-8") as handle:
@@ -100,14 +118,27 @@ def write_report(output_root: str, pipeline_name: str, out: str) -> str:
     return out
 
 
+def default_out(output_root: str) -> str:
+    """Where the report goes without --out: beside the run's outputs (which
+    git ignores), not in the current folder."""
+    return os.path.join(output_root, REPORT_FILE)
+
+
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--output-root", default=configs.DEFAULT_OUTPUT_ROOT,
-                        help="the local runner's --output-root")
-    parser.add_argument("--pipeline-name", default=configs.PIPELINE_NAME)
-    parser.add_argument("--out", default="report.html",
-                        help="the HTML file to write")
+                        help="the local runner's --output-root (default: "
+                             "%(default)s)")
+    parser.add_argument("--pipeline-name", default=configs.PIPELINE_NAME,
+                        help="the local runner's --pipeline-name (default: "
+                             "%(default)s)")
+    parser.add_argument("--out", default=None,
+                        help=f"the HTML file to write (default: "
+                             f"<output-root>/{REPORT_FILE})")
+    parser.add_argument("--run-id", default=None,
+                        help="report this pipeline run, as the store was "
+                             "when it ended (default: the newest run)")
     return parser.parse_args(argv)
 
 
@@ -116,7 +147,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     # TFMA's loader logs TensorFlow deprecation warnings nobody can act on.
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     try:
-        path = write_report(args.output_root, args.pipeline_name, args.out)
+        path = write_report(args.output_root, args.pipeline_name, args.out,
+                            args.run_id)
     except ReportError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -7,7 +7,7 @@ A missing store, run or artifact raises ReportError naming it.
 import contextlib
 import datetime
 import os
-from typing import Dict, Iterator, List, NamedTuple, Tuple
+from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 from pipeline import configs
 from trainer_module.features import RANKING_OBJECTIVE, RATING_OBJECTIVE
@@ -18,6 +18,9 @@ TFMA_METRICS = ("example_count", "root_mean_squared_error",
 TFMA_RANKING_METRICS = ("example_count", "auc", "binary_accuracy",
                         "mean_label", "mean_prediction")
 NO_GENRE = "(no genre)"
+# A genre slice with fewer eval examples says little: the report shows it
+# but lets it set no axis of the per-genre figure.
+MIN_SLICE_EXAMPLES = 20
 
 
 class ObjectiveView(NamedTuple):
@@ -49,8 +52,10 @@ class ReportError(Exception):
 
 # ---------------------------------------------------------------- gathering
 
-def gather_report(output_root: str, pipeline_name: str) -> Dict:
-    """Everything the page shows, from the run's metadata and artifacts."""
+def gather_report(output_root: str, pipeline_name: str,
+                  run_id: Optional[str] = None) -> Dict:
+    """Everything the page shows, from the run's metadata and artifacts:
+    the newest run's, or run_id's (the store as that run left it)."""
     from reporting import run_info
     from runtime import metadata_report
     try:
@@ -58,64 +63,81 @@ def gather_report(output_root: str, pipeline_name: str) -> Dict:
             configs.LocalPaths(output_root, pipeline_name).metadata_path)
     except FileNotFoundError as error:
         raise ReportError(str(error)) from None
-    run_id, started = latest_run(store)
+    run_id, started = pick_run(store, run_id)
+    try:
+        as_of = metadata_report.run_last_execution(store, run_id)
+    except ValueError as error:
+        raise ReportError(str(error)) from None
+    components = metadata_report.component_runs(store, run_id)
     report = {"pipeline": pipeline_name, "run_id": run_id,
-              "started": started,
-              "components": metadata_report.component_runs(store)}
-    report.update(topk_results(store))
+              "started": started, "components": components,
+              "cached_rerun": metadata_report.pusher_was_cached(components)}
+    report.update(topk_results(store, as_of))
     with _reading("the Trainer's custom_config in the metadata store"):
         objective = run_info.model_objective(store, report["model_uri"])
     report["objective"] = objective
-    tfma_uri = _required(metadata_report.latest_evaluation_uri(store),
-                         "the Evaluator's (TFMA) evaluation")
+    tfma_uri = _required(metadata_report.latest_evaluation_uri(
+        store, as_of=as_of), "the Evaluator's (TFMA) evaluation")
     with _reading("the TFMA evaluation " + tfma_uri):
         report["tfma_uri"] = tfma_uri
         report["tfma_overall"] = metadata_report.overall_metrics(tfma_uri)
         report["slices"] = slice_metrics(tfma_uri, objective)
     report["tfma_blessed"] = metadata_report.latest_blessing(
-        store, configs.EVALUATOR_ID)
-    report["push"] = push_result(store)
+        store, configs.EVALUATOR_ID, as_of)
+    report["push"] = push_result(store, as_of)
+    report["served"] = served_standing(store, as_of, report)
     if objective == RANKING_OBJECTIVE:
-        report.update(eval_pairs(store, report["model_uri"]))
+        report.update(eval_pairs(store, report["model_uri"], as_of))
     else:
-        report["eval_ratings"] = eval_ratings(store, report["model_uri"])
+        report["eval_ratings"] = eval_ratings(store, report["model_uri"],
+                                              as_of)
     model_run = _required(metadata_report.latest_output(
-        store, configs.TRAINER_ID, "model_run"), "the Trainer's model_run").uri
+        store, configs.TRAINER_ID, "model_run", as_of),
+        "the Trainer's model_run").uri
     with _reading("the Trainer's TensorBoard events in " + model_run):
         report["model_run_uri"] = model_run
         report["loss"] = read_loss(model_run)
     return report
 
 
-def latest_run(store) -> Tuple[str, datetime.datetime]:
-    """Id and start time (UTC) of the newest pipeline run in the store."""
+def pick_run(store, run_id: Optional[str] = None
+             ) -> Tuple[str, datetime.datetime]:
+    """Id and start time (UTC) of the run: run_id, or the store's newest."""
     from runtime import metadata_report
     ids = metadata_report.run_ids(store)
     if not ids:
         raise ReportError("the metadata store holds no pipeline run")
-    context = store.get_context_by_type_and_name("pipeline_run", ids[-1])
+    if run_id is None:
+        run_id = ids[-1]
+    elif run_id not in ids:
+        raise ReportError(f"--run-id {run_id}: no such run in the metadata "
+                          f"store; its runs: {', '.join(ids[-5:])}"
+                          + (" (the newest five)" if len(ids) > 5 else ""))
+    context = store.get_context_by_type_and_name("pipeline_run", run_id)
     started = datetime.datetime.fromtimestamp(
         context.create_time_since_epoch / 1000, tz=datetime.timezone.utc)
-    return ids[-1], started
+    return run_id, started
 
 
-def topk_results(store) -> Dict:
+def topk_results(store, as_of: Optional[int] = None) -> Dict:
     """The TopKEvaluator's metrics.json and what its blessing names."""
     from components.topk_evaluator.executor import read_evaluation
     from runtime import metadata_report
     uri = _required(metadata_report.latest_evaluation_uri(
-        store, configs.TOPK_EVALUATOR_ID), "the TopKEvaluator's evaluation")
+        store, configs.TOPK_EVALUATOR_ID, as_of),
+        "the TopKEvaluator's evaluation")
     with _reading("the TopKEvaluator's metrics.json in " + uri):
         metrics = read_evaluation(uri)
     blessing = _required(metadata_report.latest_output(
-        store, configs.TOPK_EVALUATOR_ID, "blessing"),
+        store, configs.TOPK_EVALUATOR_ID, "blessing", as_of),
         "the TopKEvaluator's blessing")
     props = blessing.custom_properties
     if "current_model" in props:
         model_uri = props["current_model"].string_value
     else:  # a blessing written before the property existed
         model_uri = _required(metadata_report.latest_output(
-            store, configs.TRAINER_ID, "model"), "the Trainer's model").uri
+            store, configs.TRAINER_ID, "model", as_of),
+            "the Trainer's model").uri
     return {"topk": metrics, "topk_uri": uri, "model_uri": model_uri,
             # Kubeflow v2 may judge the served model against itself.
             "model_is_baseline": ("baseline_model_id" in props
@@ -150,25 +172,56 @@ def slice_metrics(evaluation_uri: str,
     return sorted(rows, key=lambda row: (-row["example_count"], row["slice"]))
 
 
-def push_result(store) -> Dict:
-    """Whether this run's Pusher pushed, where, and what is served now."""
+def push_result(store, as_of: Optional[int] = None) -> Dict:
+    """Whether the run's Pusher pushed, where, and what is served now."""
     from runtime import metadata_report
     artifact = metadata_report.latest_output(store, configs.PUSHER_ID,
-                                             "pushed_model")
-    pushed = (artifact is not None
-              and artifact.custom_properties["pushed"].int_value == 1)
+                                             "pushed_model", as_of)
+    props = artifact.custom_properties if artifact is not None else {}
+    pushed = "pushed" in props and props["pushed"].int_value == 1
     return {"pushed": pushed,
-            "destination": (artifact.custom_properties[
-                "pushed_destination"].string_value if pushed else None),
-            "served": metadata_report.latest_pushed_model(store)}
+            "destination": (props["pushed_destination"].string_value
+                            if pushed else None),
+            # A model already served: the Pusher copied nothing.
+            "already_served": pushed and "already_served" in props
+            and props["already_served"].int_value == 1,
+            "served": metadata_report.latest_pushed_model(store, as_of)}
 
 
-def eval_ratings(store, model_uri: str) -> Dict:
+def served_standing(store, as_of: Optional[int], report: Dict
+                    ) -> Optional[Dict]:
+    """The served model (version, folder, when and by which run it was
+    pushed) with the TopKEvaluator and TFMA metrics that judged it; None
+    when nothing is served. Read from the push that copied it, so a cached
+    re-run shows the model it left in place."""
+    from components.topk_evaluator.executor import read_evaluation
+    from runtime import metadata_report
+    served = metadata_report.served_model(store, as_of)
+    if served is None:
+        return None
+    standing = {"model": served, "topk": None, "tfma_overall": None}
+    if served.topk_uri == report.get("topk_uri"):
+        standing["topk"] = report["topk"]
+    elif served.topk_uri:
+        with _reading("the served model's top-k evaluation "
+                      + served.topk_uri):
+            standing["topk"] = read_evaluation(served.topk_uri)
+    if served.tfma_uri == report.get("tfma_uri"):
+        standing["tfma_overall"] = report["tfma_overall"]
+    elif served.tfma_uri:
+        with _reading("the served model's TFMA evaluation "
+                      + served.tfma_uri):
+            standing["tfma_overall"] = metadata_report.overall_metrics(
+                served.tfma_uri)
+    return standing
+
+
+def eval_ratings(store, model_uri: str, as_of: Optional[int] = None) -> Dict:
     """The eval split's true ratings and the model's predictions for them."""
     import numpy as np
     from runtime import metadata_report
     from trainer_module import features
-    examples = _required(metadata_report.latest_examples(store),
+    examples = _required(metadata_report.latest_examples(store, as_of=as_of),
                          "CsvExampleGen's examples")
     rows, predicted, _ = _score_eval_split(examples, model_uri)
     return {"true": rows[features.LABEL_KEY].to_numpy(np.float64),
@@ -194,7 +247,7 @@ def _score_eval_split(examples, model_uri: str):
     return rows, predictions, scores
 
 
-def eval_pairs(store, model_uri: str) -> Dict:
+def eval_pairs(store, model_uri: str, as_of: Optional[int] = None) -> Dict:
     """The ranking objective's eval split (the NegativeSampler's: rated
     pairs, label 1, and sampled unrated ones, label 0, as TFMA evaluated
     them) with the model's probability and logit for each pair."""
@@ -203,7 +256,7 @@ def eval_pairs(store, model_uri: str) -> Dict:
     from runtime import metadata_report
     from trainer_module import features
     found = _required(metadata_report.latest_output(
-        store, configs.NEGATIVE_SAMPLER_ID, "sampled_examples"),
+        store, configs.NEGATIVE_SAMPLER_ID, "sampled_examples", as_of),
         "NegativeSampler's sampled examples")
     examples = standard_artifacts.Examples()
     examples.uri = found.uri

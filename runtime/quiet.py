@@ -13,3 +13,18 @@ def quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     warnings.filterwarnings("ignore",
                             message=".*non-supported Python version.*")
+
+
+def quiet_kfp_compiler() -> None:
+    """quiet_tensorflow, and what the KFP v1 compiler adds: kfp 1.8's
+    advice to build reusable components (TFX builds its ContainerOps
+    itself, nothing a user of this project can change).
+
+    Call it at the top of a compiling runner, before TFX is imported.
+    Process-wide logging levels (absl's) stay as they are: tests import
+    the runners and read TFX's absl logs.
+    """
+    quiet_tensorflow()
+    warnings.filterwarnings(
+        "ignore", message=".*reusable components instead of constructing "
+                          "ContainerOp.*", category=FutureWarning)

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Sets up .venv (and headless Chromium, which the report test opens the HTML
-# report in) and runs the whole test suite. Extra arguments go to pytest.
+# report in) and runs the tests. Extra arguments go to pytest: a test file
+# or folder runs only that (./scripts/test.sh tests/test_catalog.py); with
+# none, pytest.ini's testpaths (tests/) is the whole suite, filtered by
+# options such as -k.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup_env.sh
@@ -13,4 +16,5 @@ if ! command -v chromium >/dev/null 2>&1; then
     exit 2
   fi
 fi
-exec .venv/bin/python -m pytest tests "$@"
+# No `tests` here: pytest would run it besides any path given.
+exec .venv/bin/python -m pytest "$@"

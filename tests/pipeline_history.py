@@ -110,12 +110,15 @@ def drive(base: pathlib.Path) -> Dict:
 
 
 def _record(results: Dict, name: str, store, run: PipelineRun) -> None:
-    """What run `name` left: component states, blessings, served files."""
+    """What run `name` left: component states, blessings, served files,
+    the batch recommendations."""
     results[f"{name}_steps"] = metadata_report.component_runs(store)
     results[f"{name}_tfma_blessing"] = metadata_report.latest_blessing(
         store, "Evaluator")
     results[f"{name}_blessing"] = metadata_report.latest_blessing(store)
     results[f"{name}_serving_digest"] = tree_digest(run.serving_dir)
+    results[f"{name}_recommendations"] = metadata_report.latest_output(
+        store, "BatchRecommender", "recommendations")
 
 
 def kill_during_trainer(run: PipelineRun) -> Dict:

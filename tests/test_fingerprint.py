@@ -56,7 +56,7 @@ print(json.dumps(result))
 # Every component that runs this project's code.
 WITH_USER_CODE = {"CsvExampleGen", "AnomaliesGate", "NegativeSampler",
                   "Transform", "Trainer", "Evaluator", "TopKEvaluator",
-                  "Pusher"}
+                  "Pusher", "BatchRecommender"}
 # ImportSchemaGen's key holds the schema file's path; the fingerprint adds
 # its content.
 FINGERPRINTED = WITH_USER_CODE | {"ImportSchemaGen"}
@@ -67,14 +67,17 @@ EDITS = {
     # Only the Evaluator's custom extractors: hashed now, stale before.
     "trainer_module/tfma_extractors.py": {"Evaluator"},
     "components/anomalies_gate/gate.py": {"AnomaliesGate"},
-    "components/atomic_pusher/push.py": {"Pusher"},
+    "components/atomic_pusher/push.py": {"Pusher", "BatchRecommender"},
     "components/stratified_example_gen/splitting.py": {"CsvExampleGen"},
-    "recommender/metrics.py": {"TopKEvaluator"},
-    "recommender/catalog.py": {"TopKEvaluator", "NegativeSampler"},
+    "recommender/metrics.py": {"TopKEvaluator", "BatchRecommender"},
+    "recommender/catalog.py": {"TopKEvaluator", "NegativeSampler",
+                               "BatchRecommender"},
     "trainer_module/preprocessing.py":
-        {"Transform", "Trainer", "TopKEvaluator", "AnomaliesGate"},
-    # Model code: the Trainer, and the TopKEvaluator, which scores with it.
-    "trainer_module/model.py": {"Trainer", "TopKEvaluator"},
+        {"Transform", "Trainer", "TopKEvaluator", "AnomaliesGate",
+         "BatchRecommender"},
+    # Model code: the Trainer, and the components that score with it.
+    "trainer_module/model.py": {"Trainer", "TopKEvaluator",
+                                "BatchRecommender"},
     # Feature names: everything that reads examples.
     "trainer_module/features.py":
         WITH_USER_CODE - {"CsvExampleGen", "Pusher"},
@@ -139,7 +142,7 @@ def test_a_module_no_one_listed_is_hashed_once_imported(keys):
     # A new module imported by the model code: its edit re-runs the Trainer
     # (and the TopKEvaluator) without anyone adding it to a list.
     assert changed(keys["added"], keys["added_edited"]) == {
-        "Trainer", "TopKEvaluator"}
+        "Trainer", "TopKEvaluator", "BatchRecommender"}
 
 
 def test_closure_follows_from_imports_and_relative_imports(tmp_path):

@@ -203,3 +203,113 @@ def test_kubeflow_runners_refuse_an_extra_package_the_pods_cannot_see(
     assert capsys.readouterr().err.startswith(
         "error: --extra-package must be a URL (gs://...) or an absolute "
         "path the pods mount, got 'dist/p.whl' (see ")
+
+
+def help_blocks(text: str) -> dict:
+    """{flag: its --help entry, whitespace collapsed} of a help text."""
+    blocks, flag = {}, None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if line.startswith("  -"):
+            flag = stripped.split()[0].rstrip(",")
+            blocks[flag] = stripped
+        elif flag and line.startswith("    ") and stripped:
+            blocks[flag] += " " + stripped
+        else:
+            flag = None
+    return blocks
+
+
+def runner_parsers():
+    """(name, parser) of local_runner.py and the Kubeflow runners."""
+    import argparse
+    captured = {}
+    real = argparse.ArgumentParser.parse_args
+
+    def capture(parser, *args, **kwargs):
+        captured["parser"] = parser
+        raise SystemExit(0)
+    argparse.ArgumentParser.parse_args = capture
+    try:
+        with pytest.raises(SystemExit):
+            local_runner.parse_args([])
+    finally:
+        argparse.ArgumentParser.parse_args = real
+    return [("local_runner.py", captured["parser"]),
+            ("kubeflow runners", options.build_cluster_parser("", "x.json"))]
+
+
+@pytest.mark.parametrize("name,parser", runner_parsers(),
+                         ids=lambda value: value if isinstance(value, str)
+                         else "")
+def test_help_states_every_default(name, parser):
+    """Every flag with a default says it in --help, and the model flags
+    (no argparse default: the recipe decides) give the recipes' values."""
+    from trainer_module.hparams import HParams
+    blocks = help_blocks(parser.format_help())
+    for action in parser._actions:
+        if (not action.option_strings or action.default in (None, False)
+                or action.default == [] or action.help == "==SUPPRESS=="):
+            continue
+        flag = action.option_strings[-1]
+        if flag == "--help":
+            continue
+        assert str(action.default) in blocks[flag], (name, flag)
+    for flag, value in [("--epochs", "default: 50; --recipe fast: 20; "
+                                     "ranking: 3"),
+                        ("--hidden-units", "default: 1024,32,1024"),
+                        ("--crossed-hash-buckets",
+                         f"default: {HParams().crossed_hash_buckets}; "
+                         f"ranking: "
+                         f"{HParams.ranking_defaults().crossed_hash_buckets}"),
+                        ("--data-dir", "(default: data/ml-100k)"),
+                        ("--recommendations-k", "(default: 10)")]:
+        if flag in blocks:
+            assert value in blocks[flag], (name, flag, blocks[flag])
+    assert "--recommendations-k" in blocks
+
+
+def test_local_runner_help_as_a_user_sees_it():
+    result = subprocess.run(
+        [sys.executable, str(REPO / "local_runner.py"), "--help"],
+        cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0
+    blocks = help_blocks(result.stdout)
+    assert "(default: outputs)" in blocks["--output-root"]
+    assert "(default: 0.005)" in blocks["--min-ndcg"]
+    assert "(default: movielens-wide-deep)" in blocks["--pipeline-name"]
+
+
+def test_kubeflow_spec_goes_under_the_output_root_by_default(tmp_path,
+                                                             monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = options.parse_cluster_args(CLUSTER, "", "x")
+    folder, name = options.prepare_output(args, ".json")
+    assert (folder, name) == (str(tmp_path / "outputs" / "kubeflow"),
+                              "movielens-wide-deep.json")
+    assert os.path.isdir(folder) and os.listdir(tmp_path) == ["outputs"]
+    # --output still decides where it goes.
+    args = options.parse_cluster_args(
+        [*CLUSTER, "--output", "specs/p.tar.gz"], "", "x")
+    assert options.prepare_output(args, ".tar.gz") == [
+        str(tmp_path / "specs"), "p.tar.gz"]
+
+
+def test_recommendations_k_reaches_the_pipeline_and_0_leaves_it_out(
+        tmp_path):
+    from pipeline.pipeline import create_pipeline
+    ids = {}
+    for k in ("3", "0"):
+        args = local_runner.parse_args(["--recommendations-k", k])
+        settings = options.pipeline_settings(args)
+        assert settings["recommendations_k"] == int(k)
+        pipeline = create_pipeline(
+            "p", str(tmp_path / "root"), str(tmp_path / "data"),
+            str(tmp_path / "serving"), **settings)
+        ids[k] = {c.id: c for c in pipeline.components}
+    recommender = ids["3"]["BatchRecommender"]
+    assert recommender.exec_properties["top_k"] == 3
+    assert recommender.exec_properties["items_path"] == str(
+        tmp_path / "data-items.csv")
+    assert "BatchRecommender" not in ids["0"]
+    assert set(ids["3"]) - set(ids["0"]) == {"BatchRecommender"}

@@ -35,10 +35,11 @@ import kubeflow_v2_runner  # noqa: E402
 
 CONTAINER_TASKS = {"CsvExampleGen", "ImportSchemaGen", "StatisticsGen",
                    "ExampleValidator", "AnomaliesGate", "Transform",
-                   "Trainer", "Evaluator", "TopKEvaluator", "Pusher"}
+                   "Trainer", "Evaluator", "TopKEvaluator", "Pusher",
+                   "BatchRecommender"}
 RESOLVER_TASKS = {"baseline_model_resolver-model-blessing-resolver",
                   "baseline_model_resolver-model-resolver"}
-SIGNATURES = ["serving_default", "serving_raw"]
+SIGNATURES = ["serving_default", "serving_raw", "serving_topk"]
 
 
 def compile_like(run: PipelineRun, pipeline_root: pathlib.Path) -> dict:
@@ -139,6 +140,28 @@ def test_metrics_equal_the_local_runs(job, local_store):
         metadata_report.latest_evaluation_uri(local_store))
     assert "root_mean_squared_error" in tfma
     assert_close(tfma, local_tfma)
+
+
+def test_recommendations_are_the_local_runs(job, local_store):
+    """The served model's lists, from the pushed version's pod path: the
+    local run's movies in the same order, its scores to float precision."""
+    import pandas as pd
+    recommendations = output(job, "BatchRecommender", "recommendations")
+    pushed = output(job, "Pusher", "pushed_model")["metadata"]
+    assert recommendations["metadata"]["recommended"] == 1.0
+    assert recommendations["metadata"]["model_uri"] == (
+        pushed["pushed_destination"])
+    local = metadata_report.latest_output(
+        local_store, configs.BATCH_RECOMMENDER_ID, "recommendations")
+    rows, local_rows = (
+        pd.read_csv(os.path.join(uri, "recommendations.csv"),
+                    keep_default_na=False)
+        for uri in (recommendations["uri"], local.uri))
+    assert len(rows) == 600
+    columns = ["user_id", "rank", "item_id", "title", "genres"]
+    assert rows[columns].equals(local_rows[columns])
+    assert rows["score"].to_numpy() == pytest.approx(
+        local_rows["score"].to_numpy(), rel=1e-5)
 
 
 def assert_close(metrics: dict, expected: dict) -> None:

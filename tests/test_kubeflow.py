@@ -14,6 +14,7 @@ import runpy
 import subprocess
 import sys
 import tarfile
+from typing import Optional
 
 import pytest
 import yaml
@@ -39,7 +40,7 @@ EXPECTED_BEAM_ARGS = ["--runner=DirectRunner",
                       f"--sdk_container_image={IMAGE}",
                       "--job_name=movielens-kfp"]
 BEAM_COMPONENTS = {"CsvExampleGen", "StatisticsGen", "Transform", "Evaluator",
-                   "TopKEvaluator"}
+                   "TopKEvaluator", "BatchRecommender"}
 RESOLVER = "baseline_model_resolver"
 TOPK_EXECUTOR = "components.topk_evaluator.executor.Executor"
 # The specs are compiled with the user-stratified split, so that a pod must
@@ -48,26 +49,36 @@ SPLIT_FLAGS = ["--split", "user_stratified", "--split-seed", "7"]
 STRATIFIED_EXECUTOR = "components.stratified_example_gen.executor.Executor"
 
 
-def runner_argv(output: pathlib.Path) -> list:
+def runner_argv(output: Optional[pathlib.Path] = None) -> list:
     return ["--image", IMAGE, "--pipeline-root", PIPELINE_ROOT,
-            "--data-root", DATA_ROOT, "--output", str(output),
+            "--data-root", DATA_ROOT,
+            *(["--output", str(output)] if output else []),
             *BEAM_FLAGS, *SPLIT_FLAGS, *TINY_MODEL_FLAGS]
 
 
 @pytest.fixture(scope="module")
 def specs(tmp_path_factory):
-    """Both runners' CLI, in this process; the specs as text and parsed."""
+    """Both runners' CLI, in this process; the specs as text and parsed.
+    The v1 runner without --output, from a folder of its own: its spec
+    goes to outputs/kubeflow/ there."""
     out = tmp_path_factory.mktemp("specs")
-    assert kubeflow_runner.main(runner_argv(out / "v1" / "spec.tar.gz")) == 0
+    cwd = os.getcwd()
+    (out / "v1").mkdir()
+    os.chdir(out / "v1")
+    try:
+        assert kubeflow_runner.main(runner_argv()) == 0
+    finally:
+        os.chdir(cwd)
+    v1_path = (out / "v1" / "outputs" / "kubeflow"
+               / "movielens-wide-deep.tar.gz")
     assert kubeflow_v2_runner.main(runner_argv(out / "v2" / "spec.json")) == 0
-    with tarfile.open(out / "v1" / "spec.tar.gz") as package:
+    with tarfile.open(v1_path) as package:
         v1_text = package.extractfile("pipeline.yaml").read().decode()
     v2_text = (out / "v2" / "spec.json").read_text()
     return {"v1_text": v1_text, "v1": yaml.safe_load(v1_text),
             "v2_text": v2_text, "v2": json.loads(v2_text)["pipelineSpec"],
             "v2_job": json.loads(v2_text),
-            "sizes": {"v1": (out / "v1" / "spec.tar.gz").stat().st_size,
-                      "v2": len(v2_text)}}
+            "sizes": {"v1": v1_path.stat().st_size, "v2": len(v2_text)}}
 
 
 @pytest.fixture(scope="module")
@@ -127,8 +138,10 @@ def v2_containers(spec: dict) -> dict:
 
 def test_both_specs_hold_every_local_component_with_its_dependencies(
         specs, local_upstream):
-    assert len(local_upstream) == 11
-    assert {"TopKEvaluator", "AnomaliesGate", RESOLVER} <= set(local_upstream)
+    assert len(local_upstream) == 12
+    assert {"TopKEvaluator", "AnomaliesGate", RESOLVER,
+            "BatchRecommender"} <= set(local_upstream)
+    assert local_upstream["BatchRecommender"] == {"Pusher", "CsvExampleGen"}
     assert local_upstream["Transform"] == {"CsvExampleGen", "ImportSchemaGen",
                                            "AnomaliesGate"}
     assert v1_dependencies(specs["v1"]) == local_upstream
@@ -137,15 +150,15 @@ def test_both_specs_hold_every_local_component_with_its_dependencies(
     # out: docs/architecture.md, Caching).
     assert local_upstream[RESOLVER] == {"Trainer"}
     assert v2_dependencies(specs["v2"]) == {**local_upstream, RESOLVER: set()}
-    assert len(specs["v2"]["root"]["dag"]["tasks"]) == 12  # resolver: 2 tasks
+    assert len(specs["v2"]["root"]["dag"]["tasks"]) == 13  # resolver: 2 tasks
 
 
 def test_every_container_runs_the_image_and_sees_only_pod_paths(specs):
     v1 = v1_containers(specs["v1"])
-    assert len(v1) == 11
+    assert len(v1) == 12
     assert {t["container"]["image"] for t in v1.values()} == {IMAGE}
     v2 = v2_containers(specs["v2"])
-    assert len(v2) == 10  # every component but the resolver
+    assert len(v2) == 11  # every component but the resolver
     assert {c["image"] for c in v2.values()} == {IMAGE}
     for text in (specs["v1_text"], specs["v2_text"]):
         for local in (str(REPO), "/tmp", str(pathlib.Path.home()),
@@ -154,6 +167,8 @@ def test_every_container_runs_the_image_and_sees_only_pod_paths(specs):
         # The paths it does hold are the pods' ones.
         assert options.IMAGE_SCHEMA_PATH in text
         assert DATA_ROOT in text and f"{PIPELINE_ROOT}/serving_model" in text
+        # The BatchRecommender's titles: the items file beside the data.
+        assert f"{DATA_ROOT}-items.csv" in text
     assert specs["v2_job"]["runtimeConfig"]["gcsOutputDirectory"] == (
         PIPELINE_ROOT)
 

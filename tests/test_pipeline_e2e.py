@@ -17,7 +17,7 @@ UPSTREAM = ["CsvExampleGen", "StatisticsGen", "ImportSchemaGen",
             "ExampleValidator", "AnomaliesGate", "Transform"]
 RESOLVER = "baseline_model_resolver"
 COMPONENTS = [*UPSTREAM, "Trainer", RESOLVER, "Evaluator", "TopKEvaluator",
-              "Pusher"]
+              "Pusher", "BatchRecommender"]
 
 
 @pytest.fixture(name="runs")
@@ -72,7 +72,8 @@ def test_progress_is_reported_per_component(runs):
     for name in UPSTREAM:
         assert f"{name} done" in runs["crash"]["output"]
         assert f"{name} reused from cache" in runs["first"].stdout
-    for name in ["Trainer", "Evaluator", "TopKEvaluator", "Pusher"]:
+    for name in ["Trainer", "Evaluator", "TopKEvaluator", "Pusher",
+                 "BatchRecommender"]:
         assert f"{name} done" in runs["first"].stdout
 
 
@@ -88,6 +89,23 @@ def test_identical_run_right_after_the_push_is_fully_cached(runs):
     assert runs["cached_blessing"] is True
     assert f"pushed model: {runs['serving_dir']}" in runs["cached"].stdout
     assert runs["cached_serving_digest"] == runs["first_serving_digest"]
+    # The served model's recommendations are those of the first run.
+    assert runs["cached_recommendations"].id == (
+        runs["first_recommendations"].id)
+
+
+def test_first_run_publishes_the_pushed_versions_recommendations(runs):
+    recommendations = runs["first_recommendations"]
+    properties = recommendations.custom_properties
+    assert properties["recommended"].int_value == 1
+    assert properties["model_version"].string_value == (
+        runs["first_versions"][0])
+    assert properties["model_id"].int_value == runs["model_x"]
+    # 60 users, 80 movies: k unseen movies each.
+    assert (properties["users"].int_value, properties["rows"].int_value) == (
+        60, 600)
+    assert sorted(os.listdir(recommendations.uri)) == [
+        "recommendations.csv", "recommendations.tfrecord"]
 
 
 def test_impossible_threshold_pushes_nothing(runs):
@@ -102,6 +120,11 @@ def test_impossible_threshold_pushes_nothing(runs):
     assert "not pushed" in runs["strict"].stdout
     assert runs["strict_baseline"] == runs["model_x"]
     assert runs["strict_serving_digest"] == runs["first_serving_digest"]
+    # Nothing pushed, so no recommendations, and the run did not fail.
+    assert states["BatchRecommender"] == "COMPLETE"
+    recommendations = runs["strict_recommendations"]
+    assert recommendations.custom_properties["recommended"].int_value == 0
+    assert os.listdir(recommendations.uri) == []
 
 
 def test_baseline_is_the_last_model_served(runs):

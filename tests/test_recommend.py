@@ -1,8 +1,12 @@
 """reporting.recommend: ranking with a fake model, the CLI on the tiny run.
 
 The fake model scores (item_id // 2), negated for odd users: scores are
-known by hand, and items 6 and 7 tie, so the tie rule shows.
+known by hand, and items 6 and 7 tie, so the tie rule shows. It comes twice:
+with only `serving_raw` (a model exported before `serving_topk`: every pair
+scored, as the TopKEvaluator does) and with `serving_topk` over the train
+split's movies (trainer_module/topk_serving.py).
 """
+import io
 import re
 import subprocess
 import sys
@@ -19,7 +23,7 @@ from reporting import (recommend, recommend_output, recommend_ranking,
                        recommend_sources)
 from runtime import metadata_report
 from topk_fixtures import save_fake_model
-from trainer_module import features
+from trainer_module import features, history, model, topk_serving
 
 USER, ITEM = features.USER_KEY, features.ITEM_KEY
 UNKNOWN_USER_LINE = ("user 99999 is not in the data the model was trained "
@@ -156,6 +160,121 @@ def test_batch_csv_streams_every_user(scorer, catalog, rated, tmp_path):
     assert not list(tmp_path.glob("*.tmp"))
 
 
+# ------------------------------------------- ranking through serving_topk
+
+# User 7 also rated 4 in eval; the served model excludes only train movies.
+SERVED_EVAL = EVAL + [(7, 4, b"Comedy")]
+
+
+class _HalfItemExport(tf.Module):
+    """The estimator export's raw signature scoring half_item_score."""
+
+    def __init__(self):
+        super().__init__()
+        self.signatures = {
+            "predict": lambda examples: {
+                "predictions": tf.zeros([tf.size(examples), 1])},
+            "raw:predict": lambda **columns: {
+                "predictions": tf.reshape(half_item_score(
+                    columns[USER], columns[ITEM], None), [-1, 1])}}
+
+
+@pytest.fixture(scope="module")
+def topk_model_dir(tmp_path_factory):
+    """A model with serving_topk whose catalog and train movies are TRAIN's
+    (vocabularies in first-seen order, as any order must do)."""
+    users = list(dict.fromkeys(user for user, _, _ in TRAIN))
+    items = list(dict.fromkeys(item for _, item, _ in TRAIN))
+    tables = topk_serving.build_tables(
+        history.build_user_history(
+            [users.index(user) for user, _, _ in TRAIN],
+            [items.index(item) for _, item, _ in TRAIN], len(users) + 1),
+        [str(user).encode() for user in users],
+        [str(item).encode() for item in items],
+        np.zeros((len(items), len(features.GENRES)), np.float32))
+    module = model.ServingModule(_HalfItemExport(), topk_tables=tables)
+    path = str(tmp_path_factory.mktemp("fake_topk") / "model")
+    tf.saved_model.save(module, path, signatures=module.signatures())
+    return path
+
+
+@pytest.fixture(scope="module")
+def served_ranker(topk_model_dir):
+    ranker = recommend_sources.load_ranker(topk_model_dir)
+    assert isinstance(ranker, recommend_ranking.ServedTopK)
+    return ranker
+
+
+@pytest.fixture(scope="module")
+def served_data():
+    return (build_catalog(frame(TRAIN), frame(SERVED_EVAL)),
+            recommend_ranking.rated_pairs([frame(TRAIN), frame(SERVED_EVAL)]))
+
+
+def test_a_model_without_serving_topk_is_scored_pair_by_pair(fake_model_dir):
+    assert isinstance(recommend_sources.load_ranker(fake_model_dir),
+                      ModelScorer)
+
+
+def test_served_lists_drop_movies_rated_in_eval_and_the_padding(
+        served_ranker, served_data):
+    catalog, rated = served_data
+    # Served catalog: TRAIN's movies 4 6 7 12 20. User 2 (train 20 4):
+    # 6 7 12 score 3 3 6. User 5 (train 20 6 7; eval 3): 4 12 score -2 -6.
+    # User 7 (train 20 7 12, eval 4): the model serves 4 6 (-2 -3), 4 is
+    # dropped. User 3 (eval only, rated 1): every movie, 4 6 7 12 20 score
+    # -2 -3 -3 -6 -10.
+    top = recommend_ranking.recommend_for_users(served_ranker, catalog,
+                                                rated, [7, 5, 3, 2, 99], 3)
+    assert column(top, USER) == [2, 2, 2, 3, 3, 3, 5, 5, 7]
+    assert column(top, ITEM) == [12, 6, 7, 4, 6, 7, 4, 12, 6]
+    assert column(top, "rank") == [1, 2, 3, 1, 2, 3, 1, 2, 1]
+    assert column(top, "score") == [6, 3, 3, -2, -3, -3, -2, -6, -3]
+    assert column(top, "predicted_rating") == [5, 3, 3] + [0.5] * 6
+
+
+def test_served_lists_ask_for_k_plus_the_rated_movies(served_ranker,
+                                                      served_data):
+    catalog, rated = served_data
+    # k = 1 for user 7: the model's first movie (4) was rated in eval.
+    top = recommend_ranking.recommend_for_users(served_ranker, catalog,
+                                                rated, [7], 1)
+    assert column(top, ITEM) == [6]
+
+
+def test_served_batches_give_the_same_rows(served_ranker, served_data):
+    catalog, rated = served_data
+    # 7 catalog movies: 7 pairs a call is one user a call.
+    batches = list(recommend_ranking.iter_recommendations(
+        served_ranker, catalog, rated, 2, max_pairs_per_shard=7))
+    assert [column(b, USER)[0] for b in batches] == [2, 3, 5, 7]
+    pd.testing.assert_frame_equal(
+        pd.concat(batches, ignore_index=True),
+        recommend_ranking.recommend_for_users(served_ranker, catalog, rated,
+                                              [2, 3, 5, 7], 2))
+
+
+def test_served_ranking_equals_scoring_every_pair(tiny_pipeline_run,
+                                                  tiny_ratings):
+    """On the tiny run (every movie in train), recommend's lists through
+    the pushed model's serving_topk are those of the pair path."""
+    store = recommend_sources.open_existing_store(
+        tiny_pipeline_run.metadata_path)
+    data = recommend_sources.load_pipeline_data(store)
+    model_dir = recommend_sources.pushed_model_dir(
+        store, tiny_pipeline_run.pipeline_name,
+        str(tiny_pipeline_run.output_root))
+    served = recommend_sources.load_ranker(model_dir)
+    assert isinstance(served, recommend_ranking.ServedTopK)
+    users = sorted(set(tiny_ratings[USER]))
+    pd.testing.assert_frame_equal(
+        recommend_ranking.recommend_for_users(served, data.catalog,
+                                              data.rated, users, 5),
+        recommend_ranking.recommend_for_users(ModelScorer(model_dir),
+                                              data.catalog, data.rated,
+                                              users, 5))
+
+
 # ------------------------------------------------------------ arguments
 
 
@@ -166,7 +285,8 @@ def test_user_ids_repeat_and_comma_lists():
 
 @pytest.mark.parametrize("argv", [["--user", "abc"], ["--user", "1.5"],
                                   ["--all-users"], ["--user", "1", "--k", "0"],
-                                  ["--user", "1", "--csv", "x.csv"]])
+                                  ["--user", "1", "--csv", "x.csv"],
+                                  ["--interactive", "--user", "1"]])
 def test_bad_arguments_are_argparse_errors(argv, capsys):
     with pytest.raises(SystemExit) as exit_:
         recommend.parse_args(argv)
@@ -254,6 +374,50 @@ def test_cli_known_and_unknown_user(tiny_pipeline_run, tiny_ratings,
     assert fallback.startswith("user 99999: the 5 movies with the most")
     counts = [r[3] for r in table_rows(fallback)]
     assert len(counts) == 5 and counts == sorted(counts, reverse=True)
+    # The served model's standing against popularity, as its
+    # TopKEvaluator measured it: a warning exactly when it ranks below.
+    from components.topk_evaluator.executor import read_evaluation
+    from runtime import metadata_report
+    store = metadata_report.open_store(tiny_pipeline_run.metadata_path)
+    topk = read_evaluation(metadata_report.served_model(store).topk_uri)
+    below = any(topk["model"][m] < topk["popularity"][m]
+                for m in ("ndcg@k", "precision@k"))
+    assert ("warning: this model ranks below popularity: "
+            in result.stderr) == below
+
+
+def test_popularity_warning_only_for_the_served_model(tiny_pipeline_run,
+                                                      tmp_path):
+    from components.topk_evaluator.executor import read_evaluation
+    from reporting.recommend_sources import popularity_warning
+    from runtime import metadata_report
+    store = metadata_report.open_store(tiny_pipeline_run.metadata_path)
+    served = metadata_report.served_model(store)
+    assert popularity_warning(store, str(tmp_path)) is None
+    assert popularity_warning(store, served.destination + "/") == (
+        metadata_report.below_popularity(read_evaluation(served.topk_uri),
+                                         "this model"))
+
+
+def test_interactive_answers_each_line_warm(tiny_pipeline_run, tiny_ratings,
+                                            items_csv, capsys):
+    user = int(tiny_ratings[USER].iloc[0])
+    args = recommend.parse_args(["--interactive", "--k", "3",
+                                 "--items-csv", str(items_csv),
+                                 *map(str, tiny_flags(tiny_pipeline_run))])
+    lines = io.StringIO(f"{user}\nabc\n\n{user},99999\n")
+    assert recommend.run(args, stdin=lines) == 0
+    out, err = capsys.readouterr()
+    first, second, fallback = out.strip().split("\n\n")
+    assert first.startswith(f"user {user}: top 3 of ")
+    assert second.startswith(f"user {user}: top 3 of ")
+    assert [r[1] for r in table_rows(first)] == [
+        r[1] for r in table_rows(second)]
+    assert len(table_rows(first)) == 3
+    assert fallback.startswith("user 99999: the 3 movies with the most")
+    assert "error: user ids must be integers, got 'abc'" in err
+    times = re.findall(r"answered in (\d+\.\d+) s", err)
+    assert len(times) == 2 and all(float(t) < 5 for t in times)
 
 
 def test_main_model_dir_override_ranks_exactly(tiny_pipeline_run,

@@ -16,7 +16,7 @@ from matplotlib import image as mpimg
 from components.topk_evaluator.executor import (SUMMARY_FILE,
                                                 read_evaluation)
 from pipeline import configs
-from reporting import report, report_data, report_page
+from reporting import plots, report, report_data, report_page
 from runtime import metadata_report
 from trainer_module.features import GENRE_SLICE_KEY
 
@@ -121,7 +121,10 @@ def test_slice_table_has_a_row_per_genre_in_tfma(page, store):
     assert len(genres) >= 5
     positions = []
     for genre, (count, rmse, mae) in genres.items():
-        row = (f"<tr><td>{html.escape(genre)}</td><td>{count:,}</td>"
+        # A slice too small to mean much is greyed, not left out.
+        row = (("<tr>" if count >= report_data.MIN_SLICE_EXAMPLES else
+                '<tr class="few">')
+               + f"<td>{html.escape(genre)}</td><td>{count:,}</td>"
                f"<td>{rmse:.4f}</td><td>{mae:.4f}</td>")
         assert page.count(row) == 1, row
         positions.append((page.index(row), count))
@@ -189,6 +192,7 @@ def test_page_with_a_baseline_and_a_refusal(gathered):
          "detail": "ndcg@k = 0.2642, baseline 0.5000, needs >= 0.4900"}]}
     changed["push"] = {"pushed": False, "destination": None,
                        "served": "/serving/1"}
+    changed["served"] = None  # a store that records no push of it
     page = report.render_html(changed, [("figure", PNG_SIGNATURE)] * 4)
     assert ("<th>metric</th><th>model</th><th>previous blessed model</th>"
             "<th>popularity</th>") in page
@@ -279,6 +283,34 @@ def test_chromium_renders_the_report(page_path, tmp_path):
     tags = IMG_TAG.findall(dom.stdout)
     assert len(tags) == 4
     assert all(DATA_URI.search(tag) for tag in tags)
+    assert_slice_labels_readable(flags, page_path, tmp_path)
+
+
+# Writes, once the page has loaded, each figure's width on the page and in
+# its PNG into the DOM that --dump-dom prints (a copy of the page: the
+# report itself has no script).
+_MEASURE = ('<script>addEventListener("load", () => document.body'
+            '.setAttribute("data-widths", Array.from(document.images, i => '
+            'i.getBoundingClientRect().width + "/" + i.naturalWidth)'
+            '.join(" ")));</script>')
+
+
+def assert_slice_labels_readable(flags, page_path, tmp_path):
+    """The per-genre figure's labels are at least 10 px high as Chromium
+    shows the page in a 1280 px window (the figure is scaled to fit its
+    column)."""
+    probe = tmp_path / "probe.html"
+    probe.write_text(page_path.read_text(encoding="utf-8").replace(
+        "</body>", _MEASURE + "</body>"), encoding="utf-8")
+    dom = subprocess.run([*flags, "--window-size=1280,2400", "--dump-dom",
+                          probe.as_uri()], capture_output=True, text=True,
+                         timeout=120)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    widths = re.search(r'data-widths="([^"]+)"', dom.stdout).group(1)
+    shown, drawn = map(float, widths.split()[3].split("/"))  # 4th figure
+    assert drawn > 0
+    label_px = plots.SLICE_FONT_PT * plots.FIGURE_DPI / 72 * shown / drawn
+    assert label_px >= 10, (shown, drawn, label_px)
 
 
 @pytest.mark.parametrize("make_store", [False, True],
@@ -379,8 +411,11 @@ def test_ranking_page_names_the_objective_and_tfma_metrics(
         values = {n: v["doubleValue"] for n, v in metrics[""][""].items()}
         one_class = values["mean_label"] in (0.0, 1.0)
         auc = "-" if one_class else f"{values['auc']:.4f}"
-        row = (f"<tr><td>{html.escape(slice_key[0][1] or report_data.NO_GENRE)}"
-               f"</td><td>{int(values['example_count']):,}</td><td>{auc}"
+        count = int(values["example_count"])
+        row = (("<tr>" if count >= report_data.MIN_SLICE_EXAMPLES else
+                '<tr class="few">')
+               + f"<td>{html.escape(slice_key[0][1] or report_data.NO_GENRE)}"
+               f"</td><td>{count:,}</td><td>{auc}"
                f"</td><td>{values['binary_accuracy']:.4f}</td>")
         assert ranking_page.count(row) == 1, row
         rows += 1
@@ -465,8 +500,225 @@ def test_chromium_renders_the_ranking_report(ranking_page_path, tmp_path):
     assert shot.returncode == 0, shot.stderr[-2000:]
     pixels = mpimg.imread(str(screenshot))[..., :3]
     assert pixels.shape[:2] == (2400, 1280)
-    # Blue (rated pairs, the bars) and orange (sampled pairs, popularity)
-    # come only from the figures.
+    # Blue (rated pairs, the points) and orange (sampled pairs,
+    # popularity) come only from the figures.
     for color in (TAB_BLUE, TAB_ORANGE):
         near = np.all(np.abs(pixels - color) < 0.04, axis=-1)
         assert near.sum() > 200, f"no figure pixels of colour {color}"
+    assert_slice_labels_readable(flags, ranking_page_path, tmp_path)
+
+
+# ------------------- cached re-runs, the served model, warnings, small slices
+
+
+def _run_of(store, execution_id: int) -> str:
+    [run] = [context.name for context in
+             store.get_contexts_by_execution(execution_id)
+             if context.type == "pipeline_run"]
+    return run
+
+
+@pytest.fixture(scope="module")
+def history_pages(pipeline_history):
+    """The report of pipeline_history's cached re-run and of its strict run
+    (a new model, not blessed), each as the store was when it ended."""
+    run = pipeline_history["run"]
+    history_store = metadata_report.open_store(run.metadata_path)
+    found = {"store": history_store}
+    for name in ("first", "cached", "strict"):
+        found[f"{name}_run"] = _run_of(
+            history_store, pipeline_history[f"{name}_steps"][0].execution_id)
+    for name in ("cached", "strict"):
+        gathered_run = report.gather_report(str(run.output_root),
+                                            run.pipeline_name,
+                                            found[f"{name}_run"])
+        found[name] = gathered_run
+        found[f"{name}_page"] = report.render_html(
+            gathered_run, [("figure", PNG_SIGNATURE)] * 4)
+    return found
+
+
+def test_cached_rerun_page_shows_the_served_model_not_a_refusal(
+        history_pages, pipeline_history):
+    page, gathered_run = history_pages["cached_page"], history_pages["cached"]
+    assert gathered_run["run_id"] == history_pages["cached_run"]
+    assert gathered_run["cached_rerun"] is True
+    [version] = pipeline_history["first_versions"]  # model X, pushed first
+    destination = str(pipeline_history["serving_dir"] / version)
+    assert "NOT BLESSED" not in page
+    assert 'class="verdict not-blessed"' not in page
+    assert ('<p class="verdict unchanged">UNCHANGED \u2014 cached re-run: '
+            'nothing was trained, judged or pushed anew; serving '
+            f'{html.escape(destination)} (version {version}, pushed ') in page
+    assert f"UTC by run {history_pages['first_run']})</p>" in page
+    served = gathered_run["served"]
+    assert served["model"].run_id == history_pages["first_run"]
+    assert served["model"].model_uri == gathered_run["model_uri"]
+    k = served["topk"]["k"]
+    assert (f"<tr><td>ndcg@{k}</td><td>"
+            f"{served['topk']['model']['ndcg@k']:.4f} (popularity "
+            f"{served['topk']['popularity']['ndcg@k']:.4f})</td></tr>") in page
+    rmse = served["tfma_overall"]["root_mean_squared_error"]
+    assert f"<tr><td>TFMA rmse</td><td>{rmse:.4f}</td></tr>" in page
+    # Each cache hit with the time of the execution it reused: the first
+    # run's, or the crashed run's for what the first run reused too.
+    ran = {s.component: s.cached_from_seconds if s.state == "CACHED"
+           else s.seconds for s in pipeline_history["first_steps"]}
+    hits = [s for s in gathered_run["components"] if s.state == "CACHED"]
+    assert {s.component for s in hits} >= {"Transform", "Trainer",
+                                           "TopKEvaluator", "Pusher"}
+    for step in hits:
+        assert step.cached_from_seconds is not None
+        assert step.cached_from_seconds == ran[step.component]
+        assert (f"<td>{step.component}</td><td>CACHED</td><td>cached "
+                f"({ran[step.component]:,.1f} s)</td>") in page
+
+
+def test_new_model_not_blessed_still_says_so_with_its_failed_check(
+        history_pages, pipeline_history):
+    page, gathered_run = history_pages["strict_page"], history_pages["strict"]
+    assert gathered_run["cached_rerun"] is False
+    [version] = pipeline_history["first_versions"]
+    destination = str(pipeline_history["serving_dir"] / version)
+    assert ('<p class="verdict not-blessed">NOT BLESSED \u2014 not pushed; '
+            f'the served model is still {html.escape(destination)} (version '
+            f'{version}, pushed ') in page
+    assert ('<span class="failed">[FAILED]</span> ndcg@k = '
+            in page)  # --min-ndcg 1.0
+    # Model Y against X: TFMA's real deltas stay, its zero one goes.
+    tfma = gathered_run["tfma_overall"]
+    assert tfma["example_count_diff"] == 0
+    assert "example_count_diff" not in page
+    assert tfma["root_mean_squared_error_diff"] != 0
+    assert (f"<tr><td>root_mean_squared_error_diff</td><td>"
+            f"{tfma['root_mean_squared_error_diff']:.4f}</td></tr>") in page
+
+
+def test_tfma_table_leaves_out_zero_and_baseless_diff_rows(gathered):
+    changed = copy.deepcopy(gathered)
+    changed["tfma_overall"].update({"example_count_diff": 0.0,
+                                    "mean_absolute_error_diff": 0.0,
+                                    "root_mean_squared_error_diff": -0.0125})
+    changed["baseline_uri"] = "/models/previous"
+    page = report.render_html(changed, [("figure", PNG_SIGNATURE)] * 4)
+    assert "<tr><td>root_mean_squared_error_diff</td><td>-0.0125</td>" in page
+    assert "example_count_diff" not in page
+    assert "mean_absolute_error_diff" not in page
+    # The model compared with itself (Kubeflow v2), or with nothing.
+    changed["model_is_baseline"] = True
+    page = report.render_html(changed, [("figure", PNG_SIGNATURE)] * 4)
+    assert "_diff" not in page
+    assert metadata_report.meaningful_tfma_metrics(
+        {"auc": 0.7, "auc_diff": 0.01, "example_count_diff": 0.0},
+        has_baseline=False) == {"auc": 0.7}
+
+
+def test_a_tiny_slice_sets_no_axis_limit():
+    slices = [{"slice": "Drama", "example_count": 140, "rmse": 0.95},
+              {"slice": "Comedy", "example_count": 20, "rmse": 1.00},
+              {"slice": "unknown", "example_count": 1, "rmse": 2.17}]
+    axes = plots.slice_metric_figure(slices, "rmse", "RMSE", 0.97).axes[0]
+    # 0.95..1.00 and the overall 0.97, padded by max(15 % of 0.05, 0.01).
+    assert axes.get_xlim() == pytest.approx((0.94, 1.01))
+    # The tiny slice is still drawn: at the edge, its value written there.
+    assert [text.get_text() for text in axes.texts] == ["2.17"]
+    assert [label.get_text() for label in axes.get_yticklabels()] == [
+        "Drama (n=140)", "Comedy (n=20)", "unknown (n=1)"]
+    assert all(label.get_fontsize() >= plots.SLICE_FONT_PT
+               for label in axes.get_yticklabels())
+    # With 20 examples (MIN_SLICE_EXAMPLES) it counts: 2.17 + 0.15 * 1.22.
+    slices[2]["example_count"] = report_data.MIN_SLICE_EXAMPLES
+    axes = plots.slice_metric_figure(slices, "rmse", "RMSE", 0.97).axes[0]
+    assert axes.get_xlim() == pytest.approx((0.95 - 0.183, 2.17 + 0.183))
+    assert len(axes.texts) == 0
+
+
+def test_auc_axis_fits_the_data_not_zero():
+    slices = [{"slice": "Drama", "example_count": 50, "auc": 0.70},
+              {"slice": "War", "example_count": 40, "auc": 0.80},
+              {"slice": "Western", "example_count": 30, "auc": None},
+              {"slice": "unknown", "example_count": 3, "auc": 0.20}]
+    axes = plots.slice_metric_figure(slices, "auc", "AUC", 0.72).axes[0]
+    assert axes.get_xlim() == pytest.approx((0.685, 0.815))
+    assert axes.get_yticklabels()[2].get_text() == "Western (n=30), no AUC"
+
+
+def _with_topk(gathered_report, model, popularity):
+    changed = copy.deepcopy(gathered_report)
+    changed["topk"]["model"].update(model)
+    changed["topk"]["popularity"].update(popularity)
+    changed["served"] = None
+    return report.render_html(changed, [("figure", PNG_SIGNATURE)] * 4)
+
+
+def test_below_popularity_warning_exactly_when_it_ranks_below(gathered):
+    k = gathered["topk"]["k"]
+    below = _with_topk(gathered, {"ndcg@k": 0.05, "precision@k": 0.04},
+                       {"ndcg@k": 0.30, "precision@k": 0.02})
+    assert below.count("Warning: ") == 1
+    assert (f'<p class="verdict warning">Warning: the model ranks below '
+            f"popularity: ndcg@{k} 0.0500 vs popularity&#x27;s 0.3000 (6.0x "
+            f"lower); recommending the most rated movies would do better"
+            f"</p>") in below
+    above = _with_topk(gathered, {"ndcg@k": 0.30, "precision@k": 0.04},
+                       {"ndcg@k": 0.30, "precision@k": 0.02})
+    assert "Warning: " not in above and "ranks below popularity" not in above
+    assert metadata_report.below_popularity(
+        {"k": 5, "model": {"ndcg@k": 0.0, "precision@k": 0.1},
+         "popularity": {"ndcg@k": 0.2, "precision@k": 0.4}}) == (
+        "the model ranks below popularity: ndcg@5 0.0000 vs popularity's "
+        "0.2000 (no hit at all), precision@5 0.1000 vs popularity's 0.4000 "
+        "(4.0x lower); recommending the most rated movies would do better")
+
+
+def test_tiny_run_page_warns_that_popularity_ranks_better(page, gathered):
+    """The tiny model ranks below popularity (a few training steps)."""
+    topk = gathered["topk"]
+    assert topk["model"]["ndcg@k"] < topk["popularity"]["ndcg@k"]
+    assert page.count("Warning: the model ranks below popularity") == 1
+
+
+def test_beyond_accuracy_table_when_the_evaluation_has_it(gathered):
+    values = {"catalog_coverage": 0.5, "distributional_coverage": 5.25,
+              "novelty": 9.125, "diversity": 0.75, "serendipity": 0.875}
+    changed = copy.deepcopy(gathered)
+    changed["topk"]["beyond_accuracy"] = {
+        "popularity": {name: value / 2 for name, value in values.items()},
+        "model": values}
+    page = report.render_html(changed, [("figure", PNG_SIGNATURE)] * 4)
+    k = changed["topk"]["k"]
+    assert (f"<h2>Beyond accuracy: the top-{k} lists (TopKEvaluator)</h2>\n"
+            "<table><tr><th>metric</th><th>model</th><th>popularity</th>"
+            "</tr><tr><td>catalog_coverage</td><td>0.5000</td><td>0.2500"
+            "</td></tr><tr><td>distributional_coverage</td><td>5.2500</td>"
+            "<td>2.6250</td></tr><tr><td>novelty</td><td>9.1250</td><td>"
+            "4.5625</td></tr><tr><td>diversity</td><td>0.7500</td><td>0.3750"
+            "</td></tr><tr><td>serendipity</td><td>0.8750</td><td>0.4375"
+            "</td></tr></table>") in page
+    # An evaluation made before the metrics existed: no table, no error.
+    old = copy.deepcopy(gathered)
+    old["topk"].pop("beyond_accuracy", None)
+    plain = report.render_html(old, [("figure", PNG_SIGNATURE)] * 4)
+    assert "Beyond accuracy" not in plain and "serendipity" not in plain
+
+
+def test_tiny_run_page_has_its_beyond_accuracy_table(page, gathered):
+    found = gathered["topk"].get("beyond_accuracy")
+    if not found:
+        pytest.skip("this TopKEvaluator writes no beyond_accuracy")
+    assert (f"<tr><td>novelty</td><td>{found['model']['novelty']:.4f}</td>"
+            f"<td>{found['popularity']['novelty']:.4f}</td>") in page
+
+
+def test_unknown_run_id_is_a_clear_error(tiny_pipeline_run, tmp_path, capsys):
+    out = tmp_path / "report.html"
+    code = report.main(["--output-root", str(tiny_pipeline_run.output_root),
+                        "--pipeline-name", tiny_pipeline_run.pipeline_name,
+                        "--run-id", "2020-01-01T00:00:00", "--out", str(out)])
+    assert code == 2
+    [run_id] = metadata_report.run_ids(metadata_report.open_store(
+        tiny_pipeline_run.metadata_path))
+    assert capsys.readouterr().err == (
+        "error: --run-id 2020-01-01T00:00:00: no such run in the metadata "
+        f"store; its runs: {run_id}\n")
+    assert not out.exists()

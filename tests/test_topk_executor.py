@@ -31,6 +31,7 @@ from tfx.utils import path_utils
 from components.topk_evaluator import evaluate, executor
 from components.topk_evaluator.component import TopKEvaluator
 from recommender import data, metrics
+from recommender import beyond_accuracy
 from topk_fixtures import (ExecutorRun, make_model_artifact, rows_frame,
                            write_examples_artifact)
 from trainer_module.features import ITEM_KEY, LABEL_KEY, USER_KEY
@@ -95,6 +96,47 @@ HAND_POPULARITY = {
 #   (4,2) 5 vs 1 | (4,3) 4 vs 4.5
 #   errors 0, 0, 0, 0.5, 4, 0.5 -> mse 16.5 / 6 = 2.75, mae 5 / 6
 HAND_RATING = {"rmse": math.sqrt(2.75), "mae": 5 / 6}
+
+# Beyond accuracy of the top-2 lists (recommender/beyond_accuracy.py):
+#   train users per item n: i1 1, i2 2, i4 1, i5 1, i6 3 (i3 none), 8 rows
+#   co-occurrence c: (1,2) 1, (1,6) 1, (2,6) 2, (4,6) 1, (2,5) 1, (5,6) 1
+#   sim = c / sqrt(n_i n_j): (1,2) 1/R2, (1,6) 1/R3, (2,6) 2/R6, (4,6) 1/R3,
+#       (2,5) 1/R2, (5,6) 1/R3; every other pair 0
+# MODEL's lists u1 [3,4], u2 [1,2], u3 [1,3], u4 [1,2]: rows i1 3, i2 2,
+#   i3 2, i4 1 of 8
+#   catalog coverage {1,2,3,4} / 5 train items
+#   distributional: -(3/8 log2(3/8) + 2 (2/8) log2(2/8) + 1/8 log2(1/8))
+#   novelty, -log2(n / 8): i1 3, i2 2, i3 0 (no train row), i4 3:
+#       (3*3 + 2*2 + 2*0 + 3) / 8 = 2
+#   diversity: u1 1 - sim(3,4) = 1, u2 1 - 1/R2, u3 1, u4 1 - 1/R2
+#   serendipity (u4 has no train item, left out):
+#       u1 (train 1 2 6): i3 1, i4 1 - (0 + 0 + 1/R3)/3
+#       u2 (train 4 6): i1 1 - (0 + 1/R3)/2, i2 1 - (0 + 2/R6)/2
+#       u3 (train 2 5 6): i1 1 - (1/R2 + 0 + 1/R3)/3, i3 1
+# POPULARITY's lists u1 [4,5], u2 [2,1], u3 [1,4], u4 [6,2]: rows i1 2,
+#   i2 2, i4 2, i5 1, i6 1 of 8
+#   catalog coverage 5 / 5; distributional 3 (1/4) 2 + 2 (1/8) 3 = 2.25
+#   novelty (2*3 + 2*2 + 2*3 + 3 + log2(8/3)) / 8
+#   diversity: u1 1 - sim(4,5) = 1, u2 1 - 1/R2, u3 1, u4 1 - 2/R6
+#   serendipity: u1 (1 2 6): i4 1 - (1/R3)/3, i5 1 - (1/R2 + 1/R3)/3
+#                u2 (4 6): i2 1 - (2/R6)/2, i1 1 - (1/R3)/2
+#                u3 (2 5 6): i1 1 - (1/R2 + 1/R3)/3, i4 1 - (1/R3)/3
+_R2, _R3, _R6 = math.sqrt(2), math.sqrt(3), math.sqrt(6)
+HAND_BEYOND_MODEL = {
+    "catalog_coverage": 4 / 5,
+    "distributional_coverage": 3 / 8 * math.log2(8 / 3) + 1 + 3 / 8,
+    "novelty": 2.0,
+    "diversity": (4 - 2 / _R2) / 4,
+    "serendipity": ((2 - 1 / (3 * _R3)) / 2
+                    + (2 - 1 / (2 * _R3) - 1 / _R6) / 2
+                    + (2 - (1 / _R2 + 1 / _R3) / 3) / 2) / 3}
+_POP_U1 = (2 - 1 / (3 * _R3) - (1 / _R2 + 1 / _R3) / 3) / 2  # u3 alike
+HAND_BEYOND_POPULARITY = {
+    "catalog_coverage": 1.0,
+    "distributional_coverage": 2.25,
+    "novelty": (19 + math.log2(8 / 3)) / 8,
+    "diversity": (4 - 1 / _R2 - 2 / _R6) / 4,
+    "serendipity": (2 * _POP_U1 + (2 - 1 / _R6 - 1 / (2 * _R3)) / 2) / 3}
 
 DEFAULTS = dict(top_k=K, min_thresholds="{}", max_thresholds="{}",
                 baseline_metrics=json.dumps(["ndcg@k", "rmse"]),
@@ -331,6 +373,71 @@ def test_summary(plain):
     assert lines[-1] == "BLESSED"
 
 
+# ---------------------------------------------------- beyond accuracy
+
+
+def plain_beyond_accuracy(table=None):
+    """recommender.beyond_accuracy of the brute-force top-2 lists."""
+    unseen = brute_force_pool(table)
+    top = metrics.top_k_per_user(unseen[USER_KEY].to_numpy(),
+                                 unseen[ITEM_KEY].to_numpy(),
+                                 unseen["score"].to_numpy(), K)
+    return beyond_accuracy.beyond_accuracy(
+        [r[0] for r in TRAIN_ROWS], [r[1] for r in TRAIN_ROWS],
+        top.user_ids, top.item_ids)
+
+
+def test_plain_beyond_accuracy_matches_the_hand_values():
+    assert_close(plain_beyond_accuracy(MODEL_TABLE), HAND_BEYOND_MODEL)
+    assert_close(plain_beyond_accuracy(None), HAND_BEYOND_POPULARITY)
+
+
+def test_beyond_accuracy_of_every_ranker(plain):
+    beyond = plain.metrics["beyond_accuracy"]
+    assert set(beyond) == {"model", "popularity"}
+    for values in beyond.values():
+        assert list(values) == sorted(beyond_accuracy.METRIC_NAMES)
+    assert_close(beyond["model"], HAND_BEYOND_MODEL)
+    assert_close(beyond["popularity"], HAND_BEYOND_POPULARITY)
+    timing = plain.metrics["timing"]
+    assert 0 <= timing["beyond_accuracy_seconds"] <= timing["ranking_seconds"]
+
+
+def test_beyond_accuracy_of_the_baseline(vs_worse):
+    beyond = vs_worse.metrics["beyond_accuracy"]
+    assert set(beyond) == {"model", "baseline", "popularity"}
+    assert_close(beyond["baseline"], plain_beyond_accuracy(WORSE_TABLE))
+    assert_close(beyond["model"], HAND_BEYOND_MODEL)
+    # WORSE's lists (u1 [5,4], u2 [5,3], u3 [4,3], u4 [6,5]) are not the
+    # model's, nor are their numbers.
+    assert beyond["baseline"]["novelty"] != HAND_BEYOND_MODEL["novelty"]
+
+
+def test_summary_shows_beyond_accuracy_per_ranker(plain):
+    lines = plain.summary.splitlines()
+    start = lines.index("beyond accuracy of the top-2 lists (Microsoft "
+                        "Recommenders' definitions; not part of the "
+                        "blessing):")
+    model = HAND_BEYOND_MODEL
+    assert lines[start + 1] == (
+        f"  model      catalog coverage 0.8000, distributional coverage "
+        f"{model['distributional_coverage']:.3f} bits, novelty 2.000 bits, "
+        f"diversity {model['diversity']:.4f}, serendipity "
+        f"{model['serendipity']:.4f}")
+    assert lines[start + 2].startswith(
+        "  popularity catalog coverage 1.0000, distributional coverage "
+        "2.250 bits, novelty ")
+    # After the metric table, before the decision.
+    assert lines[start - 1].startswith("map@2")
+    assert lines[start + 3] == "BLESSED"
+
+
+def test_beyond_accuracy_metrics_take_no_part_in_the_blessing():
+    with pytest.raises(ValueError, match="novelty"):
+        executor.parse_parameters(dict(
+            DEFAULTS, min_thresholds=json.dumps({"novelty": 1.0})))
+
+
 # --------------------------------------------------------- not blessed
 
 
@@ -431,6 +538,11 @@ def test_several_shards_give_the_same_metrics(root, examples, model,
     assert_close(result["model"], HAND_MODEL)
     assert_close(result["popularity"], HAND_POPULARITY)
     assert_close(result["baseline"], brute_force_ranking(WORSE_TABLE))
+    # Beyond accuracy, summed over the four shards, as in one.
+    beyond = result["beyond_accuracy"]
+    assert_close(beyond["model"], HAND_BEYOND_MODEL)
+    assert_close(beyond["popularity"], HAND_BEYOND_POPULARITY)
+    assert_close(beyond["baseline"], plain_beyond_accuracy(WORSE_TABLE))
 
 
 # ---------------------------------------------------------------- data

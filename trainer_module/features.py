@@ -22,7 +22,9 @@ SERVING_FEATURE_KEYS: Tuple[str, ...] = (USER_KEY, ITEM_KEY, GENRES_KEY)
 # take and return); the Pusher refuses a model that lacks one.
 SERVING_SIGNATURE = "serving_default"
 RAW_SIGNATURE = "serving_raw"
-SIGNATURES: Tuple[str, ...] = (SERVING_SIGNATURE, RAW_SIGNATURE)
+TOPK_SIGNATURE = "serving_topk"
+SIGNATURES: Tuple[str, ...] = (SERVING_SIGNATURE, RAW_SIGNATURE,
+                               TOPK_SIGNATURE)
 
 # Genres inside the `genres` column are joined by this separator.
 GENRE_SEPARATOR = "|"

@@ -27,7 +27,7 @@ import scipy.sparse
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from trainer_module import features
+from trainer_module import features, lapack_threads
 
 USER_XF = features.transformed_name(features.USER_KEY)
 ITEM_XF = features.transformed_name(features.ITEM_KEY)
@@ -125,11 +125,12 @@ def ease_inverse(rated: scipy.sparse.csr_matrix, l2: float) -> np.ndarray:
     upper[np.diag_indices_from(upper)] += l2
     # The C-ordered upper triangle is the lower one of the Fortran-ordered
     # transpose, LAPACK's view of the same memory.
-    factor, info = scipy.linalg.lapack.dpotrf(upper.T, lower=1, clean=0,
-                                              overwrite_a=1)
-    if info == 0:
-        factor, info = scipy.linalg.lapack.dpotri(factor, lower=1,
-                                                  overwrite_c=1)
+    with lapack_threads.lapack_threads_for(len(upper)):
+        factor, info = scipy.linalg.lapack.dpotrf(upper.T, lower=1, clean=0,
+                                                  overwrite_a=1)
+        if info == 0:
+            factor, info = scipy.linalg.lapack.dpotri(factor, lower=1,
+                                                      overwrite_c=1)
     if info != 0:
         raise np.linalg.LinAlgError(
             f"X'X + {l2:g} I is not positive definite (LAPACK info {info})")

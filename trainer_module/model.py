@@ -11,7 +11,7 @@ import tensorflow_transform as tft
 from tensorflow import estimator as tf_estimator
 
 from trainer_module import (features, hparams as hparams_lib, history,
-                            preprocessing)
+                            preprocessing, topk_serving)
 from trainer_module.hparams import HParams
 
 # Signatures of the exported model. SERVING_SIGNATURE takes serialized raw
@@ -22,8 +22,11 @@ from trainer_module.hparams import HParams
 # ties: the unclipped rating, or the classifier's logit (the sigmoid
 # saturates to 1.0 in float32 at the top).
 # (The names live in features.py: the pipeline's Pusher checks them too.)
+# TOPK_SIGNATURE takes user ids and k and returns each user's k best movies
+# unseen in train, with their SCORE_KEY and PREDICTION_KEY (topk_serving.py).
 SERVING_SIGNATURE = features.SERVING_SIGNATURE
 RAW_SIGNATURE = features.RAW_SIGNATURE
+TOPK_SIGNATURE = topk_serving.TOPK_SIGNATURE
 PREDICTION_KEY = "predictions"
 SCORE_KEY = "scores"
 # Names the estimator's own export gives its signatures.
@@ -290,12 +293,15 @@ class ServingModule(tf.Module):
     TFMA calls a signature with one positional tensor of serialized examples,
     which the estimator's TF1 signatures refuse; re-saving through
     tf.functions gives signatures that accept it and that TF Serving serves.
-    Both objectives export the same two signatures and output names; only
-    what the outputs mean differs (see SERVING_SIGNATURE).
+    Both objectives export the same signatures and output names; only what
+    the outputs mean differs (see SERVING_SIGNATURE). With `topk_tables`
+    (topk_serving.build_tables), also TOPK_SIGNATURE, which scores through
+    RAW_SIGNATURE's function and holds the tables as variables.
     """
 
     def __init__(self, estimator_export: tf.Module,
-                 objective: str = features.RATING_OBJECTIVE):
+                 objective: str = features.RATING_OBJECTIVE,
+                 topk_tables: Optional[topk_serving.TopKTables] = None):
         super().__init__()
         if objective not in features.OBJECTIVES:
             raise ValueError(f"objective must be one of "
@@ -303,6 +309,13 @@ class ServingModule(tf.Module):
         self._export = estimator_export
         self._score_output = _SCORE_OUTPUT[objective]
         self._to_prediction = _prediction_fn(objective)
+        self._topk_tables = None
+        if topk_tables is not None:
+            self._topk_tables = topk_serving.table_variables(topk_tables)
+            # Only here: saving traces every tf.function the module holds.
+            self.serve_topk = tf.function(self._serve_topk, input_signature=[
+                tf.TensorSpec([None], tf.int64, name=features.USER_KEY),
+                tf.TensorSpec([], tf.int32, name=topk_serving.K_INPUT)])
 
     @tf.function(input_signature=[
         tf.TensorSpec([None], tf.string, name="examples")])
@@ -317,15 +330,29 @@ class ServingModule(tf.Module):
         tf.TensorSpec([None], tf.string, name=features.GENRES_KEY)])
     def serve_raw(self, user_id: tf.Tensor, item_id: tf.Tensor,
                   genres: tf.Tensor) -> Dict[str, tf.Tensor]:
-        scores = self._export.signatures[_ESTIMATOR_RAW_SIGNATURE](
-            **{features.USER_KEY: user_id, features.ITEM_KEY: item_id,
-               features.GENRES_KEY: genres})[self._score_output]
+        scores = self._raw_scores(user_id, item_id, genres)
         return {PREDICTION_KEY: self._to_prediction(scores),
                 SCORE_KEY: scores}
 
+    def _raw_scores(self, user_id: tf.Tensor, item_id: tf.Tensor,
+                    genres: tf.Tensor) -> tf.Tensor:
+        return self._export.signatures[_ESTIMATOR_RAW_SIGNATURE](
+            **{features.USER_KEY: user_id, features.ITEM_KEY: item_id,
+               features.GENRES_KEY: genres})[self._score_output]
+
+    def _serve_topk(self, user_id: tf.Tensor, k: tf.Tensor
+                    ) -> Dict[str, tf.Tensor]:
+        top = topk_serving.top_k_unseen(self._raw_scores, self._topk_tables,
+                                        user_id, k, self._to_prediction)
+        return {topk_serving.ITEM_IDS_KEY: top.item_ids,
+                SCORE_KEY: top.scores, PREDICTION_KEY: top.predictions}
+
     def signatures(self) -> Dict[str, tf.types.experimental.ConcreteFunction]:
-        return {SERVING_SIGNATURE: self.serve_examples,
-                RAW_SIGNATURE: self.serve_raw}
+        signatures = {SERVING_SIGNATURE: self.serve_examples,
+                      RAW_SIGNATURE: self.serve_raw}
+        if self._topk_tables is not None:
+            signatures[TOPK_SIGNATURE] = self.serve_topk
+        return signatures
 
 
 def _prediction_fn(objective: str) -> Callable[[tf.Tensor], tf.Tensor]:

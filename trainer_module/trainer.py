@@ -14,7 +14,8 @@ from tensorflow import estimator as tf_estimator
 from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.public import tfxio
 
-from trainer_module import distributed, features, history, model, negatives
+from trainer_module import (distributed, features, history, model, negatives,
+                            topk_serving)
 from trainer_module.hparams import CUSTOM_CONFIG_KEY, SUM, HParams
 
 # Written into the model_run artifact after training (write_training_stats).
@@ -65,8 +66,12 @@ def run_fn(fn_args: FnArgs) -> None:
                                       num_users, num_items)
                     if hparams.uses_history
                     or hparams.negatives_per_positive else None)
-    sampler = (negative_table(fn_args.train_files, tf_transform_output,
-                              user_history, num_items)
+    # Each movie's genres: for the sampled negatives, and the served top-k's
+    # catalog (read once for both).
+    item_genres = (read_item_genres(fn_args.train_files, tf_transform_output,
+                                    num_items)
+                   if hparams.negatives_per_positive else None)
+    sampler = (negative_table(user_history, item_genres, num_items)
                if hparams.negatives_per_positive else None)
     estimator = model.build_estimator(
         hparams, num_users, num_items, _run_config(fn_args, hparams, steps),
@@ -114,7 +119,10 @@ def run_fn(fn_args: FnArgs) -> None:
                                  name="eval")
     logging.info("Eval on the eval split: %s", metrics)
     export_serving_model(estimator, tf_transform_output,
-                         fn_args.serving_model_dir, hparams.objective)
+                         fn_args.serving_model_dir, hparams.objective,
+                         topk_tables(fn_args.train_files, tf_transform_output,
+                                     user_history, item_genres, num_users,
+                                     num_items))
 
 
 def train_replica(estimator: tf_estimator.Estimator,
@@ -184,17 +192,26 @@ def load_user_history(train_files: List[str],
     return table
 
 
-def negative_table(train_files: List[str],
-                   tf_transform_output: tft.TFTransformOutput,
-                   user_history: history.UserHistory,
+def read_item_genres(train_files: List[str],
+                     tf_transform_output: tft.TFTransformOutput,
+                     num_items: int) -> np.ndarray:
+    """[catalog, len(GENRES)]: the multi-hot genres of each movie of the
+    item vocabulary (without its OOV bucket) in the train split."""
+    return negatives.read_item_genres(
+        train_files, tf_transform_output,
+        num_items - features.NUM_OOV_BUCKETS)
+
+
+def negative_table(user_history: history.UserHistory,
+                   item_genres: np.ndarray,
                    num_items: int) -> negatives.NegativeTable:
     """What the in-graph negative sampler draws from: the catalog (the item
-    vocabulary, without its OOV bucket), each item's genres and each
-    user's train movies (never drawn for them)."""
+    vocabulary, without its OOV bucket), each item's genres
+    (read_item_genres) and each user's train movies (never drawn for
+    them)."""
     catalog_size = num_items - features.NUM_OOV_BUCKETS
-    table = negatives.build_negative_table(
-        user_history, catalog_size, negatives.read_item_genres(
-            train_files, tf_transform_output, catalog_size))
+    table = negatives.build_negative_table(user_history, catalog_size,
+                                           item_genres)
     logging.info("Negatives: sampled in the input pipeline from %d movies, "
                  "never one a user rated in train (%d user-movie pairs)",
                  catalog_size, len(user_history.items))
@@ -236,22 +253,52 @@ def with_item_scores(table: history.UserHistory, hparams: HParams,
     return table
 
 
+def topk_tables(train_files: List[str],
+                tf_transform_output: tft.TFTransformOutput,
+                user_history: Optional[history.UserHistory],
+                item_genres: Optional[np.ndarray], num_users: int,
+                num_items: int) -> topk_serving.TopKTables:
+    """What the served top-k ranks (topk_serving.build_tables): the train
+    split's movies and each train user's, from the history table and the
+    movies' genres when training read them already, else from the train
+    files."""
+    if user_history is None:
+        user_history = history.build_user_history(
+            *history.read_positive_pairs(train_files, tf_transform_output),
+            num_users)
+    if item_genres is None:
+        item_genres = read_item_genres(train_files, tf_transform_output,
+                                       num_items)
+    tables = topk_serving.build_tables(
+        user_history,
+        tf_transform_output.vocabulary_by_name(features.USER_VOCAB_NAME),
+        tf_transform_output.vocabulary_by_name(features.ITEM_VOCAB_NAME),
+        item_genres)
+    logging.info("Served top-k: %d movies, %d train users, %d (user, movie) "
+                 "pairs excluded", len(tables.item_ids), len(tables.user_ids),
+                 len(tables.seen))
+    return tables
+
+
 def export_serving_model(estimator: tf_estimator.Estimator,
                          tf_transform_output: tft.TFTransformOutput,
                          serving_model_dir: str,
-                         objective: str = features.RATING_OBJECTIVE
+                         objective: str = features.RATING_OBJECTIVE,
+                         topk: Optional[topk_serving.TopKTables] = None
                          ) -> None:
     """Exports the estimator, then re-saves it with TF2 signatures.
 
     The result lands in serving_model_dir itself (the estimator alone would
     write a timestamped child) with the signatures of model.ServingModule
-    for `objective`, the one the estimator was built for; the history
-    tables, when the model uses them, among its variables.
+    for `objective`, the one the estimator was built for, and with `topk`
+    (topk_tables) the top-k signature; the history and top-k tables, when
+    there are any, among its variables.
     """
     with tempfile.TemporaryDirectory() as export_base:
         exported = estimator.export_saved_model(
             export_base, model.serving_receiver_fn(tf_transform_output))
-        module = model.ServingModule(tf.saved_model.load(exported), objective)
+        module = model.ServingModule(tf.saved_model.load(exported), objective,
+                                     topk)
         tf.saved_model.save(module, serving_model_dir,
                             signatures=module.signatures())
     logging.info("Exported the serving model to %s", serving_model_dir)

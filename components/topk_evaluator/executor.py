@@ -173,6 +173,7 @@ def summary_text(result: Dict) -> str:
         cells = [f"{result[name][metric]:12.4f}" if metric in result[name]
                  else f"{'-':>12s}" for name in rankers]
         lines.append(f"{metric.replace('@k', f'@{k}'):14s}" + "".join(cells))
+    lines.extend(beyond_accuracy_lines(result, rankers))
     sample = result.get("sample")
     if sample:
         lines.append(
@@ -194,6 +195,25 @@ def summary_text(result: Dict) -> str:
         lines.extend(f"  [{'ok' if c['passed'] else 'FAILED'}] {c['detail']}"
                      for c in decision["checks"])
     return "\n".join(lines)
+
+
+def beyond_accuracy_lines(result: Dict, rankers: List[str]) -> List[str]:
+    """A heading and one line per ranker of its beyond-accuracy metrics."""
+    beyond = result.get(evaluate.BEYOND_ACCURACY)
+    if not beyond:
+        return []
+    lines = [f"beyond accuracy of the top-{result['k']} lists (Microsoft "
+             f"Recommenders' definitions; not part of the blessing):"]
+    for name in rankers:
+        values = beyond[name]
+        lines.append(
+            f"  {name:<10s} catalog coverage {values['catalog_coverage']:.4f}"
+            f", distributional coverage "
+            f"{values['distributional_coverage']:.3f} bits, novelty "
+            f"{values['novelty']:.3f} bits, diversity "
+            f"{values['diversity']:.4f}, serendipity "
+            f"{values['serendipity']:.4f}")
+    return lines
 
 
 def _check_metric_names(parameter: str, names) -> None:

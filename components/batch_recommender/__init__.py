@@ -1,0 +1,1 @@
+"""Custom TFX component that publishes every user's top-k recommendations."""
