@@ -21,7 +21,7 @@ import sys
 import time
 import urllib.request
 import importlib.metadata
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import ml_metadata as mlmd
 import nbclient
@@ -408,6 +408,14 @@ def test_notebook_loads_the_widget_bundle_before_the_views():
             / "tensorflow_model_analysis/vulcanized_tfma.js").is_file()
 
 
+def _open_url(open_file: pathlib.Path) -> Optional[str]:
+    """The URL of the page `jupyter nbclassic` opens, once it is written."""
+    if not open_file.exists():
+        return None
+    match = re.search(r'url=([^"]+)"', open_file.read_text())
+    return match.group(1) if match else None
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -463,10 +471,11 @@ def dashboard_url(tiny_pipeline_run, tmp_path) -> Iterator[str]:
     try:
         # The page `jupyter nbclassic` opens in the user's browser.
         open_file = runtime / f"jpserver-{server.pid}-open.html"
-        _wait(lambda: open_file.exists() or server.poll() is not None, 60,
+        # The server creates the file, then writes it: wait for its URL.
+        _wait(lambda: _open_url(open_file) or server.poll() is not None, 60,
               "the server")
         assert server.poll() is None, log_path.read_text()[-3000:]
-        url = re.search(r'url=([^"]+)"', open_file.read_text()).group(1)
+        url = _open_url(open_file)
         assert url.endswith(f"/nbclassic/notebooks/notebooks/"
                             f"{NOTEBOOK.name}?token={token}"), url
 
