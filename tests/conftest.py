@@ -114,3 +114,24 @@ def pipeline_history(tmp_path_factory) -> dict:
     """What each run of pipeline_history.drive left; do not modify it."""
     from pipeline_history import drive
     return drive(tmp_path_factory.mktemp("history"))
+
+
+# Fixtures that run the whole pipeline (a minute or more each, once per
+# session): a test using one is an end-to-end test.
+_PIPELINE_FIXTURES = {"tiny_pipeline_run", "tiny_ranking_run",
+                      "pipeline_history"}
+# Modules whose own fixtures run a pipeline, a cluster path or a notebook
+# server, whatever fixtures their tests name.
+_E2E_MODULES = {"test_kfp_v2_pipeline", "test_distributed_trainer",
+                "test_portable_runner", "test_ranking_e2e",
+                "test_reliability", "test_pipeline_e2e", "test_notebook",
+                "test_data_check_pipeline"}
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Marks end-to-end tests `e2e` (pytest.ini), so that
+    `scripts/test.sh -m "not e2e"` runs the fast tests alone."""
+    for item in items:
+        if (_PIPELINE_FIXTURES & set(item.fixturenames)
+                or item.module.__name__.rsplit(".", 1)[-1] in _E2E_MODULES):
+            item.add_marker(pytest.mark.e2e)

@@ -240,6 +240,7 @@ def evaluator_top_k(served, k):
     return lists
 
 
+@pytest.mark.e2e  # the tiny pipeline runs' pushed models
 def test_every_users_list_is_the_topk_evaluators(served):
     k = 20
     expected = evaluator_top_k(served, k)
@@ -253,6 +254,7 @@ def test_every_users_list_is_the_topk_evaluators(served):
         assert (out[ITEMS][row], out[SCORES][row]) == expected[user], user
 
 
+@pytest.mark.e2e  # the tiny pipeline runs' pushed models
 def test_no_train_movie_is_served(served):
     users = np.unique(served.train[features.USER_KEY]).tolist()
     out = call(served.topk, users, 30)
@@ -263,6 +265,7 @@ def test_no_train_movie_is_served(served):
     assert listed and not listed & train
 
 
+@pytest.mark.e2e  # the tiny pipeline runs' pushed models
 def test_unknown_user_gets_the_oov_users_scores_over_every_movie(served):
     from recommender import metrics
     movies = served.catalog
@@ -276,6 +279,7 @@ def test_unknown_user_gets_the_oov_users_scores_over_every_movie(served):
     assert out[ITEMS] == [expected, expected]
 
 
+@pytest.mark.e2e  # the tiny pipeline runs' pushed models
 def test_k_past_the_catalog_pads_a_full_ranking(served):
     user = int(served.train[features.USER_KEY].iloc[0])
     movies = served.train[features.ITEM_KEY].nunique()
@@ -291,12 +295,14 @@ def test_k_past_the_catalog_pads_a_full_ranking(served):
     assert out[SCORES][0][unseen:] == [-np.inf] * (rated + 3)
 
 
+@pytest.mark.e2e  # the tiny pipeline runs' pushed models
 def test_an_empty_batch_gives_empty_lists(served):
     out = served.topk(user_id=tf.zeros([0], tf.int64),
                       k=tf.constant(4, tf.int32))
     assert out[ITEMS].shape == out[SCORES].shape == (0, 4)
 
 
+@pytest.mark.e2e  # the tiny pipeline runs' pushed models
 def test_tables_are_variables_not_graph_constants(served):
     from test_model import _graph_constants
     reader = tf.train.load_checkpoint(
@@ -350,6 +356,7 @@ def check_against_signature(inputs, definition):
         assert all(want in (-1, got) for want, got in zip(dims, shape)), name
 
 
+@pytest.mark.e2e  # the tiny pipeline runs' pushed models
 def test_signature_def_is_what_docs_say(served):
     definition = signature_def(served.model_dir)
     inputs = {name: (tf.as_dtype(info.dtype).name,
@@ -367,6 +374,7 @@ def test_signature_def_is_what_docs_say(served):
         served.loaded.signatures)
 
 
+@pytest.mark.e2e  # the tiny pipeline runs' pushed models
 def test_the_documented_grpc_request_fits_and_serves(served):
     from tensorflow_serving.apis import predict_pb2
     namespace = {}
@@ -386,6 +394,7 @@ def test_the_documented_grpc_request_fits_and_serves(served):
     assert out == call(served.topk, users, 5)
 
 
+@pytest.mark.e2e  # the tiny pipeline runs' pushed models
 def test_the_documented_rest_body_fits_and_serves(served):
     body = json.loads(docs_block("serving_topk REST body"))
     assert body["signature_name"] == TOPK and "instances" not in body
@@ -403,6 +412,7 @@ def test_the_documented_rest_body_fits_and_serves(served):
                                 body["inputs"]["k"])
 
 
+@pytest.mark.e2e  # the tiny pipeline runs' pushed models
 def test_a_row_format_request_does_not_fit(served):
     # "instances" gives k one value per user: a [n] tensor, refused.
     tensors = {"user_id": tf.make_tensor_proto([196, 7], dtype=tf.int64),
