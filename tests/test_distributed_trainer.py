@@ -38,9 +38,10 @@ AIP_EXECUTOR = ("tfx.extensions.google_cloud_ai_platform.trainer.executor."
                 "GenericExecutor")
 REPLICA_EXECUTOR = "tfx.components.trainer.executor.GenericExecutor"
 # Global steps of the tiny cluster: enough for the worker to join the
-# chief (it starts 5 s later, train_and_evaluate's delay for worker 0; the
-# chief's first steps take seconds on a loaded machine).
-TRAIN_STEPS = 400
+# chief (it starts 5 s later, train_and_evaluate's delay for worker 0). On
+# a quiet machine the chief ran 400 tiny steps alone before the worker came
+# (a CI run, 2026-12-07), so 2,000: seconds of training either way.
+TRAIN_STEPS = 2000
 SCORED_ROWS = 7
 
 
