@@ -149,6 +149,19 @@ flink = portable
 spark = portable
 
 
+def runs_on_this_machine(args: Sequence[str]) -> bool:
+    """Whether args run Beam's DirectRunner (Beam's default when no runner
+    is named): the component's own machine does the work, so a component
+    that can skip Beam (the in-process CsvExampleGen) may."""
+    args = [arg for arg in args if isinstance(arg, str)]  # not placeholders
+    runners = [arg.split("=", 1)[1] for arg in args
+               if arg.startswith("--runner=")]
+    runners += [after for before, after in zip(args, args[1:])
+                if before == "--runner"]
+    return all(runner.lower() in ("directrunner", "direct")
+               for runner in runners)
+
+
 def _require(**values: Optional[str]) -> None:
     missing = sorted(name for name, value in values.items() if not value)
     if missing:

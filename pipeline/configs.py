@@ -30,6 +30,8 @@ COMPONENT_IDS = (EXAMPLE_GEN_ID, STATISTICS_GEN_ID, SCHEMA_GEN_ID,
 PREPROCESSING_FN = "trainer_module.preprocessing.preprocessing_fn"
 RUN_FN = "trainer_module.trainer.run_fn"
 TFMA_EXTRACTORS_MODULE = "trainer_module.tfma_extractors"
+# Metrics TFMA lacks (MetricConfig.module).
+TFMA_METRICS_MODULE = "trainer_module.tfma_metrics"
 
 # The curated schema ImportSchemaGen loads (shipped as package data).
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schema",

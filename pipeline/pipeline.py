@@ -29,13 +29,15 @@ from components.atomic_pusher.executor import (OBJECTIVE_KEY as
                                                PUSH_OBJECTIVE_KEY,
                                                SIGNATURES_KEY)
 from components.batch_recommender.component import BatchRecommender
+from components.in_process_example_gen.component import (
+    InProcessCsvExampleGen)
 from components.negative_sampler.component import NegativeSampler
 from components.stratified_example_gen.component import (
     StratifiedCsvExampleGen)
 # The key of the user-code hash (see fingerprint.py), one for every component.
 from components.standard import CODE_FINGERPRINT_KEY, with_fingerprint
 from components.topk_evaluator.component import TopKEvaluator
-from pipeline import configs, fingerprint
+from pipeline import beam_args, configs, fingerprint
 from trainer_module import features
 from trainer_module.hparams import CUSTOM_CONFIG_KEY, HParams
 from trainer_module.preprocessing import OBJECTIVE_KEY
@@ -109,8 +111,10 @@ def create_pipeline(
         pipeline's own pod or process.
     """
     ranking = hparams.objective == features.RANKING_OBJECTIVE
-    example_gen = example_gen_for(split, data_root, split_seed).with_id(
-        configs.EXAMPLE_GEN_ID)
+    example_gen = example_gen_for(
+        split, data_root, split_seed,
+        in_process=beam_args.runs_on_this_machine(beam_pipeline_args or [])
+    ).with_id(configs.EXAMPLE_GEN_ID)
     statistics_gen = StatisticsGen(
         examples=example_gen.outputs["examples"],
     ).with_id(configs.STATISTICS_GEN_ID)
@@ -187,7 +191,8 @@ def create_pipeline(
         eval_config=(ranking_eval_config(min_auc, auc_tolerance) if ranking
                      else rating_eval_config(max_rmse, rmse_tolerance)),
         module_path=configs.TFMA_EXTRACTORS_MODULE,
-    ), _fingerprint(configs.TFMA_EXTRACTORS_MODULE)).with_id(
+    ), _fingerprint(configs.TFMA_EXTRACTORS_MODULE,
+                    configs.TFMA_METRICS_MODULE)).with_id(
         configs.EVALUATOR_ID)
 
     topk_evaluator = TopKEvaluator(
@@ -294,10 +299,10 @@ def baseline_resolver(baseline: str, objective: str,
                      f"got {baseline!r}")
 
 
-def _fingerprint(module: str) -> str:
-    """The hash of the code a component runs: `module` and what it imports
-    from this project."""
-    return fingerprint.source_fingerprint([module])
+def _fingerprint(*modules: str) -> str:
+    """The hash of the code a component runs: `modules` and what they
+    import from this project."""
+    return fingerprint.source_fingerprint(modules)
 
 
 def _module_of(function_path: str) -> str:
@@ -350,7 +355,9 @@ def rating_eval_config(max_rmse: float, rmse_tolerance: float
             absolute={"value": rmse_tolerance}))
     return _eval_config(
         features.LABEL_KEY, ["MeanSquaredError", "MeanAbsoluteError"],
-        "RootMeanSquaredError", rmse_threshold)
+        tfma.MetricConfig(class_name="RootMeanSquaredError",
+                          module=configs.TFMA_METRICS_MODULE),
+        rmse_threshold)
 
 
 def ranking_eval_config(min_auc: float, auc_tolerance: float
@@ -365,11 +372,12 @@ def ranking_eval_config(min_auc: float, auc_tolerance: float
             absolute={"value": -auc_tolerance}))
     return _eval_config(
         features.SAMPLED_LABEL_KEY,
-        ["BinaryAccuracy", "MeanLabel", "MeanPrediction"], "AUC",
-        auc_threshold)
+        ["BinaryAccuracy", "MeanLabel", "MeanPrediction"],
+        tfma.MetricConfig(class_name="AUC"), auc_threshold)
 
 
-def _eval_config(label_key: str, metrics: List[str], gated_metric: str,
+def _eval_config(label_key: str, metrics: List[str],
+                 gated_metric: tfma.MetricConfig,
                  threshold: tfma.MetricThreshold) -> tfma.EvalConfig:
     """Overall and per-genre slices; example count, `metrics`, and
     `gated_metric` with `threshold` on the overall slice only (a small genre
@@ -385,21 +393,31 @@ def _eval_config(label_key: str, metrics: List[str], gated_metric: str,
             tfma.MetricConfig(class_name="ExampleCount"),
             *(tfma.MetricConfig(class_name=name) for name in metrics),
             tfma.MetricConfig(
-                class_name=gated_metric,
+                class_name=gated_metric.class_name,
+                module=gated_metric.module,
                 per_slice_thresholds=[tfma.PerSliceMetricThreshold(
                     slicing_specs=[tfma.SlicingSpec()],
                     threshold=threshold)]),
         ])])
 
 
-def example_gen_for(split: str, data_root: str, split_seed: int
-                    ) -> CsvExampleGen:
+def example_gen_for(split: str, data_root: str, split_seed: int,
+                    in_process: bool = False) -> CsvExampleGen:
     """The ingestion of `split`: CsvExampleGen's hash split of all ratings,
     or the same CSV reading with each user's ratings split in the buckets'
-    proportion (every component downstream sees these splits)."""
+    proportion (every component downstream sees these splits).
+
+    in_process: CsvExampleGen runs its in-process executor (the same
+    examples and splits without Beam's per-row cost), for Beam on the
+    component's own machine; else TFX's Beam executor, for a Beam cluster.
+    """
     if split == configs.RANDOM_SPLIT:
-        return CsvExampleGen(input_base=data_root,
-                             output_config=_hash_split_config())
+        if not in_process:
+            return CsvExampleGen(input_base=data_root,
+                                 output_config=_hash_split_config())
+        return with_fingerprint(InProcessCsvExampleGen(
+            input_base=data_root, output_config=_hash_split_config()),
+            _fingerprint("components.in_process_example_gen.component"))
     if split == configs.USER_STRATIFIED_SPLIT:
         return StratifiedCsvExampleGen(
             input_base=data_root, output_config=_hash_split_config(),

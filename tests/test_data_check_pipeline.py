@@ -2,9 +2,13 @@
 Kubeflow, which has no pre-check): the real CsvExampleGen, StatisticsGen and
 ExampleValidator executors on a tiny CSV, then the AnomaliesGate's check of
 their anomalies, with the curated schema. Nothing is assumed about how TFDV
-1.15 treats NaN or negative ids: it runs.
+1.15 treats NaN or negative ids: it runs. Each case runs with both of
+CsvExampleGen's executors the pipeline uses: the in-process one (Beam on
+this machine) and TFX's Beam one (a Beam cluster).
 """
 import re
+
+import pytest
 
 from tfx.components.example_gen.csv_example_gen import executor as csv_gen
 from tfx.components.example_validator import executor as validator
@@ -15,6 +19,7 @@ from tfx.types import standard_component_specs as specs
 from tfx.utils import proto_utils
 
 from components.anomalies_gate import gate
+from components.in_process_example_gen import executor as in_process_gen
 from conftest import REPO
 from trainer_module import features
 
@@ -39,11 +44,17 @@ def _write(folder, header, rows):
     return folder
 
 
-def _gate_lines(data_dir, out_dir):
+@pytest.fixture(params=[in_process_gen.Executor, csv_gen.Executor],
+                ids=["in_process", "beam"])
+def example_gen_executor(request):
+    return request.param
+
+
+def _gate_lines(data_dir, out_dir, example_gen_executor):
     """The AnomaliesGate's schema lines, without their split prefix, after
     the three executors ran as the pipeline runs them (75/25 hash split)."""
     examples = _artifact(standard_artifacts.Examples, out_dir / "examples")
-    csv_gen.Executor().Do({}, {specs.EXAMPLES_KEY: [examples]}, {
+    example_gen_executor().Do({}, {specs.EXAMPLES_KEY: [examples]}, {
         specs.INPUT_BASE_KEY: str(data_dir),
         specs.INPUT_CONFIG_KEY: proto_utils.proto_to_json(
             example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(
@@ -81,25 +92,27 @@ def _artifact(kind, uri):
     return artifact
 
 
-def test_clean_file_passes_the_schema(tmp_path):
+def test_clean_file_passes_the_schema(tmp_path, example_gen_executor):
     data = _write(tmp_path / "data", HEADER, _rows())
-    assert _gate_lines(data, tmp_path / "out") == set()
+    assert _gate_lines(data, tmp_path / "out", example_gen_executor) == set()
 
 
-def test_nan_rating_and_negative_ids_stop_at_the_gate(tmp_path):
+def test_nan_rating_and_negative_ids_stop_at_the_gate(tmp_path,
+                                                     example_gen_executor):
     # Without disallow_nan, TFDV ignores a NaN (it compares with no bound)
     # and the run dies in the Trainer as NanLossDuringTrainingError.
     data = _write(tmp_path / "data", HEADER, _rows({
         5: ("rating", "nan"), 9: ("user_id", "-5"), 17: ("item_id", "0")}))
-    assert _gate_lines(data, tmp_path / "out") == {
+    assert _gate_lines(data, tmp_path / "out", example_gen_executor) == {
         "feature 'rating': Float feature has NaN values.",
         "feature 'user_id': Unexpectedly small value: -5.",
         "feature 'item_id': Unexpectedly small value: 0."}
 
 
-def test_byte_order_mark_is_shown_and_explained_by_the_gate(tmp_path):
+def test_byte_order_mark_is_shown_and_explained_by_the_gate(
+        tmp_path, example_gen_executor):
     data = _write(tmp_path / "data", "\ufeff" + HEADER, _rows())
-    assert _gate_lines(data, tmp_path / "out") == {
+    assert _gate_lines(data, tmp_path / "out", example_gen_executor) == {
         "feature 'user_id': Column is completely missing",
         "feature '\\ufeffuser_id': New column (column in data but not in "
         "schema) (the CSV starts with a UTF-8 byte order mark, read as part "
