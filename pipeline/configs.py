@@ -30,7 +30,7 @@ COMPONENT_IDS = (EXAMPLE_GEN_ID, STATISTICS_GEN_ID, SCHEMA_GEN_ID,
 PREPROCESSING_FN = "trainer_module.preprocessing.preprocessing_fn"
 RUN_FN = "trainer_module.trainer.run_fn"
 TFMA_EXTRACTORS_MODULE = "trainer_module.tfma_extractors"
-# Metrics TFMA lacks (MetricConfig.module).
+# The rating objective's TFMA metrics (MetricConfig.module).
 TFMA_METRICS_MODULE = "trainer_module.tfma_metrics"
 
 # The curated schema ImportSchemaGen loads (shipped as package data).

@@ -353,8 +353,11 @@ def rating_eval_config(max_rmse: float, rmse_tolerance: float
         change_threshold=tfma.GenericChangeThreshold(
             direction=tfma.MetricDirection.LOWER_IS_BETTER,
             absolute={"value": rmse_tolerance}))
+    # The project's three: one combiner for all (trainer_module/tfma_metrics).
     return _eval_config(
-        features.LABEL_KEY, ["MeanSquaredError", "MeanAbsoluteError"],
+        features.LABEL_KEY,
+        [tfma.MetricConfig(class_name=name, module=configs.TFMA_METRICS_MODULE)
+         for name in ("MeanSquaredError", "MeanAbsoluteError")],
         tfma.MetricConfig(class_name="RootMeanSquaredError",
                           module=configs.TFMA_METRICS_MODULE),
         rmse_threshold)
@@ -372,11 +375,12 @@ def ranking_eval_config(min_auc: float, auc_tolerance: float
             absolute={"value": -auc_tolerance}))
     return _eval_config(
         features.SAMPLED_LABEL_KEY,
-        ["BinaryAccuracy", "MeanLabel", "MeanPrediction"],
+        [tfma.MetricConfig(class_name=name)
+         for name in ("BinaryAccuracy", "MeanLabel", "MeanPrediction")],
         tfma.MetricConfig(class_name="AUC"), auc_threshold)
 
 
-def _eval_config(label_key: str, metrics: List[str],
+def _eval_config(label_key: str, metrics: List[tfma.MetricConfig],
                  gated_metric: tfma.MetricConfig,
                  threshold: tfma.MetricThreshold) -> tfma.EvalConfig:
     """Overall and per-genre slices; example count, `metrics`, and
@@ -391,7 +395,7 @@ def _eval_config(label_key: str, metrics: List[str],
         ],
         metrics_specs=[tfma.MetricsSpec(metrics=[
             tfma.MetricConfig(class_name="ExampleCount"),
-            *(tfma.MetricConfig(class_name=name) for name in metrics),
+            *metrics,
             tfma.MetricConfig(
                 class_name=gated_metric.class_name,
                 module=gated_metric.module,
