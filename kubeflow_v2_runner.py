@@ -5,7 +5,7 @@
         --pipeline-root gs://BUCKET/tfx --data-root gs://BUCKET/data/ml-100k
 
 writes movielens-wide-deep.json; submit it with google-cloud-aiplatform's
-PipelineJob. The same flags (pipeline/options.py) and the same
+PipelineJob. The same flags (pipeline/cluster_options.py) and the same
 create_pipeline as kubeflow_runner.py; only the compiler differs. The
 pipeline root becomes the job's default output directory. On this compiler
 the baseline resolver cannot filter by producer: see docs/kubeflow-vertex.md.
@@ -19,8 +19,8 @@ from runtime.quiet import quiet_kfp_compiler
 
 quiet_kfp_compiler()  # before TFX and TensorFlow load, in compile_v2
 
-from pipeline import (configs, options,  # noqa: E402 (no TensorFlow)
-                      vertex_training)
+from pipeline import (cluster_options, configs,  # noqa: E402
+                      options, vertex_training)  # (no TensorFlow)
 
 _MACHINE = vertex_training.DEFAULT_MACHINE_TYPE
 VERTEX_TRAINING_HELP = f"""
@@ -69,7 +69,7 @@ def compile_v2(args: argparse.Namespace,
                trainer_vertex_spec: Optional[Dict[str, Any]] = None) -> str:
     """Writes the PipelineJob JSON; returns its path."""
     from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
-    output_dir, filename = options.prepare_output(args, ".json")
+    output_dir, filename = cluster_options.prepare_output(args, ".json")
     config = kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
         default_image=args.image)
     kubeflow_v2_dag_runner.KubeflowV2DagRunner(
@@ -84,7 +84,7 @@ def create_v2_pipeline(args: argparse.Namespace,
     """The Kubeflow pipeline; with trainer_vertex_spec, its Trainer runs
     on Vertex AI training."""
     # KFP v2 runs TFX's own resolver strategies only.
-    return options.create_kubeflow_pipeline(
+    return cluster_options.create_kubeflow_pipeline(
         args, baseline=configs.LATEST_BLESSED_BASELINE,
         trainer_vertex_spec=trainer_vertex_spec)
 
@@ -92,7 +92,7 @@ def create_v2_pipeline(args: argparse.Namespace,
 def main(argv: Optional[List[str]] = None) -> int:
     vertex_parser = vertex_training_parser()
     vertex_flags, rest = vertex_parser.parse_known_args(argv)
-    args = options.parse_cluster_args(rest, __doc__ + VERTEX_TRAINING_HELP,
+    args = cluster_options.parse_cluster_args(rest, __doc__ + VERTEX_TRAINING_HELP,
                                       "<pipeline-name>.json")
     vertex_spec = vertex_spec_from_flags(vertex_parser, vertex_flags,
                                          args.image)

@@ -31,7 +31,7 @@ from runtime.quiet import quiet_tensorflow
 quiet_tensorflow()
 
 # None of these imports TensorFlow.
-from pipeline import beam_args, configs, options  # noqa: E402
+from pipeline import beam_args, beam_options, configs, options  # noqa: E402
 from runtime import run_lock  # noqa: E402
 from trainer_module.hparams import HParams  # noqa: E402
 
@@ -63,7 +63,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                            "portable: Beam's portable runner protocol, "
                            "jobs sent to --job-endpoint, the project's "
                            "wheel staged to the workers")
-    options.add_portable_flags(beam)
+    beam_options.add_portable_flags(beam)
     parser.add_argument("--skip-data-check", action="store_true",
                         help="skip the CSV check before the run; the "
                              "pipeline's ExampleValidator still stops bad data")
@@ -80,7 +80,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
             parser.error("--beam-preset portable needs --job-endpoint "
                          "HOST:PORT")
         try:  # the flags only; the wheel is built when the run starts
-            options.portable_beam_args(args)
+            beam_options.portable_beam_args(args)
         except ValueError as error:
             parser.error(f"--beam-preset portable: {error}")
     return args
@@ -206,7 +206,7 @@ def local_beam_args(args: argparse.Namespace) -> List[str]:
     from runtime.project_wheel import project_wheel
     wheel = project_wheel(os.path.join(os.path.abspath(args.output_root),
                                        "wheels"))
-    return options.portable_beam_args(args, extra_packages=[wheel])
+    return beam_options.portable_beam_args(args, extra_packages=[wheel])
 
 
 def job_service_answers(endpoint: str) -> bool:

@@ -41,7 +41,7 @@ import tensorflow as tf  # noqa: E402
 
 from benchmarks import common  # noqa: E402
 from recommender import metrics  # noqa: E402  (no TFX)
-from trainer_module import features  # noqa: E402
+from trainer_module import features, raw_examples  # noqa: E402
 
 # The notebook's parameter cell.
 TOP_K = 10
@@ -70,17 +70,12 @@ def read_split(examples_dir: str, split: str) -> pd.DataFrame:
                                           "*.gz")))
     if not files:
         raise SystemExit(f"error: no {split} examples under {examples_dir}")
-    spec = {
-        features.USER_KEY: tf.io.FixedLenFeature([], tf.int64),
-        features.ITEM_KEY: tf.io.FixedLenFeature([], tf.int64),
-        features.LABEL_KEY: tf.io.FixedLenFeature([], tf.float32),
-        features.GENRES_KEY: tf.io.FixedLenFeature([], tf.string,
-                                                   default_value=""),
-    }
-    columns: Dict[str, List[np.ndarray]] = {key: [] for key in spec}
+    columns: Dict[str, List[np.ndarray]] = {
+        key: [] for key in raw_examples.RATING_KEYS}
     dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
     for batch in dataset.batch(8192):
-        for key, values in tf.io.parse_example(batch, spec).items():
+        for key, values in raw_examples.parse(
+                batch, raw_examples.RATING_KEYS).items():
             columns[key].append(values.numpy())
     frame = pd.DataFrame({key: np.concatenate(values)
                           for key, values in columns.items()})

@@ -41,7 +41,7 @@ from benchmarks import common  # noqa: E402
 from components.topk_evaluator.executor import read_evaluation  # noqa: E402
 from pipeline import configs  # noqa: E402
 from runtime import metadata_report  # noqa: E402
-from trainer_module.trainer import TRAINING_STATS_FILE  # noqa: E402
+from trainer_module.export import TRAINING_STATS_FILE  # noqa: E402
 
 RESULTS = os.path.join(REPO, "benchmarks", "results")
 
@@ -78,7 +78,7 @@ def run_once(data_dir: str, extra_args: List[str], reruns: int,
         if notebook:
             figures["notebook"] = notebook_figures(
                 metadata_report.latest_output(
-                    store, "CsvExampleGen", "examples").uri, output_root)
+                    store, configs.EXAMPLE_GEN_ID, "examples").uri, output_root)
             figures["probe"] = json_command(
                 [os.path.join(REPO, "benchmarks", "limit_probe.py"),
                  "--seconds", str(probe_seconds)], output_root)[0]
@@ -102,14 +102,14 @@ def pipeline_figures(store, wall: float, peak_kib: int) -> Dict:
     return {
         **run_figures(store, wall, peak_kib),
         "trainer": common.read_json(os.path.join(
-            metadata_report.latest_output(store, "Trainer", "model_run").uri,
+            metadata_report.latest_output(store, configs.TRAINER_ID, "model_run").uri,
             TRAINING_STATS_FILE)),
         "eval_metrics": {
             name: round(value, 4) for name, value in
             metadata_report.overall_metrics(
                 metadata_report.latest_evaluation_uri(store)).items()},
         "topk": topk_figures(read_evaluation(
-            metadata_report.latest_evaluation_uri(store, "TopKEvaluator"))),
+            metadata_report.latest_evaluation_uri(store, configs.TOPK_EVALUATOR_ID))),
         "blessed": metadata_report.latest_blessing(store),
     }
 

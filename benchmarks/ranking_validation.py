@@ -25,7 +25,7 @@ Protocol (per seed; every variant of a seed shares its hold-out and pool):
      preprocessing.multi_hot_genres), train hparams.steps_for(rows) steps.
   5. Score the pool: every (train user, train-catalog item) pair not in the
      fit part. precision/recall/ndcg/map@10 with
-     components/topk_evaluator/metrics.py, and the popularity baseline (fit
+     recommender/metrics.py, and the popularity baseline (fit
      counts) on the same pool.
 
 One seed drives the hold-out, the sampler, the row order and the graph seed.
@@ -72,11 +72,12 @@ sys.path.insert(0, REPO)
 from benchmarks import common  # noqa: E402
 from components.negative_sampler import sampling  # noqa: E402
 from components.stratified_example_gen import splitting  # noqa: E402
+from recommender import catalog as catalog_lib  # noqa: E402
 from recommender import data, ease, metrics  # noqa: E402
 from pipeline import configs  # noqa: E402
 from runtime import metadata_report  # noqa: E402
 from trainer_module import (  # noqa: E402
-    features, history, model, preprocessing, trainer)
+    features, history, model, preprocessing, train_tables)
 from trainer_module.hparams import HParams  # noqa: E402
 
 # The only split this study reads.
@@ -468,16 +469,16 @@ def split_holdout(train: pd.DataFrame, fraction: float, seed: int
             train[held].reset_index(drop=True))
 
 
-def sampler_catalog(rows: pd.DataFrame) -> sampling.Catalog:
+def sampler_catalog(rows: pd.DataFrame) -> catalog_lib.Catalog:
     """The NegativeSampler's catalog of the items in `rows`."""
-    return sampling.build_catalog(
+    return catalog_lib.catalog_of_items(
         zip(rows[ITEM].tolist(), rows[features.GENRES_KEY].tolist()))
 
 
 # --------------------------------------------------------------- sampling
 
 
-def sample_rounds(fit: pd.DataFrame, catalog: sampling.Catalog,
+def sample_rounds(fit: pd.DataFrame, catalog: catalog_lib.Catalog,
                   negatives_per_positive: int, rounds: int, seed: int
                   ) -> List[pd.DataFrame]:
     """Each round's rows (user_id, item_id, label, round), exactly as the
@@ -553,7 +554,7 @@ class FeatureSpace(NamedTuple):
 
 
 def feature_space(fit: pd.DataFrame,
-                  train_catalog: sampling.Catalog) -> FeatureSpace:
+                  train_catalog: catalog_lib.Catalog) -> FeatureSpace:
     # Transform orders vocabularies by frequency; any fixed order serves the
     # identity columns equally.
     multi_hot = genre_multi_hot(train_catalog.genres)
@@ -718,7 +719,7 @@ class SeedData(NamedTuple):
     seed: int
     fit: pd.DataFrame
     holdout: pd.DataFrame
-    fit_catalog: sampling.Catalog
+    fit_catalog: catalog_lib.Catalog
     space: FeatureSpace
     pool: Pool
     popularity: Dict[str, float]
@@ -729,7 +730,7 @@ HOLDOUT_FUNCTIONS = {RANDOM_HOLDOUT: split_holdout,
                      STRATIFIED_HOLDOUT: split_holdout_stratified}
 
 
-def prepare_seed(train: pd.DataFrame, train_catalog: sampling.Catalog,
+def prepare_seed(train: pd.DataFrame, train_catalog: catalog_lib.Catalog,
                  seed: int, holdout: str = RANDOM_HOLDOUT) -> SeedData:
     """Hold-out, features, pool and the popularity and EASE baselines of
     one seed."""
@@ -753,8 +754,8 @@ def variant_hparams(variant: Variant, seed: int) -> HParams:
 
 def space_for(hparams: HParams, space: FeatureSpace) -> FeatureSpace:
     """`space` with the item-item tables the variant's model reads, as the
-    Trainer builds them (trainer.with_item_scores)."""
-    return space._replace(user_history=trainer.with_item_scores(
+    Trainer builds them (train_tables.with_item_scores)."""
+    return space._replace(user_history=train_tables.with_item_scores(
         space.user_history, hparams, space.num_items))
 
 

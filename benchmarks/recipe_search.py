@@ -58,8 +58,8 @@ def read_transformed_train(output_root: str, pipeline_name: str
     transform output it came with."""
     store = metadata_report.open_existing_store(
         configs.LocalPaths(output_root, pipeline_name).metadata_path)
-    graph = metadata_report.latest_output(store, "Transform", "transform_graph")
-    examples = metadata_report.latest_output(store, "Transform",
+    graph = metadata_report.latest_output(store, configs.TRANSFORM_ID, "transform_graph")
+    examples = metadata_report.latest_output(store, configs.TRANSFORM_ID,
                                              "transformed_examples")
     if graph is None or examples is None:
         raise SystemExit(f"error: no finished Transform in {output_root}")

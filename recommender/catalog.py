@@ -7,7 +7,7 @@ ties to the greater string in byte order. So any genre beats none, more
 genres beat fewer, and the choice never depends on the order of the rows
 (CsvExampleGen's write order varies from run to run).
 """
-from typing import Iterable, NamedTuple, Tuple
+from typing import Iterable, NamedTuple, Optional, Tuple
 
 import numpy as np
 import pandas as pd
@@ -17,9 +17,11 @@ from trainer_module import features
 
 class Catalog(NamedTuple):
     """Every item of the data with its genres and train popularity."""
-    item_ids: np.ndarray  # sorted int64
-    genres: np.ndarray  # bytes, aligned with item_ids
-    train_counts: np.ndarray  # number of train ratings, aligned
+    item_ids: np.ndarray  # sorted, unique int64
+    genres: np.ndarray  # bytes (b"" for no genre), aligned with item_ids
+    # Number of train ratings, aligned; None where nothing reads it (the
+    # NegativeSampler's catalog, catalog_of_items).
+    train_counts: Optional[np.ndarray] = None
 
 
 def preferred_genres(values: Iterable[bytes]) -> bytes:
@@ -41,6 +43,13 @@ def item_genres(items: Iterable[Tuple[int, bytes]]
     chosen = np.empty(item_ids.size, dtype=object)
     chosen[:] = [best[item_id] for item_id in item_ids.tolist()]
     return item_ids, chosen
+
+
+def catalog_of_items(items: Iterable[Tuple[int, bytes]]) -> Catalog:
+    """(item_id, genres) pairs, repeats allowed -> one entry per item,
+    sorted, with its preferred_genres (whatever the order of the pairs);
+    no train counts."""
+    return Catalog(*item_genres(items))
 
 
 def build_catalog(train: pd.DataFrame, eval_: pd.DataFrame) -> Catalog:

@@ -7,7 +7,7 @@ from tfx import types
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
-from trainer_module import features, preprocessing
+from trainer_module import features, raw_examples
 
 _PARSE_BATCH = 8192
 
@@ -25,19 +25,11 @@ def read_split(examples: types.Artifact, split: str) -> pd.DataFrame:
 
 def read_examples(files) -> pd.DataFrame:
     """Parses gzipped TFRecords of raw tf.Examples, in batches."""
-    spec = {
-        features.USER_KEY: tf.io.FixedLenFeature([], tf.int64),
-        features.ITEM_KEY: tf.io.FixedLenFeature([], tf.int64),
-        features.LABEL_KEY: tf.io.FixedLenFeature([], tf.float32),
-        features.GENRES_KEY: tf.io.VarLenFeature(tf.string),
-    }
-    columns = {key: [] for key in spec}
+    columns = {key: [] for key in raw_examples.RATING_KEYS}
     dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
     for batch in dataset.batch(_PARSE_BATCH):
-        parsed = tf.io.parse_example(batch, spec)
-        parsed[features.GENRES_KEY] = preprocessing.dense_genre_strings(
-            parsed[features.GENRES_KEY])
-        for key in spec:
+        parsed = raw_examples.parse(batch, raw_examples.RATING_KEYS)
+        for key in columns:
             columns[key].append(parsed[key].numpy())
     if not columns[features.USER_KEY]:
         raise ValueError(f"no examples in {files}")

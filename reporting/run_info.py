@@ -10,11 +10,12 @@ import json
 import os
 from typing import Iterable, Optional
 
+from pipeline import configs
 from runtime import metadata_report
 from trainer_module import features
 from trainer_module.hparams import CUSTOM_CONFIG_KEY
 
-TRAINER = "Trainer"
+TRAINER = configs.TRAINER_ID
 _CUSTOM_CONFIG = "custom_config"
 
 

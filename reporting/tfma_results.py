@@ -15,9 +15,10 @@ from IPython.display import Javascript
 from ml_metadata.proto import metadata_store_pb2
 from tensorflow_model_analysis.view.view_types import EvalResults
 
+from pipeline import configs
 from runtime import metadata_report
 
-EVALUATOR = "Evaluator"
+EVALUATOR = configs.EVALUATOR_ID
 _EVALUATION_KEY = "evaluation"
 _BLESSING_KEY = "blessing"
 _NODE_CONTEXT = "node"

@@ -12,7 +12,7 @@ import pytest
 from conftest import REPO
 from trainer_module import features
 from trainer_module.hparams import HParams
-from trainer_module.trainer import TRAINING_STATS_FILE
+from trainer_module.export import TRAINING_STATS_FILE
 
 sys.path.insert(0, str(REPO))
 from benchmarks import limit_probe, notebook_baseline  # noqa: E402

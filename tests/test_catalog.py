@@ -6,8 +6,8 @@ is the longest string, ties to the greater one (any genre beats none).
 """
 import numpy as np
 
-from components.negative_sampler import sampling
-from recommender.catalog import build_catalog, preferred_genres
+from recommender.catalog import (build_catalog, catalog_of_items,
+                                 preferred_genres)
 from topk_fixtures import rows_frame
 
 # (user, item, rating, genres, timestamp). Checked by hand:
@@ -43,7 +43,7 @@ def test_evaluator_catalog_follows_the_rule_in_any_row_order():
 def test_sampler_catalog_follows_the_same_rule():
     pairs = [(row[1], row[3] or b"") for row in TRAIN_ROWS + EVAL_ROWS]
     for ordering in (pairs, pairs[::-1]):
-        catalog = sampling.build_catalog(ordering)
+        catalog = catalog_of_items(ordering)
         assert catalog.item_ids.dtype == np.int64
         assert dict(zip(catalog.item_ids.tolist(),
                         catalog.genres.tolist())) == EXPECTED

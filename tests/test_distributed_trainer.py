@@ -339,14 +339,14 @@ def test_worker_trains_its_own_batches_beside_the_chief(cluster_run):
 
 
 def test_only_the_chief_exports_and_writes_training_stats(cluster_run):
-    from trainer_module import trainer
+    from trainer_module import export
     serving = cluster_run["serving"]
     assert (serving / "saved_model.pb").is_file()
     # The Model artifact holds the chief's export alone.
     assert [path.name for path in cluster_run["model"].iterdir()] == [
         serving.name]
     stats = json.loads((cluster_run["model_run"]
-                        / trainer.TRAINING_STATS_FILE).read_text())
+                        / export.TRAINING_STATS_FILE).read_text())
     assert stats["steps"] == TRAIN_STEPS
     runs = cluster_run["runs"]
     for name in ("worker-0", "ps-0"):

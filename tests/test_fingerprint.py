@@ -72,9 +72,10 @@ EDITS = {
     "recommender/metrics.py": {"TopKEvaluator", "BatchRecommender"},
     "recommender/catalog.py": {"TopKEvaluator", "NegativeSampler",
                                "BatchRecommender"},
+    # The NegativeSampler through raw_examples.py (the raw genres' parsing).
     "trainer_module/preprocessing.py":
         {"Transform", "Trainer", "TopKEvaluator", "AnomaliesGate",
-         "BatchRecommender"},
+         "NegativeSampler", "BatchRecommender"},
     # Model code: the Trainer, and the components that score with it.
     "trainer_module/model.py": {"Trainer", "TopKEvaluator",
                                 "BatchRecommender"},

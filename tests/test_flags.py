@@ -10,7 +10,7 @@ import pytest
 
 import local_runner
 from conftest import REPO
-from pipeline import options
+from pipeline import cluster_options, options
 
 CLUSTER = ["--image", "gcr.io/p/movielens-tfx:1", "--pipeline-root",
            "gs://b/tfx", "--data-root", "gs://b/data"]
@@ -107,7 +107,7 @@ def test_local_runner_refuses_its_own_flags(capsys, flags, message):
 def test_kubeflow_runners_refuse_the_flag_in_one_line(capsys, flags,
                                                       message):
     with pytest.raises(SystemExit) as caught:
-        options.parse_cluster_args([*CLUSTER, *flags], "", "x")
+        cluster_options.parse_cluster_args([*CLUSTER, *flags], "", "x")
     assert caught.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: argument {message} (see ")
@@ -116,7 +116,7 @@ def test_kubeflow_runners_refuse_the_flag_in_one_line(capsys, flags,
 
 def test_kubeflow_runners_refuse_flags_that_cannot_go_together(capsys):
     with pytest.raises(SystemExit) as caught:
-        options.parse_cluster_args(
+        cluster_options.parse_cluster_args(
             [*CLUSTER, "--negatives-per-positive", "2"], "", "x")
     assert caught.value.code == 2
     assert capsys.readouterr().err.startswith(
@@ -196,7 +196,7 @@ def test_local_runner_stops_at_once_if_no_job_service_answers(capsys,
 def test_kubeflow_runners_refuse_an_extra_package_the_pods_cannot_see(
         capsys):
     with pytest.raises(SystemExit) as caught:
-        options.parse_cluster_args(
+        cluster_options.parse_cluster_args(
             [*CLUSTER, "--beam-preset", "flink", "--job-endpoint", "js:8099",
              "--extra-package", "dist/p.whl"], "", "x")
     assert caught.value.code == 2
@@ -236,7 +236,7 @@ def runner_parsers():
     finally:
         argparse.ArgumentParser.parse_args = real
     return [("local_runner.py", captured["parser"]),
-            ("kubeflow runners", options.build_cluster_parser("", "x.json"))]
+            ("kubeflow runners", cluster_options.build_cluster_parser("", "x.json"))]
 
 
 @pytest.mark.parametrize("name,parser", runner_parsers(),
@@ -283,15 +283,15 @@ def test_local_runner_help_as_a_user_sees_it():
 def test_kubeflow_spec_goes_under_the_output_root_by_default(tmp_path,
                                                              monkeypatch):
     monkeypatch.chdir(tmp_path)
-    args = options.parse_cluster_args(CLUSTER, "", "x")
-    folder, name = options.prepare_output(args, ".json")
+    args = cluster_options.parse_cluster_args(CLUSTER, "", "x")
+    folder, name = cluster_options.prepare_output(args, ".json")
     assert (folder, name) == (str(tmp_path / "outputs" / "kubeflow"),
                               "movielens-wide-deep.json")
     assert os.path.isdir(folder) and os.listdir(tmp_path) == ["outputs"]
     # --output still decides where it goes.
-    args = options.parse_cluster_args(
+    args = cluster_options.parse_cluster_args(
         [*CLUSTER, "--output", "specs/p.tar.gz"], "", "x")
-    assert options.prepare_output(args, ".tar.gz") == [
+    assert cluster_options.prepare_output(args, ".tar.gz") == [
         str(tmp_path / "specs"), "p.tar.gz"]
 
 

@@ -21,7 +21,7 @@ import yaml
 
 from conftest import TINY_MODEL_FLAGS
 from kfp_v2_harness import pod_env
-from pipeline import beam_args, options
+from pipeline import beam_args, cluster_options
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the runners are scripts at the repo root
@@ -165,7 +165,7 @@ def test_every_container_runs_the_image_and_sees_only_pod_paths(specs):
                       os.path.realpath("/tmp")):
             assert local not in text
         # The paths it does hold are the pods' ones.
-        assert options.IMAGE_SCHEMA_PATH in text
+        assert cluster_options.IMAGE_SCHEMA_PATH in text
         assert DATA_ROOT in text and f"{PIPELINE_ROOT}/serving_model" in text
         # The BatchRecommender's titles: the items file beside the data.
         assert f"{DATA_ROOT}-items.csv" in text
@@ -253,9 +253,9 @@ def test_cli_refuses_what_cannot_work_in_a_cluster(capsys):
     }
     for message, argv in bad.items():
         with pytest.raises(SystemExit):
-            options.parse_cluster_args(argv, "", "x")
+            cluster_options.parse_cluster_args(argv, "", "x")
         assert message in capsys.readouterr().err
-    args = options.parse_cluster_args(
+    args = cluster_options.parse_cluster_args(
         [*required, "--beam-preset", "dataflow", "--project", "p",
          "--region", "europe-west4", "--temp-location", "gs://b/tmp",
          "--epochs", "3", "--min-ndcg", "0.05"], "", "x")
@@ -263,7 +263,7 @@ def test_cli_refuses_what_cannot_work_in_a_cluster(capsys):
         "--runner=DataflowRunner", "--project=p", "--region=europe-west4",
         "--temp_location=gs://b/tmp", f"--sdk_container_image={IMAGE}"]
     assert (args.epochs, args.min_ndcg) == (3, 0.05)
-    assert options.pipeline_paths(args)["serving_model_dir"] == (
+    assert cluster_options.pipeline_paths(args)["serving_model_dir"] == (
         f"{PIPELINE_ROOT}/serving_model")
 
 
@@ -298,7 +298,7 @@ def test_beam_presets():
         beam_args.dataflow("p", "r", "/tmp/x", IMAGE)
     with pytest.raises(ValueError, match="job_endpoint"):
         beam_args.portable("")
-    args = options.parse_cluster_args(
+    args = cluster_options.parse_cluster_args(
         ["--image", IMAGE, "--pipeline-root", PIPELINE_ROOT, "--data-root",
          DATA_ROOT, "--beam-preset", "portable", "--job-endpoint", "js:8099",
          "--extra-package", "gs://b/p.whl", "--job-server-timeout", "7200"],
@@ -350,7 +350,7 @@ def test_dockerfile_builds_on_the_installed_tfx_and_copies_every_package(
     runs = [args for op, args in steps if op == "RUN"]
     assert any("pip install --no-cache-dir --no-deps ${SRC}" in r
                for r in runs)
-    assert any(f"ln -s \"$schema\" {options.IMAGE_SCHEMA_PATH}" in r
+    assert any(f"ln -s \"$schema\" {cluster_options.IMAGE_SCHEMA_PATH}" in r
                for r in runs)
     ignored = (REPO / ".dockerignore").read_text().split()
     assert {".venv/", "data/", "outputs/", ".git/",

@@ -2,7 +2,7 @@
 
 Two module-scoped fixtures, one per objective, analyse a small dataset with
 tf.Transform, train the wide-and-deep estimator on the transformed rows for
-a few hundred steps and export it with trainer.export_serving_model; the
+a few hundred steps and export it with export.export_serving_model; the
 tests load the SavedModel as TF Serving / TFMA / the batch scorer would.
 """
 import dataclasses
@@ -20,7 +20,8 @@ from tensorflow import estimator as tf_estimator
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tensorflow_transform.tf_metadata import dataset_metadata
 
-from trainer_module import features, history, model, preprocessing, trainer
+from trainer_module import (export, features, history, model, preprocessing,
+                            train_input, train_tables)
 from trainer_module.hparams import HParams
 
 SCHEMA_PATH = os.path.join(os.path.dirname(__file__), os.pardir, "pipeline",
@@ -117,7 +118,7 @@ class Trained:
         self.user_history = None
         if hparams.uses_history:
             positives = [row for row in transformed if row[LABEL_XF] > 0]
-            self.user_history = trainer.history_table(
+            self.user_history = train_tables.history_table(
                 hparams, [row[history.USER_XF] for row in positives],
                 [row[history.ITEM_XF] for row in positives], self.num_users,
                 self.num_items)
@@ -132,7 +133,7 @@ class Trained:
         self.estimator.train(self.train_input,
                              max_steps=hparams.steps_for(len(transformed)))
         self.serving_dir = str(root / "serving_model")
-        trainer.export_serving_model(self.estimator, self.tf_transform_output,
+        export.export_serving_model(self.estimator, self.tf_transform_output,
                                      self.serving_dir, hparams.objective)
         self.loaded = tf.saved_model.load(self.serving_dir)
 
@@ -534,17 +535,17 @@ def test_count_records(tmp_path):
     with gzip.open(tmp_path / "other" / "part.gz", "rb") as f:
         assert f.read()
 
-    assert trainer.count_records([str(tmp_path / "data_tfrecord-*.gz")]) == 10
-    assert trainer.count_records([
+    assert train_input.count_records([str(tmp_path / "data_tfrecord-*.gz")]) == 10
+    assert train_input.count_records([
         str(tmp_path / "data_tfrecord-00000-of-00002.gz"),
         str(tmp_path / "other" / "*")]) == 11
-    assert trainer.count_records([str(tmp_path / "other" / "*.gz")]) == 4
+    assert train_input.count_records([str(tmp_path / "other" / "*.gz")]) == 4
 
 
 def test_count_records_refuses_patterns_matching_nothing(tmp_path):
     # A wrong pattern must not silently train for one step.
     with pytest.raises(ValueError, match="no training examples match"):
-        trainer.count_records([str(tmp_path / "missing-*.gz")])
+        train_input.count_records([str(tmp_path / "missing-*.gz")])
 
 
 def test_seed_embeddings_are_max_norm_clipped_as_the_notebook():
@@ -712,7 +713,7 @@ def test_ease_blend_ranks_by_logit_plus_weight_times_the_ease_score(
         trained_ranking.estimator.config,
         user_history=trained_ranking.user_history)
     serving_dir = str(tmp_path / "blended")
-    trainer.export_serving_model(blended, trained_ranking.tf_transform_output,
+    export.export_serving_model(blended, trained_ranking.tf_transform_output,
                                  serving_dir, features.RANKING_OBJECTIVE)
     users = [USER_A, USER_B, USER_C, UNSEEN_USER] * 5
     items = ITEMS[::-1][:len(users)]

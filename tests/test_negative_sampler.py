@@ -26,6 +26,7 @@ from tfx.types import artifact_utils, standard_artifacts
 
 from components.negative_sampler import executor, sampling, splits
 from components.negative_sampler.component import NegativeSampler
+from recommender import catalog as catalog_lib
 from recommender import data
 from topk_fixtures import make_example, write_examples_artifact
 from trainer_module import features
@@ -65,7 +66,7 @@ def _rating(user, item, timestamp=0, rating=4.0, genres=b""):
 
 def _catalog(n_items, first_id=1):
     ids = list(range(first_id, first_id + n_items))
-    return sampling.build_catalog((i, f"g{i}".encode()) for i in ids)
+    return catalog_lib.catalog_of_items((i, f"g{i}".encode()) for i in ids)
 
 
 def _rows_equal(left, right):
@@ -97,17 +98,17 @@ def test_build_catalog_one_entry_per_item_in_any_order():
     pairs = [(5, b""), (2, b"Comedy"), (5, b"Horror"), (2, b"Comedy"),
              (9, b"")]
     for ordering in (pairs, pairs[::-1]):
-        catalog = sampling.build_catalog(ordering)
+        catalog = catalog_lib.catalog_of_items(ordering)
         assert catalog.item_ids.tolist() == [2, 5, 9]
         assert catalog.item_ids.dtype == np.int64
         # A genre beats no genre, whichever comes first.
         assert catalog.genres.tolist() == [b"Comedy", b"Horror", b""]
-    empty = sampling.build_catalog([])
+    empty = catalog_lib.catalog_of_items([])
     assert empty.item_ids.size == 0 and empty.genres.size == 0
 
 
 def test_catalog_indices_ignore_unknown_items():
-    catalog = sampling.build_catalog([(3, b""), (10, b""), (20, b"")])
+    catalog = catalog_lib.catalog_of_items([(3, b""), (10, b""), (20, b"")])
     assert sampling.catalog_indices(catalog, [20, 3, 99, 3, 0]).tolist() == [
         0, 2]
     assert sampling.catalog_indices(catalog, []).size == 0
@@ -168,7 +169,7 @@ def test_negative_ids_seed_a_generator():
 
 
 def test_train_round_counts_layout_and_columns():
-    catalog = sampling.build_catalog(
+    catalog = catalog_lib.catalog_of_items(
         [(i, GENRES[i] or b"") for i in CATALOG_ITEMS])
     positives = [_rating(1, 3, 30, 4.5, b"Drama|War"),
                  _rating(1, 1, 10, 2.0, b"Comedy"),
@@ -285,7 +286,7 @@ def test_user_who_rated_nearly_everything_repeats_what_remains():
 
 
 def test_empty_catalog_gives_no_negatives():
-    pool = sampling.NegativePool.for_user(sampling.build_catalog([]), [1, 2])
+    pool = sampling.NegativePool.for_user(catalog_lib.catalog_of_items([]), [1, 2])
     assert pool.size == 0
     assert pool.sample(np.random.default_rng(0), 10).size == 0
 
@@ -294,7 +295,7 @@ def test_empty_catalog_gives_no_negatives():
 
 
 def test_examples_hold_the_raw_columns_and_the_label():
-    catalog = sampling.build_catalog([(1, b"Comedy"), (2, b""), (3, b"War")])
+    catalog = catalog_lib.catalog_of_items([(1, b"Comedy"), (2, b""), (3, b"War")])
     rows, _ = next(sampling.train_rounds(
         9, [_rating(9, 1, 77, 3.5, b"Comedy")], catalog, 3, 1, 0))
     examples = list(sampling.to_examples(rows))

@@ -72,6 +72,20 @@ def test_tensor_representation_group_covers_every_feature(schema):
         assert [d.size for d in dense.shape.dim] == [1]
 
 
+def test_raw_feature_spec_is_the_schemas(schema):
+    """Every reader's spec (trainer_module/raw_examples.py) is TFT's spec of
+    the schema, with the one-value columns as scalars."""
+    import tensorflow as tf
+    from tensorflow_transform.tf_metadata import schema_utils
+    from trainer_module import raw_examples
+    from_schema = schema_utils.schema_as_feature_spec(schema).feature_spec
+    scalars = {key: (tf.io.FixedLenFeature([], spec.dtype)
+                     if isinstance(spec, tf.io.FixedLenFeature)
+                     and list(spec.shape) == [1] else spec)
+               for key, spec in from_schema.items()}
+    assert raw_examples.feature_spec() == scalars
+
+
 def _frame(ratings):
     n = len(ratings)
     return pd.DataFrame({

@@ -1,4 +1,4 @@
-"""trainer.train_dataset: the order the Trainer reads its train splits in,
+"""train_input.train_dataset: the order the Trainer reads its train splits in,
 through TFX's own tf.data factory on tiny gzipped TFRecord files."""
 import os
 import types
@@ -11,7 +11,7 @@ from tfx.components.trainer.fn_args_utils import DataAccessor
 from tfx.components.util import tfxio_utils
 from tfx.types import artifact_utils, standard_artifacts
 
-from trainer_module import features, trainer
+from trainer_module import features, train_input
 from trainer_module.hparams import HParams
 
 LABEL = features.transformed_name(features.LABEL_KEY)
@@ -72,7 +72,7 @@ def _rows(batches):
 
 def test_rounds_are_read_one_after_the_other_then_again(split_files):
     patterns, accessor, transform_output = split_files
-    dataset = trainer.train_dataset(patterns, accessor, transform_output,
+    dataset = train_input.train_dataset(patterns, accessor, transform_output,
                                     HParams(batch_size=BATCH, random_seed=3))
     batches = _batches(dataset, 8)
     first, second = list(ROUNDS.values())
@@ -85,7 +85,7 @@ def test_rounds_are_read_one_after_the_other_then_again(split_files):
 
 def test_each_round_is_shuffled(split_files):
     patterns, accessor, transform_output = split_files
-    dataset = trainer.train_dataset(patterns, accessor, transform_output,
+    dataset = train_input.train_dataset(patterns, accessor, transform_output,
                                     HParams(batch_size=10, random_seed=3))
     [first] = [features[ROW].numpy().ravel().tolist()
                for features, _ in dataset.take(1)]
@@ -95,7 +95,7 @@ def test_each_round_is_shuffled(split_files):
 
 def test_one_split_is_shuffled_across_the_whole_pass(split_files):
     patterns, accessor, transform_output = split_files
-    dataset = trainer.train_dataset([os.path.join(
+    dataset = train_input.train_dataset([os.path.join(
         os.path.dirname(os.path.dirname(patterns[0])), "Split-*", "*")],
         accessor, transform_output, HParams(batch_size=BATCH, random_seed=3))
     # The rating objective's single train split (here both files under one
@@ -112,7 +112,7 @@ def _one_split(patterns):
 
 def test_in_memory_split_yields_every_row_once_per_epoch(split_files):
     patterns, accessor, transform_output = split_files
-    dataset = trainer.train_dataset(
+    dataset = train_input.train_dataset(
         _one_split(patterns), accessor, transform_output,
         HParams(batch_size=BATCH, random_seed=3), num_rows=20)
     epochs = [[row for batch in (_batches(dataset, 12))[start:start + 4]
@@ -136,15 +136,15 @@ def test_split_too_big_for_memory_streams_from_its_files(split_files,
                                                          monkeypatch):
     patterns, accessor, transform_output = split_files
     calls = []
-    monkeypatch.setattr(trainer, "in_memory_dataset",
+    monkeypatch.setattr(train_input, "in_memory_dataset",
                         lambda *args: calls.append(args))
-    monkeypatch.setattr(trainer, "IN_MEMORY_MAX_BYTES", 20 * 16 - 1)
-    dataset = trainer.train_dataset(
+    monkeypatch.setattr(train_input, "IN_MEMORY_MAX_BYTES", 20 * 16 - 1)
+    dataset = train_input.train_dataset(
         _one_split(patterns), accessor, transform_output,
         HParams(batch_size=BATCH, random_seed=3), num_rows=20)
     assert calls == [] and len(_rows(_batches(dataset, 4))) == 20
-    monkeypatch.setattr(trainer, "IN_MEMORY_MAX_BYTES", 20 * 16)
-    trainer.train_dataset(_one_split(patterns), accessor, transform_output,
+    monkeypatch.setattr(train_input, "IN_MEMORY_MAX_BYTES", 20 * 16)
+    train_input.train_dataset(_one_split(patterns), accessor, transform_output,
                           HParams(batch_size=BATCH, random_seed=3),
                           num_rows=20)
     assert len(calls) == 1

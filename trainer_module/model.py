@@ -11,7 +11,7 @@ import tensorflow_transform as tft
 from tensorflow import estimator as tf_estimator
 
 from trainer_module import (features, hparams as hparams_lib, history,
-                            preprocessing, topk_serving)
+                            raw_examples, topk_serving)
 from trainer_module.hparams import HParams
 
 # Signatures of the exported model. SERVING_SIGNATURE takes serialized raw
@@ -265,16 +265,7 @@ def parse_raw_examples(serialized: tf.Tensor) -> Dict[str, tf.Tensor]:
     user_id and item_id are required; a missing or empty genres feature
     reads as "" (no genre).
     """
-    parsed = tf.io.parse_example(serialized, {
-        features.USER_KEY: tf.io.FixedLenFeature([], tf.int64),
-        features.ITEM_KEY: tf.io.FixedLenFeature([], tf.int64),
-        # VarLen: CsvExampleGen writes an empty cell as a feature with no
-        # value, which a FixedLenFeature refuses.
-        features.GENRES_KEY: tf.io.VarLenFeature(tf.string),
-    })
-    parsed[features.GENRES_KEY] = preprocessing.dense_genre_strings(
-        parsed[features.GENRES_KEY])
-    return parsed
+    return raw_examples.parse(serialized, features.SERVING_FEATURE_KEYS)
 
 
 def _as_transform_inputs(raw: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:

@@ -22,11 +22,11 @@ import numpy as np
 import tensorflow as tf
 
 from recommender import catalog as catalog_lib
-from trainer_module import features
+from trainer_module import features, raw_examples
 
 # The label feature added to every output example (the column the trainer
 # knows as features.SAMPLED_LABEL_KEY).
-LABEL_FEATURE_KEY = "label"
+LABEL_FEATURE_KEY = features.SAMPLED_LABEL_KEY
 POSITIVE_LABEL = 1
 NEGATIVE_LABEL = 0
 # The rating of a negative: a Transform may also derive the label as
@@ -56,12 +56,6 @@ class Rating(NamedTuple):
     genres: bytes  # b"" when the example has no genres value
 
 
-class Catalog(NamedTuple):
-    """The items negatives are drawn from, with their genres."""
-    item_ids: np.ndarray  # sorted, unique int64
-    genres: np.ndarray  # bytes (b"" for no genre), aligned with item_ids
-
-
 class LabeledRows(NamedTuple):
     """A user's output examples of one round, as aligned columns: each
     positive followed by its negatives."""
@@ -83,37 +77,37 @@ class LabeledRows(NamedTuple):
 # ------------------------------------------------------------ raw examples
 
 
+# tf.Example's value list of each dtype of the raw feature spec.
+_VALUE_LIST = {tf.int64: "int64_list", tf.float32: "float_list",
+               tf.string: "bytes_list"}
+_RAW_SPEC = raw_examples.feature_spec()
+
+
 def parse_rating(serialized: bytes) -> Rating:
-    """A serialized raw tf.Example (as CsvExampleGen writes it) -> Rating."""
+    """A serialized raw tf.Example (as CsvExampleGen writes it) -> Rating,
+    by the raw feature spec (one value per column, genres zero or one), in
+    Python: one example per call, inside the sampler's DoFns."""
     feature = tf.train.Example.FromString(serialized).features.feature
 
-    def single(key: str, kind: str):
-        values = getattr(feature[key], kind).value if key in feature else []
-        if len(values) != 1:
+    def values(key: str):
+        kind = _VALUE_LIST[_RAW_SPEC[key].dtype]
+        return getattr(feature[key], kind).value if key in feature else []
+
+    def single(key: str):
+        found = values(key)
+        if len(found) != 1:
             raise ValueError(
                 f"a raw example must have exactly one {key!r} value, this "
-                f"one has {len(values)}: {serialized[:200]!r}")
-        return values[0]
+                f"one has {len(found)}: {serialized[:200]!r}")
+        return found[0]
 
-    genres = (feature[features.GENRES_KEY].bytes_list.value
-              if features.GENRES_KEY in feature else [])
     return Rating(
-        user_id=int(single(features.USER_KEY, "int64_list")),
-        item_id=int(single(features.ITEM_KEY, "int64_list")),
-        rating=float(single(features.LABEL_KEY, "float_list")),
-        timestamp=int(single(features.TIMESTAMP_KEY, "int64_list")),
-        genres=features.GENRE_SEPARATOR.encode().join(genres))
-
-
-def build_catalog(items: Iterable[Tuple[int, bytes]]) -> Catalog:
-    """(item_id, genres) pairs, repeats allowed -> one entry per item, sorted.
-
-    If the data gives an item different genres, the recommender catalog's
-    rule picks one (recommender.catalog.preferred_genres), whatever the
-    order of the pairs.
-    """
-    item_ids, genres = catalog_lib.item_genres(items)
-    return Catalog(item_ids=item_ids, genres=genres)
+        user_id=int(single(features.USER_KEY)),
+        item_id=int(single(features.ITEM_KEY)),
+        rating=float(single(features.LABEL_KEY)),
+        timestamp=int(single(features.TIMESTAMP_KEY)),
+        genres=features.GENRE_SEPARATOR.encode().join(
+            values(features.GENRES_KEY)))
 
 
 # ----------------------------------------------------------------- sampling
@@ -155,7 +149,7 @@ class NegativePool:
         self._allowed_indices: Optional[np.ndarray] = None
 
     @classmethod
-    def for_user(cls, catalog: Catalog,
+    def for_user(cls, catalog: catalog_lib.Catalog,
                  excluded_item_ids: Iterable[int]) -> "NegativePool":
         """All catalog items but `excluded_item_ids` (ids outside the
         catalog are ignored)."""
@@ -191,7 +185,8 @@ class NegativePool:
         return np.concatenate(accepted)[:count].astype(np.int64)
 
 
-def catalog_indices(catalog: Catalog, item_ids: Iterable[int]) -> np.ndarray:
+def catalog_indices(catalog: catalog_lib.Catalog,
+                    item_ids: Iterable[int]) -> np.ndarray:
     """Positions in the catalog of those `item_ids` it holds."""
     item_ids = np.unique(np.fromiter(item_ids, dtype=np.int64))
     positions = np.searchsorted(catalog.item_ids, item_ids)
@@ -206,7 +201,7 @@ def sort_positives(ratings: Iterable[Rating]) -> List[Rating]:
 
 
 def sample_round(positives: Sequence[Rating], pool: NegativePool,
-                 catalog: Catalog, negatives_per_positive: int,
+                 catalog: catalog_lib.Catalog, negatives_per_positive: int,
                  rng: np.random.Generator) -> LabeledRows:
     """Each positive (of one user, in the given order) followed by its
     `negatives_per_positive` negatives; positives only if the pool is empty.
@@ -241,7 +236,8 @@ def sample_round(positives: Sequence[Rating], pool: NegativePool,
         genres=genres.ravel(), labels=labels.ravel())
 
 
-def train_rounds(user_id: int, train: Iterable[Rating], catalog: Catalog,
+def train_rounds(user_id: int, train: Iterable[Rating],
+                 catalog: catalog_lib.Catalog,
                  negatives_per_positive: int, rounds: int, seed: int
                  ) -> Iterator[Tuple[LabeledRows, np.random.Generator]]:
     """Each round of a user's train examples, with the round's generator
@@ -260,8 +256,8 @@ def train_rounds(user_id: int, train: Iterable[Rating], catalog: Catalog,
 
 
 def eval_rows(user_id: int, train: Iterable[Rating], eval_: Iterable[Rating],
-              catalog: Catalog, negatives_per_positive: int, seed: int
-              ) -> Iterator[Tuple[LabeledRows, np.random.Generator]]:
+              catalog: catalog_lib.Catalog, negatives_per_positive: int,
+              seed: int) -> Iterator[Tuple[LabeledRows, np.random.Generator]]:
     """A user's eval examples (one round), with its generator.
 
     Negatives exclude the user's train and eval items.

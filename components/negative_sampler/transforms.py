@@ -59,7 +59,7 @@ class SampleUser(beam.DoFn):
                                         f"{split}_users_without_negatives")
 
     def process(self, element: Tuple[int, Dict[str, Iterable]],
-                catalog: sampling.Catalog
+                catalog: catalog_lib.Catalog
                 ) -> Iterator[Tuple[int, Tuple[int, bytes]]]:
         user_id, ratings = element
         if self._split == TRAIN:
@@ -137,7 +137,7 @@ def sample_examples(pipeline: beam.Pipeline, input_patterns: Dict[str, str],
         | "OneGenresPerItem" >> beam.CombinePerKey(
             catalog_lib.preferred_genres)
         | "CatalogList" >> beam.combiners.ToList()
-        | "Catalog" >> beam.Map(sampling.build_catalog))
+        | "Catalog" >> beam.Map(catalog_lib.catalog_of_items))
     sampled_users = ratings if user_fraction >= 1.0 else {
         split: ratings[split] | f"SampleUsers[{split}]" >> beam.Filter(
             lambda r: sampling.keeps_user(seed, r.user_id, user_fraction))
