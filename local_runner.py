@@ -32,6 +32,7 @@ quiet_tensorflow()
 
 # None of these imports TensorFlow.
 from pipeline import beam_args, beam_options, configs, options  # noqa: E402
+from pipeline.settings import PipelinePaths, Runtime  # noqa: E402
 from runtime import run_lock  # noqa: E402
 from trainer_module.hparams import HParams  # noqa: E402
 
@@ -187,15 +188,16 @@ def build_pipeline(args: argparse.Namespace, hparams: HParams,
     from pipeline.pipeline import create_pipeline
     return create_pipeline(
         pipeline_name=args.pipeline_name,
-        pipeline_root=paths.pipeline_root,
-        data_root=os.path.abspath(args.data_dir),
-        serving_model_dir=paths.serving_model_dir,
+        paths=PipelinePaths(pipeline_root=paths.pipeline_root,
+                            data_root=os.path.abspath(args.data_dir),
+                            serving_model_dir=paths.serving_model_dir),
         **options.pipeline_settings(args, hparams),
-        beam_pipeline_args=beam_pipeline_args,
-        metadata_connection_config=(
-            metadata.sqlite_metadata_connection_config(
-                paths.metadata_path)),
-        enable_cache=not args.no_cache, stop_after=args.stop_after)
+        runtime=Runtime(
+            beam_pipeline_args=tuple(beam_pipeline_args),
+            metadata_connection_config=(
+                metadata.sqlite_metadata_connection_config(
+                    paths.metadata_path)),
+            enable_cache=not args.no_cache, stop_after=args.stop_after))
 
 
 def local_beam_args(args: argparse.Namespace) -> List[str]:

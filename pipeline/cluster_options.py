@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from pipeline import beam_args, configs
 from pipeline.beam_options import add_portable_flags, portable_beam_args
+from pipeline.settings import PipelinePaths, Runtime
 from pipeline.options import (Parser, add_pipeline_flags, hparams_from_args,
                               pipeline_settings, ranged)
 
@@ -132,31 +133,31 @@ def beam_pipeline_args(args: argparse.Namespace) -> List[str]:
     return chosen + list(args.beam_arg)
 
 
-def pipeline_paths(args: argparse.Namespace) -> Dict[str, str]:
+def pipeline_paths(args: argparse.Namespace) -> PipelinePaths:
     """Every path the pipeline needs, as the pods see them."""
     serving = args.serving_model_dir or _join(args.pipeline_root,
                                               "serving_model")
-    return {"pipeline_root": args.pipeline_root,
-            "data_root": args.data_root, "serving_model_dir": serving,
-            "schema_path": args.schema_path}
+    return PipelinePaths(
+        pipeline_root=args.pipeline_root, data_root=args.data_root,
+        serving_model_dir=serving, schema_path=args.schema_path)
 
 
 def create_kubeflow_pipeline(args: argparse.Namespace,
                              baseline: str = configs.LATEST_PUSHED_BASELINE,
-                             **runner_settings: Any) -> "tfx.dsl.Pipeline":
-    """create_pipeline with cluster paths; the runner supplies metadata,
-    says which baseline resolver its orchestrator runs, and may add
-    settings only it has (e.g. the v2 runner's trainer_vertex_spec)."""
+                             trainer_vertex_spec: Optional[
+                                 Dict[str, Any]] = None
+                             ) -> "tfx.dsl.Pipeline":
+    """create_pipeline with cluster paths and the orchestrator's own
+    metadata; the runner says which baseline resolver its orchestrator
+    runs and, on Vertex AI, where the Trainer runs."""
     from pipeline.pipeline import create_pipeline
     return create_pipeline(
-        baseline=baseline,
         pipeline_name=args.pipeline_name,
+        paths=pipeline_paths(args),
         **pipeline_settings(args),
-        beam_pipeline_args=args.beam_pipeline_args,
-        metadata_connection_config=None,
-        enable_cache=not args.no_cache,
-        **pipeline_paths(args),
-        **runner_settings)
+        runtime=Runtime(beam_pipeline_args=tuple(args.beam_pipeline_args),
+                        enable_cache=not args.no_cache, baseline=baseline,
+                        trainer_vertex_spec=trainer_vertex_spec))
 
 
 def prepare_output(args: argparse.Namespace, suffix: str) -> List[str]:

@@ -30,8 +30,6 @@ COMPONENT_IDS = (EXAMPLE_GEN_ID, STATISTICS_GEN_ID, SCHEMA_GEN_ID,
 PREPROCESSING_FN = "trainer_module.preprocessing.preprocessing_fn"
 RUN_FN = "trainer_module.trainer.run_fn"
 TFMA_EXTRACTORS_MODULE = "trainer_module.tfma_extractors"
-# The rating objective's TFMA metrics (MetricConfig.module).
-TFMA_METRICS_MODULE = "trainer_module.tfma_metrics"
 
 # The curated schema ImportSchemaGen loads (shipped as package data).
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schema",
@@ -69,26 +67,6 @@ LATEST_PUSHED_BASELINE = "latest_pushed"
 LATEST_BLESSED_BASELINE = "latest_blessed"
 BASELINES = (LATEST_PUSHED_BASELINE, LATEST_BLESSED_BASELINE)
 
-# Evaluator (TFMA) gate: the model is blessed when its eval RMSE is at most
-# MAX_RMSE and, once a model is served, at most RMSE_TOLERANCE above the
-# baseline's RMSE. Predicting the global mean rating of
-# MovieLens-100k scores an RMSE of about 1.13, so 1.2 rejects a broken model.
-MAX_RMSE = 1.2
-RMSE_TOLERANCE = 0.01
-
-# Ranking objective (trainer_module.features.RANKING_OBJECTIVE): TFMA gates
-# on the AUC of telling a rated movie from a sampled one on the eval split;
-# random is 0.5. The NegativeSampler draws EVAL_NEGATIVES_PER_POSITIVE per
-# eval rating for it: AUC does not depend on the share of positives, and
-# TFMA's time grows with the rows (4 negatives took 2.5 times as long).
-EVAL_NEGATIVES_PER_POSITIVE = 1
-# The share of users whose eval ratings (and their negatives) TFMA reads;
-# below 1 a seeded sample, for data past MovieLens-1m size, where TFMA's
-# time (about 630 s per million rows here) dominates the run.
-AUC_USER_FRACTION = 1.0
-MIN_AUC = 0.6
-AUC_TOLERANCE = 0.01
-
 # Local runner layout under --output-root.
 DEFAULT_OUTPUT_ROOT = "outputs"
 DEFAULT_DATA_DIR = os.path.join("data", "ml-100k")
@@ -115,9 +93,11 @@ class LocalPaths:
                      self.log_dir):
             os.makedirs(path, exist_ok=True)
 
-# TopKEvaluator gate: recommendations per user, the least ndcg@k a model
-# needs, and how much ndcg@k (and RMSE) it may lose against the latest
-# blessed model. The seed's rating model ranks MovieLens-100k's unseen pool
+
+# TopKEvaluator gate (settings.TopKGate): recommendations per user, the
+# least ndcg@k a model needs, and how much ndcg@k it may lose against the
+# baseline. (The TFMA Evaluator's gates are the objectives' own:
+# trainer_module/objectives/.) The seed's rating model ranks MovieLens-100k's unseen pool
 # at ndcg@10 0.01-0.04 (a regressor on ratings does not learn what a user
 # watches; chance is about 0.017), so the floor sits below that range.
 TOP_K = 10

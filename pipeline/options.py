@@ -11,12 +11,14 @@ work stops before the run, in one line naming the flag, with exit code 2.
 Every flag's --help states its default (Parser's formatter adds it).
 """
 import argparse
+import dataclasses
 import math
 import re
 from typing import Any, Callable, Dict, List, NoReturn, Optional
 
 from pipeline import configs
-from trainer_module import features
+from pipeline.settings import Gates, Split, TopKGate
+from trainer_module import features, objectives
 from trainer_module import hparams as hparams_lib
 from trainer_module.hparams import HParams
 
@@ -172,10 +174,11 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-cache", action="store_true",
                         help="re-run every component")
     gates = parser.add_argument_group("blessing (what gets pushed)")
-    gates.add_argument("--max-rmse", type=_POSITIVE, default=configs.MAX_RMSE,
+    gates.add_argument("--max-rmse", type=_POSITIVE,
+                       default=objectives.rating.MAX_RMSE,
                        help="bless only a model with eval RMSE at most this")
     gates.add_argument("--rmse-tolerance", type=_NON_NEGATIVE,
-                       default=configs.RMSE_TOLERANCE,
+                       default=objectives.rating.RMSE_TOLERANCE,
                        help="bless only if RMSE is at most this much above "
                             "the baseline's (the model served last)")
     gates.add_argument("--top-k", type=_POSITIVE_INT, default=configs.TOP_K,
@@ -195,18 +198,18 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                        help="bless only if ndcg@k is at most this much "
                             "below the baseline's (the model served last)")
     gates.add_argument("--min-auc", type=_UNIT_INTERVAL,
-                       default=configs.MIN_AUC,
+                       default=objectives.ranking.MIN_AUC,
                        help="ranking objective: bless only a model whose "
                             "eval AUC (rated vs sampled movies) is at least "
                             "this")
     gates.add_argument("--auc-tolerance", type=_NON_NEGATIVE,
-                       default=configs.AUC_TOLERANCE,
+                       default=objectives.ranking.AUC_TOLERANCE,
                        help="ranking objective: bless only if AUC is at most "
                             "this much below the baseline's (the model "
                             "served last)")
     gates.add_argument("--auc-user-fraction",
                        type=ranged(float, 0, 1, low_open=True),
-                       default=configs.AUC_USER_FRACTION,
+                       default=objectives.ranking.AUC_USER_FRACTION,
                        help="ranking objective: measure AUC on the eval "
                             "ratings of a seeded sample of about this share "
                             "of the users; for data past MovieLens-1m size "
@@ -288,19 +291,23 @@ def _with_flag_names(message: str) -> str:
 
 def pipeline_settings(args: argparse.Namespace,
                       hparams: Optional[HParams] = None) -> Dict[str, Any]:
-    """create_pipeline's arguments from add_pipeline_flags' flags (the same
-    for every runner): hyper-parameters, gates, negative sampling."""
-    return dict(
-        hparams=hparams or hparams_from_args(args),
-        max_rmse=args.max_rmse,
-        rmse_tolerance=args.rmse_tolerance,
-        top_k=args.top_k,
-        topk_sample_users=args.topk_sample_users,
-        min_ndcg=args.min_ndcg,
-        ndcg_tolerance=args.ndcg_tolerance,
-        min_auc=args.min_auc,
-        auc_tolerance=args.auc_tolerance,
-        auc_user_fraction=args.auc_user_fraction,
-        recommendations_k=args.recommendations_k,
-        split=args.split,
-        split_seed=args.split_seed)
+    """create_pipeline's objective, gates, split and batch output from
+    add_pipeline_flags' flags (the same for every runner); the runner adds
+    paths and runtime."""
+    hparams = hparams or hparams_from_args(args)
+    return dict(hparams=hparams, gates=gates_from_args(args, hparams.objective),
+                split=Split(kind=args.split, seed=args.split_seed),
+                recommendations_k=args.recommendations_k)
+
+
+def gates_from_args(args: argparse.Namespace, objective: str) -> Gates:
+    """Both evaluators' gates: the TopKEvaluator's flags, and the flags
+    named as the fields of the objective's own TFMA gate (--max-rmse for
+    rating, --min-auc for ranking, ...)."""
+    tfma_gate = objectives.get(objective).Gate
+    return Gates(
+        tfma=tfma_gate(**{field.name: getattr(args, field.name)
+                          for field in dataclasses.fields(tfma_gate)}),
+        topk=TopKGate(k=args.top_k, min_ndcg=args.min_ndcg,
+                      ndcg_tolerance=args.ndcg_tolerance,
+                      sample_users=args.topk_sample_users))

@@ -6,8 +6,6 @@ in as an argument, and names and defaults live in configs.py.
 import os
 from typing import Any, Dict, List, Optional
 
-import tensorflow_model_analysis as tfma
-from ml_metadata.proto import metadata_store_pb2
 # Direct imports, not tfx.v1: tfx.v1 also imports the Google Cloud
 # extensions, which would double the start-up time of a cached re-run.
 from tfx.components import (CsvExampleGen, Evaluator, ExampleValidator,
@@ -38,89 +36,56 @@ from components.stratified_example_gen.component import (
 from components.standard import CODE_FINGERPRINT_KEY, with_fingerprint
 from components.topk_evaluator.component import TopKEvaluator
 from pipeline import beam_args, configs, fingerprint
-from trainer_module import features
+from pipeline.settings import Gates, PipelinePaths, Runtime, Split
+from trainer_module import features, objectives, tfma_metrics
 from trainer_module.hparams import CUSTOM_CONFIG_KEY, HParams
 from trainer_module.preprocessing import OBJECTIVE_KEY
 
 
 def create_pipeline(
         pipeline_name: str,
-        pipeline_root: str,
-        data_root: str,
-        serving_model_dir: str,
+        paths: PipelinePaths,
         hparams: HParams,
-        max_rmse: float = configs.MAX_RMSE,
-        rmse_tolerance: float = configs.RMSE_TOLERANCE,
-        top_k: int = configs.TOP_K,
-        topk_sample_users: int = configs.TOPK_SAMPLE_USERS,
-        min_ndcg: float = configs.MIN_NDCG,
-        ndcg_tolerance: float = configs.NDCG_TOLERANCE,
-        min_auc: float = configs.MIN_AUC,
-        auc_tolerance: float = configs.AUC_TOLERANCE,
-        auc_user_fraction: float = configs.AUC_USER_FRACTION,
+        gates: Optional[Gates] = None,
+        split: Split = Split(),
         recommendations_k: int = configs.RECOMMENDATIONS_K,
-        split: str = configs.DEFAULT_SPLIT,
-        split_seed: int = configs.SPLIT_SEED,
-        beam_pipeline_args: Optional[List[str]] = None,
-        metadata_connection_config: Optional[
-            metadata_store_pb2.ConnectionConfig] = None,
-        schema_path: str = configs.SCHEMA_PATH,
-        enable_cache: bool = True,
-        stop_after: Optional[str] = None,
-        baseline: str = configs.LATEST_PUSHED_BASELINE,
-        trainer_vertex_spec: Optional[Dict[str, Any]] = None,
+        runtime: Runtime = Runtime(),
 ) -> Pipeline:
     """CsvExampleGen -> validation -> Transform -> Trainer -> Evaluators ->
     Pusher -> BatchRecommender.
 
-    With hparams.objective "ranking", the Trainer draws the training
-    negatives itself as it reads the ratings (implicit feedback:
-    hparams.negatives_per_positive per rating), a NegativeSampler writes
-    the eval split's positives and sampled negatives for TFMA
-    (configs.EVAL_NEGATIVES_PER_POSITIVE per rating), and the
-    evaluators judge a classifier (AUC; ranking metrics only).
+    What differs per training objective (hparams.objective) comes from its
+    module (trainer_module/objectives/): the ranking Trainer draws its
+    training negatives itself as it reads the ratings, and a NegativeSampler
+    adds the objective's eval negatives for TFMA; TFMA's metrics and gate
+    are the objective's.
 
     Args:
-      data_root: folder of pipeline CSV files (user_id,item_id,rating,...).
-      serving_model_dir: where the Pusher writes versioned SavedModels.
-      max_rmse, rmse_tolerance: the TFMA Evaluator's blessing thresholds
-        (rating objective).
-      top_k, min_ndcg, ndcg_tolerance: the TopKEvaluator's; it also requires
-        the TFMA blessing, and its blessing gates the Pusher.
-      topk_sample_users: > 0, the TopKEvaluator ranks a sample of this many
-        users (seeded by split_seed) instead of every user.
-      min_auc, auc_tolerance: the TFMA Evaluator's blessing thresholds
-        (ranking objective).
-      auc_user_fraction: below 1, TFMA's AUC is measured on the eval
-        ratings of a seeded sample of about this share of the users.
+      paths: where the data is read and everything is written.
+      hparams: the objective and its model (objectives.get(name).
+        default_hparams() unless told otherwise).
+      gates: both evaluators' blessings; None: the objective's defaults.
+      split: how the ratings are split into train and eval.
       recommendations_k: > 0, the BatchRecommender writes every user's
         top this-many movies from the model the Pusher served (titles
-        from the items file beside data_root); 0: no BatchRecommender.
-      split, split_seed: how CsvExampleGen splits the ratings into train and
-        eval (configs.SPLITS); the seed drives the user-stratified split.
-      stop_after: a component id: the pipeline holds only that component
-        and those it needs (e.g. configs.TRAINER_ID: train and export,
-        evaluate and push nothing).
-      baseline: what the evaluators compare a new model with (configs.
-        BASELINES): the model served last for this objective, or, where
-        the orchestrator runs TFX's resolver strategies only (Kubeflow
-        v2), the latest model the TopKEvaluator blessed.
-      trainer_vertex_spec: the Trainer runs as a Vertex AI training job
-        with these custom_config entries (vertex_training.
-        trainer_vertex_spec: project, region, worker pools); None: in the
-        pipeline's own pod or process.
+        from the items file beside paths.data_root); 0: no
+        BatchRecommender.
+      runtime: Beam, metadata, caching, partial runs, the baseline
+        resolver and where the Trainer runs.
     """
-    ranking = hparams.objective == features.RANKING_OBJECTIVE
+    objective = objectives.get(hparams.objective)
+    gates = gates or Gates.defaults_for(objective.name)
+    objective.check_gate(gates.tfma)
+    beam_pipeline_args = list(runtime.beam_pipeline_args)
     example_gen = example_gen_for(
-        split, data_root, split_seed,
-        in_process=beam_args.runs_on_this_machine(beam_pipeline_args or [])
-    ).with_id(configs.EXAMPLE_GEN_ID)
+        split, paths.data_root,
+        in_process=beam_args.runs_on_this_machine(beam_pipeline_args)).with_id(configs.EXAMPLE_GEN_ID)
     statistics_gen = StatisticsGen(
         examples=example_gen.outputs["examples"],
     ).with_id(configs.STATISTICS_GEN_ID)
     schema_gen = with_fingerprint(
-        ImportSchemaGen(schema_file=schema_path),
-        fingerprint.file_fingerprint(_readable_schema(schema_path)),
+        ImportSchemaGen(schema_file=paths.schema_path),
+        fingerprint.file_fingerprint(_readable_schema(paths.schema_path)),
     ).with_id(configs.SCHEMA_GEN_ID)
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"],
@@ -136,15 +101,10 @@ def create_pipeline(
     # ranking Trainer samples its negatives as it reads them); TFMA judges
     # a ranking model on the eval ratings with sampled negatives.
     sampler, evaluator_examples = [], example_gen.outputs["examples"]
-    if ranking:
-        sampler = [NegativeSampler(
-            examples=example_gen.outputs["examples"],
-            negatives_per_positive=configs.EVAL_NEGATIVES_PER_POSITIVE,
-            rounds=0, seed=hparams.random_seed,
-            user_fraction=auc_user_fraction,
-            code_fingerprint=_fingerprint(
-                "components.negative_sampler.executor"),
-        ).with_id(configs.NEGATIVE_SAMPLER_ID)]
+    if objective.eval_negatives_per_positive:
+        sampler = [eval_negative_sampler(
+            example_gen.outputs["examples"], objective, gates.tfma,
+            hparams.random_seed)]
         sampler[0].add_upstream_node(anomalies_gate)
         evaluator_examples = sampler[0].outputs["sampled_examples"]
 
@@ -162,13 +122,13 @@ def create_pipeline(
         custom_config={
             CODE_FINGERPRINT_KEY: _fingerprint(
                 _module_of(configs.PREPROCESSING_FN)),
-            OBJECTIVE_KEY: hparams.objective,
+            OBJECTIVE_KEY: objective.name,
         }).with_id(configs.TRANSFORM_ID)
     # Bad data stops the run here, before any vocabulary is computed.
     transform.add_upstream_node(anomalies_gate)
 
     trainer = trainer_component(
-        trainer_vertex_spec,
+        runtime.trainer_vertex_spec,
         run_fn=configs.RUN_FN,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
@@ -182,17 +142,16 @@ def create_pipeline(
         }).with_id(configs.TRAINER_ID)
 
     model_resolver = baseline_resolver(
-        baseline, hparams.objective, trainer.outputs["model"])
+        runtime.baseline, objective.name, trainer.outputs["model"])
 
     evaluator = with_fingerprint(Evaluator(
         examples=evaluator_examples,
         model=trainer.outputs["model"],
         baseline_model=model_resolver.outputs["model"],
-        eval_config=(ranking_eval_config(min_auc, auc_tolerance) if ranking
-                     else rating_eval_config(max_rmse, rmse_tolerance)),
+        eval_config=objective.eval_config(gates.tfma),
         module_path=configs.TFMA_EXTRACTORS_MODULE,
     ), _fingerprint(configs.TFMA_EXTRACTORS_MODULE,
-                    configs.TFMA_METRICS_MODULE)).with_id(
+                    tfma_metrics.__name__)).with_id(
         configs.EVALUATOR_ID)
 
     topk_evaluator = TopKEvaluator(
@@ -200,20 +159,20 @@ def create_pipeline(
         model=trainer.outputs["model"],
         baseline_model=model_resolver.outputs["model"],
         tfma_blessing=evaluator.outputs["blessing"],
-        top_k=top_k,
-        min_thresholds={"ndcg@k": min_ndcg},
-        # A ranking model's scores are not ratings: no RMSE.
-        max_thresholds={} if ranking else {"rmse": max_rmse},
-        # RMSE against the baseline is the TFMA Evaluator's change threshold.
+        top_k=gates.topk.k,
+        min_thresholds={"ndcg@k": gates.topk.min_ndcg},
+        # A rating model's RMSE limit is the TFMA Evaluator's gate.
+        max_thresholds=({"rmse": gates.tfma.max_rmse}
+                        if objective.scores_are_ratings else {}),
         baseline_metrics=("ndcg@k",),
-        baseline_tolerance=ndcg_tolerance,
+        baseline_tolerance=gates.topk.ndcg_tolerance,
         train_split=configs.TRAIN_SPLIT,
         eval_split=configs.EVAL_SPLIT,
-        rating_metrics=not ranking,
-        # EASE alone beside popularity: what the ranking model adds to its
-        # own EASE feature.
-        ease_l2=hparams.ease_l2 if ranking else 0.0,
-        sample_users=topk_sample_users, sample_seed=split_seed,
+        rating_metrics=objective.scores_are_ratings,
+        # EASE alone beside popularity: the reference a ranking model has
+        # to beat.
+        ease_l2=hparams.ease_l2 if objective.ease_reference else 0.0,
+        sample_users=gates.topk.sample_users, sample_seed=split.seed,
         code_fingerprint=_fingerprint("components.topk_evaluator.executor"),
     ).with_id(configs.TOPK_EVALUATOR_ID)
 
@@ -222,8 +181,8 @@ def create_pipeline(
         model_blessing=topk_evaluator.outputs["blessing"],
         push_destination=pusher_pb2.PushDestination(
             filesystem=pusher_pb2.PushDestination.Filesystem(
-                base_directory=serving_model_dir)),
-        custom_config={PUSH_OBJECTIVE_KEY: hparams.objective,
+                base_directory=paths.serving_model_dir)),
+        custom_config={PUSH_OBJECTIVE_KEY: objective.name,
                        SIGNATURES_KEY: list(features.SIGNATURES),
                        CODE_FINGERPRINT_KEY: _fingerprint(
                            "components.atomic_pusher.executor")},
@@ -236,7 +195,7 @@ def create_pipeline(
         top_k=recommendations_k,
         train_split=configs.TRAIN_SPLIT,
         eval_split=configs.EVAL_SPLIT,
-        items_path=configs.items_csv_path(data_root),
+        items_path=configs.items_csv_path(paths.data_root),
         code_fingerprint=_fingerprint("components.batch_recommender.executor"),
     ).with_id(configs.BATCH_RECOMMENDER_ID)] if recommendations_k else []
 
@@ -246,12 +205,25 @@ def create_pipeline(
                   *batch_recommender]
     return Pipeline(
         pipeline_name=pipeline_name,
-        pipeline_root=pipeline_root,
-        components=(upstream_of(components, stop_after) if stop_after
-                    else components),
-        enable_cache=enable_cache,
-        metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=beam_pipeline_args or [])
+        pipeline_root=paths.pipeline_root,
+        components=(upstream_of(components, runtime.stop_after)
+                    if runtime.stop_after else components),
+        enable_cache=runtime.enable_cache,
+        metadata_connection_config=runtime.metadata_connection_config,
+        beam_pipeline_args=beam_pipeline_args)
+
+
+def eval_negative_sampler(examples: Channel, objective: objectives.Objective,
+                          gate: Any, seed: int) -> NegativeSampler:
+    """The NegativeSampler writing the eval split TFMA judges `objective`
+    on: each eval rating with the objective's sampled negatives, for about
+    gate.auc_user_fraction of the users."""
+    return NegativeSampler(
+        examples=examples,
+        negatives_per_positive=objective.eval_negatives_per_positive,
+        rounds=0, seed=seed, user_fraction=gate.auc_user_fraction,
+        code_fingerprint=_fingerprint("components.negative_sampler.executor"),
+    ).with_id(configs.NEGATIVE_SAMPLER_ID)
 
 
 def trainer_component(vertex_spec: Optional[Dict[str, Any]],
@@ -344,68 +316,7 @@ def upstream_of(components: List[BaseNode], node_id: str
     return kept
 
 
-def rating_eval_config(max_rmse: float, rmse_tolerance: float
-                       ) -> tfma.EvalConfig:
-    """TFMA: rating error overall and per genre, gated on overall RMSE."""
-    rmse_threshold = tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(
-            upper_bound={"value": max_rmse}),
-        change_threshold=tfma.GenericChangeThreshold(
-            direction=tfma.MetricDirection.LOWER_IS_BETTER,
-            absolute={"value": rmse_tolerance}))
-    # The project's three: one combiner for all (trainer_module/tfma_metrics).
-    return _eval_config(
-        features.LABEL_KEY,
-        [tfma.MetricConfig(class_name=name, module=configs.TFMA_METRICS_MODULE)
-         for name in ("MeanSquaredError", "MeanAbsoluteError")],
-        tfma.MetricConfig(class_name="RootMeanSquaredError",
-                          module=configs.TFMA_METRICS_MODULE),
-        rmse_threshold)
-
-
-def ranking_eval_config(min_auc: float, auc_tolerance: float
-                        ) -> tfma.EvalConfig:
-    """TFMA on the sampled eval split: how well the classifier tells a rated
-    movie from a sampled one, overall and per genre, gated on overall AUC."""
-    auc_threshold = tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(
-            lower_bound={"value": min_auc}),
-        change_threshold=tfma.GenericChangeThreshold(
-            direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-            absolute={"value": -auc_tolerance}))
-    return _eval_config(
-        features.SAMPLED_LABEL_KEY,
-        [tfma.MetricConfig(class_name=name)
-         for name in ("BinaryAccuracy", "MeanLabel", "MeanPrediction")],
-        tfma.MetricConfig(class_name="AUC"), auc_threshold)
-
-
-def _eval_config(label_key: str, metrics: List[tfma.MetricConfig],
-                 gated_metric: tfma.MetricConfig,
-                 threshold: tfma.MetricThreshold) -> tfma.EvalConfig:
-    """Overall and per-genre slices; example count, `metrics`, and
-    `gated_metric` with `threshold` on the overall slice only (a small genre
-    may be noisy without the model being worse)."""
-    return tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(signature_name="serving_default",
-                                    label_key=label_key)],
-        slicing_specs=[
-            tfma.SlicingSpec(),
-            tfma.SlicingSpec(feature_keys=[features.GENRE_SLICE_KEY]),
-        ],
-        metrics_specs=[tfma.MetricsSpec(metrics=[
-            tfma.MetricConfig(class_name="ExampleCount"),
-            *metrics,
-            tfma.MetricConfig(
-                class_name=gated_metric.class_name,
-                module=gated_metric.module,
-                per_slice_thresholds=[tfma.PerSliceMetricThreshold(
-                    slicing_specs=[tfma.SlicingSpec()],
-                    threshold=threshold)]),
-        ])])
-
-
-def example_gen_for(split: str, data_root: str, split_seed: int,
+def example_gen_for(split: Split, data_root: str,
                     in_process: bool = False) -> CsvExampleGen:
     """The ingestion of `split`: CsvExampleGen's hash split of all ratings,
     or the same CSV reading with each user's ratings split in the buckets'
@@ -415,17 +326,17 @@ def example_gen_for(split: str, data_root: str, split_seed: int,
     examples and splits without Beam's per-row cost), for Beam on the
     component's own machine; else TFX's Beam executor, for a Beam cluster.
     """
-    if split == configs.RANDOM_SPLIT:
+    if split.kind == configs.RANDOM_SPLIT:
         if not in_process:
             return CsvExampleGen(input_base=data_root,
                                  output_config=_hash_split_config())
         return with_fingerprint(InProcessCsvExampleGen(
             input_base=data_root, output_config=_hash_split_config()),
             _fingerprint("components.in_process_example_gen.component"))
-    if split == configs.USER_STRATIFIED_SPLIT:
+    if split.kind == configs.USER_STRATIFIED_SPLIT:
         return StratifiedCsvExampleGen(
             input_base=data_root, output_config=_hash_split_config(),
-            seed=split_seed, user_key=features.USER_KEY,
+            seed=split.seed, user_key=features.USER_KEY,
             code_fingerprint=_fingerprint(
                 "components.stratified_example_gen.executor"))
     raise ValueError(f"split must be one of {list(configs.SPLITS)}, got "

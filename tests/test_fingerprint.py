@@ -24,17 +24,19 @@ _PRINT = """
 import json, os, re, sys
 from google.protobuf import json_format, message
 from pipeline.pipeline import create_pipeline
+from pipeline.settings import PipelinePaths, Split
 from trainer_module.hparams import HParams
 
 def keys(copy):
     found = {}
     for objective in ("rating", "ranking"):
         hparams = HParams.from_dict({"objective": objective})
-        for node in create_pipeline("p", "/tmp/root", "/tmp/data", "/tmp/s",
-                                    hparams, split="user_stratified",
-                                    schema_path=os.path.join(
-                                        copy, "pipeline", "schema",
-                                        "schema.pbtxt")).components:
+        paths = PipelinePaths("/tmp/root", "/tmp/data", "/tmp/s",
+                              schema_path=os.path.join(
+                                  copy, "pipeline", "schema", "schema.pbtxt"))
+        for node in create_pipeline("p", paths, hparams,
+                                    split=Split("user_stratified")
+                                    ).components:
             # A parameter of its own, or in a custom_config (JSON or proto).
             text = " ".join(f"{key}=" + (
                 json_format.MessageToJson(value)

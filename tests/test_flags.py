@@ -298,14 +298,15 @@ def test_kubeflow_spec_goes_under_the_output_root_by_default(tmp_path,
 def test_recommendations_k_reaches_the_pipeline_and_0_leaves_it_out(
         tmp_path):
     from pipeline.pipeline import create_pipeline
+    from pipeline.settings import PipelinePaths
     ids = {}
     for k in ("3", "0"):
         args = local_runner.parse_args(["--recommendations-k", k])
         settings = options.pipeline_settings(args)
         assert settings["recommendations_k"] == int(k)
         pipeline = create_pipeline(
-            "p", str(tmp_path / "root"), str(tmp_path / "data"),
-            str(tmp_path / "serving"), **settings)
+            "p", PipelinePaths(str(tmp_path / "root"), str(tmp_path / "data"),
+                               str(tmp_path / "serving")), **settings)
         ids[k] = {c.id: c for c in pipeline.components}
     recommender = ids["3"]["BatchRecommender"]
     assert recommender.exec_properties["top_k"] == 3

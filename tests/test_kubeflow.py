@@ -85,11 +85,14 @@ def specs(tmp_path_factory):
 def local_upstream(tmp_path_factory):
     """{component id: upstream ids} of the pipeline local_runner runs."""
     from pipeline.pipeline import create_pipeline
+    from pipeline.settings import PipelinePaths
     from trainer_module.hparams import HParams
     root = tmp_path_factory.mktemp("local")
     local = create_pipeline(
-        pipeline_name="local", pipeline_root=str(root / "pipeline"),
-        data_root=str(root / "data"), serving_model_dir=str(root / "serving"),
+        pipeline_name="local",
+        paths=PipelinePaths(pipeline_root=str(root / "pipeline"),
+                            data_root=str(root / "data"),
+                            serving_model_dir=str(root / "serving")),
         hparams=HParams())
     return {c.id: {u.id for u in c.upstream_nodes} for c in local.components}
 
@@ -263,7 +266,7 @@ def test_cli_refuses_what_cannot_work_in_a_cluster(capsys):
         "--runner=DataflowRunner", "--project=p", "--region=europe-west4",
         "--temp_location=gs://b/tmp", f"--sdk_container_image={IMAGE}"]
     assert (args.epochs, args.min_ndcg) == (3, 0.05)
-    assert cluster_options.pipeline_paths(args)["serving_model_dir"] == (
+    assert cluster_options.pipeline_paths(args).serving_model_dir == (
         f"{PIPELINE_ROOT}/serving_model")
 
 

@@ -663,6 +663,7 @@ def test_auc_user_fraction_flag_reaches_the_sampler():
     import argparse
     from pipeline import configs, options
     from pipeline.pipeline import create_pipeline
+    from pipeline.settings import PipelinePaths
     parser = argparse.ArgumentParser()
     options.add_pipeline_flags(parser)
     for bad in ("0", "1.5", "nan", "half"):
@@ -671,10 +672,11 @@ def test_auc_user_fraction_flag_reaches_the_sampler():
     settings = options.pipeline_settings(parser.parse_args(
         ["--objective", "ranking", "--auc-user-fraction", "0.1"]))
     pipeline = create_pipeline(
-        pipeline_name="p", pipeline_root="/tmp/root", data_root="/tmp/data",
-        serving_model_dir="/tmp/serving", **settings)
+        pipeline_name="p",
+        paths=PipelinePaths("/tmp/root", "/tmp/data", "/tmp/serving"),
+        **settings)
     [sampler] = [node for node in pipeline.components
                  if node.id == configs.NEGATIVE_SAMPLER_ID]
     assert sampler.exec_properties["user_fraction"] == 0.1
-    assert options.pipeline_settings(parser.parse_args([]))[
-        "auc_user_fraction"] == 1.0
+    assert options.pipeline_settings(parser.parse_args(
+        ["--objective", "ranking"]))["gates"].tfma.auc_user_fraction == 1.0

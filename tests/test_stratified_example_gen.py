@@ -21,6 +21,7 @@ from tfx.utils import proto_utils
 from components.stratified_example_gen import executor, splitting
 from pipeline import configs, options
 from pipeline.pipeline import create_pipeline
+from pipeline.settings import PipelinePaths, Split
 from trainer_module import features
 from trainer_module.hparams import HParams
 
@@ -180,9 +181,9 @@ def test_custom_config_round_trips_the_seed_and_user_column():
 
 def _example_gen(split, seed=configs.SPLIT_SEED):
     pipeline = create_pipeline(
-        pipeline_name="p", pipeline_root="/tmp/root", data_root="/tmp/data",
-        serving_model_dir="/tmp/serving", hparams=HParams(), split=split,
-        split_seed=seed)
+        pipeline_name="p",
+        paths=PipelinePaths("/tmp/root", "/tmp/data", "/tmp/serving"),
+        hparams=HParams(), split=Split(kind=split, seed=seed))
     return next(node for node in pipeline.components
                 if node.id == configs.EXAMPLE_GEN_ID)
 
@@ -205,10 +206,9 @@ def test_split_flags_reach_create_pipeline():
     options.add_pipeline_flags(parser)
     settings = options.pipeline_settings(parser.parse_args(
         ["--split", "user_stratified", "--split-seed", "9"]))
-    assert (settings["split"], settings["split_seed"]) == (
-        configs.USER_STRATIFIED_SPLIT, 9)
+    assert settings["split"] == Split(configs.USER_STRATIFIED_SPLIT, 9)
     defaults = options.pipeline_settings(parser.parse_args([]))
-    assert (defaults["split"], defaults["split_seed"]) == ("random", 42)
+    assert defaults["split"] == Split(configs.RANDOM_SPLIT, configs.SPLIT_SEED)
     with pytest.raises(SystemExit):
         parser.parse_args(["--split", "by_time"])
 

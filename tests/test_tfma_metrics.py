@@ -7,8 +7,7 @@ import pytest
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_types
 
-from pipeline import configs
-from pipeline.pipeline import rating_eval_config
+from trainer_module.objectives import RATING, rating
 from trainer_module import tfma_metrics
 
 EVAL_CONFIG = tfma.EvalConfig(model_specs=[tfma.ModelSpec(
@@ -92,9 +91,11 @@ def test_equal_to_tfma_own_mse_and_mae_on_random_ratings():
 
 
 def test_the_rating_eval_config_uses_them_and_gates_rmse():
-    [spec] = rating_eval_config(1.0, 0.01).metrics_specs
+    # TFMA loads the metrics by this name.
+    assert rating.TFMA_METRICS_MODULE == tfma_metrics.__name__
+    [spec] = RATING.eval_config(rating.Gate(1.0, 0.01)).metrics_specs
     ours = {metric.class_name for metric in spec.metrics
-            if metric.module == configs.TFMA_METRICS_MODULE}
+            if metric.module == rating.TFMA_METRICS_MODULE}
     assert ours == {"MeanSquaredError", "MeanAbsoluteError",
                     "RootMeanSquaredError"}
     [gated] = [metric for metric in spec.metrics
