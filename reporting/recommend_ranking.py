@@ -18,7 +18,7 @@ from typing import (TYPE_CHECKING, Iterator, List, Optional, Sequence,
 import numpy as np
 import pandas as pd
 
-from trainer_module import features
+from trainer_module import features, objectives
 
 # TensorFlow loads only where a model is scored (recommender.scoring).
 if TYPE_CHECKING:
@@ -28,10 +28,10 @@ if TYPE_CHECKING:
 
 RANK_KEY = "rank"
 SCORE_KEY = "score"
-PREDICTED_KEY = "predicted_rating"
-# The ranking objective's model predicts the probability that the user
-# rates the item (its score is the logit), not a rating.
-PROBABILITY_KEY = "probability"
+# The predictions column, per objective (its report view): a rating, or the
+# probability that the user rates the item (its score is the logit).
+PREDICTED_KEY = objectives.RATING.report.prediction_column
+PROBABILITY_KEY = objectives.RANKING.report.prediction_column
 POPULARITY_KEY = "train_ratings"
 CSV_COLUMNS = (features.USER_KEY, RANK_KEY, features.ITEM_KEY, SCORE_KEY,
                PREDICTED_KEY)
@@ -83,8 +83,7 @@ def known_users(rated: pd.DataFrame) -> np.ndarray:
 
 def prediction_key(objective: str) -> str:
     """The column of the model's predictions for a training objective."""
-    return (PROBABILITY_KEY if objective == features.RANKING_OBJECTIVE
-            else PREDICTED_KEY)
+    return objectives.get(objective).report.prediction_column
 
 
 def csv_columns(value_key: str = PREDICTED_KEY) -> List[str]:

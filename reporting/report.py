@@ -46,7 +46,6 @@ from pipeline import configs  # noqa: E402
 from reporting.report_data import (MIN_SLICE_EXAMPLES,  # noqa: E402
                                    ReportError, gather_report, objective_of)
 from reporting.report_page import RANKERS, render_html  # noqa: E402
-from trainer_module.features import RANKING_OBJECTIVE  # noqa: E402
 
 # Written under the output root unless --out says otherwise.
 REPORT_FILE = "report.html"
@@ -65,8 +64,7 @@ def make_figures(report: Dict) -> List[Tuple[str, bytes]]:
     topk = report["topk"]
     cutoffs = (f"k = 1..{CURVE_MAX_K}" if topk.get("curves") else
                f"k = {topk['k']} only (this evaluation has no curves)")
-    ranking = objective_of(report) == RANKING_OBJECTIVE
-    if ranking:
+    if "eval_pairs" in report:  # TFMA judged sampled pairs: a classifier
         pairs = report["eval_pairs"]
         predictions = (
             "Predicted probability of a positive for the eval split's rated "

@@ -7,43 +7,16 @@ A missing store, run or artifact raises ReportError naming it.
 import contextlib
 import datetime
 import os
-from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from pipeline import configs
-from trainer_module.features import RANKING_OBJECTIVE, RATING_OBJECTIVE
+from trainer_module import objectives
+from trainer_module.features import RATING_OBJECTIVE
 
-# TFMA's metric names, in the order the report lists them.
-TFMA_METRICS = ("example_count", "root_mean_squared_error",
-                "mean_absolute_error", "mean_squared_error")
-TFMA_RANKING_METRICS = ("example_count", "auc", "binary_accuracy",
-                        "mean_label", "mean_prediction")
 NO_GENRE = "(no genre)"
 # A genre slice with fewer eval examples says little: the report shows it
 # but lets it set no axis of the per-genre figure.
 MIN_SLICE_EXAMPLES = 20
-
-
-class ObjectiveView(NamedTuple):
-    """What the page shows of an objective's TFMA metrics."""
-    title: str  # for the header
-    tfma_order: Tuple[str, ...]  # overall table order (others follow)
-    slice_columns: Tuple[Tuple[str, str], ...]  # (column, TFMA metric)
-    headline: str  # the slice column of the per-genre figure and delta
-
-
-VIEWS = {
-    RATING_OBJECTIVE: ObjectiveView(
-        "rating (regression on the rating)", TFMA_METRICS,
-        (("rmse", "root_mean_squared_error"), ("mae", "mean_absolute_error")),
-        "rmse"),
-    RANKING_OBJECTIVE: ObjectiveView(
-        "ranking (classifier of rated vs sampled unrated pairs)",
-        TFMA_RANKING_METRICS,
-        (("auc", "auc"), ("binary_accuracy", "binary_accuracy"),
-         ("mean_label", "mean_label"),
-         ("mean_prediction", "mean_prediction")),
-        "auc"),
-}
 
 
 class ReportError(Exception):
@@ -86,7 +59,8 @@ def gather_report(output_root: str, pipeline_name: str,
         store, configs.EVALUATOR_ID, as_of)
     report["push"] = push_result(store, as_of)
     report["served"] = served_standing(store, as_of, report)
-    if objective == RANKING_OBJECTIVE:
+    if objectives.get(objective).eval_negatives_per_positive:
+        # TFMA judged the NegativeSampler's pairs.
         report.update(eval_pairs(store, report["model_uri"], as_of))
     else:
         report["eval_ratings"] = eval_ratings(store, report["model_uri"],
@@ -163,10 +137,9 @@ def slice_metrics(evaluation_uri: str,
                   for name, value in metrics[""][""].items()}
         row = {"slice": str(slice_key[0][1]) or NO_GENRE,
                "example_count": int(values["example_count"])}
-        for column, name in VIEWS[objective].slice_columns:
+        for column, name in objectives.get(objective).report.slice_columns:
             row[column] = values.get(name)
-        if objective == RANKING_OBJECTIVE and values.get("mean_label") in (
-                0.0, 1.0):
+        if "auc" in row and values.get("mean_label") in (0.0, 1.0):
             row["auc"] = None  # one class only: TFMA's 0 is no AUC
         rows.append(row)
     return sorted(rows, key=lambda row: (-row["example_count"], row["slice"]))

@@ -5,10 +5,11 @@ import html
 from typing import Dict, Optional, Sequence, Tuple
 
 from recommender.beyond_accuracy import METRIC_NAMES as BEYOND_METRICS
-from reporting.report_data import MIN_SLICE_EXAMPLES, VIEWS, objective_of
+from reporting.report_data import MIN_SLICE_EXAMPLES, objective_of
 from runtime.metadata_report import (TFMA_DIFF, below_popularity,
                                      meaningful_tfma_metrics)
-from trainer_module.features import RANKING_OBJECTIVE, RATING_OBJECTIVE
+from trainer_module import objectives
+from trainer_module.features import RATING_OBJECTIVE
 
 # "ease": EASE alone, in an evaluation made with ease_l2 > 0.
 RANKERS = ("model", "baseline", "popularity", "ease")
@@ -57,7 +58,9 @@ def render_html(report: Dict, figures: Sequence[Tuple[str, bytes]]) -> str:
     """The whole page; every piece of text is escaped."""
     curves, ratings, loss, slices = [_figure(caption, png)
                                      for caption, png in figures]
-    ranking = objective_of(report) == RANKING_OBJECTIVE
+    view = _view(report)
+    # TFMA judged sampled pairs (ranking) or the eval ratings (rating).
+    sampled = "eval_pairs" in report
     body = "\n".join([
         _header(report),
         _grid(_section("Components of this run", _component_table(report)),
@@ -70,11 +73,11 @@ def render_html(report: Dict, figures: Sequence[Tuple[str, bytes]]) -> str:
         _beyond_accuracy_section(report["topk"]),
         _section("Ranking against k", curves),
         _grid(_section("Predicted probability: rated vs sampled pairs"
-                       if ranking else "Predicted vs true ratings", ratings),
+                       if sampled else "Predicted vs true ratings", ratings),
               _section("Training loss", loss)),
         # Side by side when both fit, the figure at full size, else the
         # table wraps below: the figure's labels stay >= 10 px.
-        _row(_section("AUC per genre" if ranking else "RMSE per genre",
+        _row(_section(f"{view.headline.upper()} per genre",
                       slices, _png_width(figures[3][1])),
              _section("TFMA per genre slice", _slice_table(report))),
         _section("Artifacts", _artifact_list(report)),
@@ -85,10 +88,13 @@ def render_html(report: Dict, figures: Sequence[Tuple[str, bytes]]) -> str:
             f"<body>\n{body}\n</body></html>\n")
 
 
+def _view(report: Dict) -> objectives.ReportView:
+    return objectives.get(objective_of(report)).report
+
+
 def _header(report: Dict) -> str:
     css, verdict = _verdict(report)
-    objective = objective_of(report)
-    if objective == RANKING_OBJECTIVE:
+    if "eval_pairs" in report:
         labels = report["eval_pairs"]["label"]
         evaluated = (f"{len(labels):,} eval pairs ({int(labels.sum()):,} "
                      f"rated, {int((labels == 0).sum()):,} sampled "
@@ -98,7 +104,7 @@ def _header(report: Dict) -> str:
     pool = report["topk"]["pool"]
     meta = (f"run {report['run_id']} \u00b7 started "
             f"{report['started']:%Y-%m-%d %H:%M:%S} UTC \u00b7 "
-            f"objective: {VIEWS[objective].title} \u00b7 "
+            f"objective: {_view(report).title} \u00b7 "
             f"{_component_time(report['components'])} \u00b7 data: "
             f"{pool['users']:,} users \u00d7 {pool['items']:,} items, "
             f"{pool['pairs']:,} unseen pairs ranked, {evaluated}")
@@ -190,10 +196,11 @@ def _baseline_note(report: Dict) -> str:
     topk = report["topk"]
     note = (f"Ranking metrics over {topk['pool']['pairs']:,} unseen (user, "
             f"item) pairs, top {topk['k']} per user; "
-            + ("no rating metrics (\"-\"): the ranking objective's model "
-               "predicts the probability of a rating, not a rating. "
-               if objective_of(report) == RANKING_OBJECTIVE else
-               "rating metrics on the eval split. ")
+            + ("rating metrics on the eval split. "
+               if objectives.get(objective_of(report)).scores_are_ratings
+               else "no rating metrics (\"-\"): the ranking objective's "
+                    "model predicts the probability of a rating, not a "
+                    "rating. ")
             + _ease_note(topk))
     if "baseline" in topk:
         return note + (f"Baseline (the model served before): "
@@ -252,7 +259,7 @@ def _served_table(report: Dict) -> str:
     if model.objective and model.objective != objective_of(report):
         rows.append(["objective", model.objective])
     tfma = standing["tfma_overall"] or {}
-    view = VIEWS[model.objective or objective_of(report)]
+    view = objectives.get(model.objective or objective_of(report)).report
     for column, name in view.slice_columns[:1]:
         if name in tfma:
             rows.append([f"TFMA {column}", format_metric(tfma[name])])
@@ -273,7 +280,7 @@ def _tfma_overall_table(metrics: Dict[str, float],
                         objective: str = RATING_OBJECTIVE,
                         has_baseline: bool = False) -> str:
     metrics = meaningful_tfma_metrics(metrics, has_baseline)
-    order = VIEWS[objective].tfma_order
+    order = objectives.get(objective).report.tfma_order
     names = [n for n in order if n in metrics] + sorted(
         set(metrics) - set(order))
     rows = [[name, f"{metrics[name]:,.0f}" if name == "example_count"
@@ -319,7 +326,7 @@ def _beyond_accuracy_section(topk: Dict) -> str:
 def _slice_table(report: Dict) -> str:
     if not report["slices"]:
         return _p("TFMA reported no genre slices.")
-    view = VIEWS[objective_of(report)]
+    view = _view(report)
     columns = [column for column, _ in view.slice_columns]
     overall = report["tfma_overall"].get(dict(view.slice_columns)[
         view.headline])
@@ -336,7 +343,7 @@ def _slice_table(report: Dict) -> str:
         note += (f" Grey rows: fewer than {MIN_SLICE_EXAMPLES} eval "
                  f"examples, too few to mean much; the figure shows them "
                  f"but they set none of its axis.")
-    if objective_of(report) == RANKING_OBJECTIVE:
+    if "auc" in columns:
         note += (" A slice whose eval pairs are all rated or all sampled has "
                  "no AUC (\"-\"; TFMA reports 0).")
     return (_table(["genre", "example_count", *columns,
