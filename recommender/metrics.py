@@ -381,16 +381,3 @@ def _one_minus_ratio(numerator: float, denominator: float) -> float:
     if denominator == 0.0:
         return 0.0
     return 1.0 - numerator / denominator
-
-
-# ------------------------------------------------------------ popularity
-
-
-def popularity_scores(train_item_ids: np.ndarray) -> Dict[Any, int]:
-    """Maps each training item to its number of training ratings.
-
-    Score a large pool in one pass with
-    `pd.Series(scores).reindex(item_ids, fill_value=0).to_numpy()`.
-    """
-    items, counts = np.unique(np.asarray(train_item_ids), return_counts=True)
-    return dict(zip(items.tolist(), counts.tolist()))

@@ -39,69 +39,10 @@ def test_row_gets_its_users_items_but_its_own():
     assert rows[history.USER_XF].numpy().tolist() == [0, 0, 1, 2]
 
 
-def knn_scores(table, users, items):
-    rows = history.add_history(
-        {history.USER_XF: tf.constant(users, tf.int64),
-         history.ITEM_XF: tf.constant(items, tf.int64)}, table)
-    return rows[features.ITEM_KNN_XF].numpy()[:, 0]
-
-
-def small_table(pairs, num_users=4, num_items=4):
-    table = history.build_user_history(*zip(*pairs), num_users=num_users)
-    return history.with_cooccurrence(table, num_items)
-
-
-# user 0 rated {0, 1}, user 1 {0, 1, 2}, user 2 {1}; user 3 has no history.
-PAIRS = [(0, 0), (0, 1), (1, 0), (1, 1), (1, 2), (2, 1)]
-
-
-def test_cooccurrence_counts_the_users_of_each_item_pair():
-    assert small_table(PAIRS).cooccurrence.tolist() == [
-        [2, 2, 1, 0], [2, 3, 1, 0], [1, 1, 1, 0], [0, 0, 0, 0]]
+def test_rated_matrix_refuses_an_item_outside_the_catalog():
+    table = history.build_user_history([0, 1], [1, 2], num_users=2)
     with pytest.raises(ValueError, match="must be < 2"):
-        small_table(PAIRS, num_items=2)
-
-
-def test_knn_score_by_hand():
-    scores = knn_scores(small_table(PAIRS), [0, 0, 1, 3], [0, 2, 2, 1])
-    np.testing.assert_allclose(scores, [
-        # (0, 0), rated: user 0's rating of 0 taken out, c(0, 1) = 2 - 1
-        # over sqrt((2 - 1) * 3), one other movie.
-        1 / np.sqrt(3),
-        # (0, 2), unrated: (cos(2, 0) + cos(2, 1)) / sqrt(2 movies).
-        (1 / np.sqrt(1 * 2) + 1 / np.sqrt(1 * 3)) / np.sqrt(2),
-        # (1, 2): only user 1 rated movie 2, and that is taken out.
-        0.0,
-        # user 3: no history.
-        0.0], rtol=1e-6)
-
-
-def test_knn_score_of_a_rated_movie_is_its_score_without_that_rating():
-    """What serving sees of an unseen movie: training's positives must not
-    score higher for being in the counts themselves."""
-    pairs = [(u, i) for u in range(6) for i in range(5) if (u * 7 + i) % 3]
-    for user, item in [(0, 1), (2, 3), (4, 0)]:
-        assert (user, item) in pairs
-        without = [pair for pair in pairs if pair != (user, item)]
-        np.testing.assert_allclose(
-            knn_scores(small_table(pairs, 7, 6), [user], [item]),
-            knn_scores(small_table(without, 7, 6), [user], [item]),
-            rtol=1e-6)
-
-
-def test_knn_feature_and_history_cross_are_wide_and_deep_only_when_on():
-    def names(params):
-        wide, deep = model.feature_columns(params, num_users=5, num_items=9)
-        return [c.name for c in wide], [c.name for c in deep]
-    wide, deep = names(HParams())
-    assert not any(features.ITEM_KNN_XF in n or features.USER_HISTORY_XF in n
-                   for n in wide + deep)
-    wide, deep = names(HParams(item_knn_feature=True,
-                               wide_history_item_cross=True))
-    assert features.ITEM_KNN_XF in wide and features.ITEM_KNN_XF in deep
-    assert any(features.USER_HISTORY_XF in n and "_X_" in n for n in wide)
-    assert HParams(item_knn_feature=True).uses_history
-    assert not HParams().uses_history
+        history.rated_sparse(table, num_items=2)
 
 
 def test_history_embedding_is_in_the_deep_part_only_when_on():
@@ -109,16 +50,17 @@ def test_history_embedding_is_in_the_deep_part_only_when_on():
         return [column.name for column in
                 model.feature_columns(params, num_users=5, num_items=9)[1]]
     assert not any("history" in name for name in deep_names(HParams()))
-    names = deep_names(HParams(history_embedding_dim=8,
-                               user_embedding_dim=0))
+    assert not HParams().uses_history
+    on = HParams(history_embedding_dim=8, user_embedding_dim=0)
+    names = deep_names(on)
     assert any(features.USER_HISTORY_XF in name for name in names)
     assert not any(features.transformed_name(features.USER_KEY) in name
                    for name in names)
+    assert on.uses_history
 
 
 @pytest.mark.parametrize("values,message", [
     ({"user_embedding_dim": 0}, "know nothing of the user"),
-    ({"linear_sparse_combiner": "max"}, "linear_sparse_combiner must be"),
     ({"history_embedding_dim": -1}, "history_embedding_dim must be >= 0"),
     ({"user_embedding_dim": -2, "history_embedding_dim": 4},
      "user_embedding_dim must be >= 0"),
@@ -234,7 +176,7 @@ def test_ease_feature_is_wide_and_deep_only_when_on():
 
 @pytest.mark.parametrize("block_entries", [1 << 23, 7])
 def test_sparse_ease_equals_a_dense_ease_by_hand(monkeypatch, block_entries):
-    """rated_sparse, gram, ease_inverse, quadratic_forms, with_ease and the
+    """rated_sparse, ease_inverse, quadratic_forms, with_ease and the
     score against numpy on the dense users x items matrix; block_entries 7
     computes the Gram and the mirror one item row at a time. Item 5 has no
     user, user 6 no item."""
@@ -245,17 +187,13 @@ def test_sparse_ease_equals_a_dense_ease_by_hand(monkeypatch, block_entries):
     rated = np.zeros((num_users, num_items))
     for u, i in pairs:
         rated[u, i] = 1.0
-    gram = rated.T @ rated
-    inverse = np.linalg.inv(gram + l2 * np.eye(num_items))
+    inverse = np.linalg.inv(rated.T @ rated + l2 * np.eye(num_items))
     own = np.array([row @ inverse @ row for row in rated])
     assert own[-1] == 0.0 and own.min(initial=1.0, where=own > 0) > 0.1
 
     table = history.build_user_history(*zip(*pairs), num_users=num_users)
     sparse = history.rated_sparse(table, num_items)
     np.testing.assert_array_equal(sparse.toarray(), rated)
-    np.testing.assert_array_equal(history.gram(sparse), gram)
-    np.testing.assert_array_equal(
-        history.with_cooccurrence(table, num_items).cooccurrence, gram)
     sparse_inverse = history.ease_inverse(sparse, l2)
     assert sparse_inverse.dtype == np.float64
     np.testing.assert_allclose(sparse_inverse, inverse, rtol=1e-12,

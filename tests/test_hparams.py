@@ -1,35 +1,11 @@
-"""trainer_module.hparams: seed defaults, ranking defaults, dict round trip,
-validation, steps."""
+"""trainer_module.hparams: the defaults per objective, dict round trip,
+validation, steps, recipes."""
 import dataclasses
 
 import pytest
 
 from trainer_module import features, hparams as hparams_lib
-from trainer_module.hparams import (ADAGRAD, ADAM, CUSTOM_CONFIG_KEY,
-                                    DNN_OPTIMIZERS, HParams)
-
-
-def test_defaults_equal_the_seed_notebook_parameter_cell():
-    # wide_deep_movielens.md, "Hyperparameters" cell.
-    hparams = HParams()
-    assert hparams.epochs == 50
-    assert hparams.batch_size == 256
-    assert hparams.linear_learning_rate == 0.0001
-    assert hparams.linear_l1 == 0.0
-    assert hparams.dnn_learning_rate == 0.1
-    # DNN_HIDDEN_LAYER_1 = 0 (unused), then 1024, 32, 1024.
-    assert tuple(hparams.hidden_units) == (1024, 32, 1024)
-    assert hparams.user_embedding_dim == 64
-    assert hparams.item_embedding_dim == 4
-    assert hparams.dropout == 0.3
-    assert hparams.batch_norm is True
-    assert hparams.crossed_hash_buckets == 1000
-    assert hparams.train_steps == 0
-    # tf_utils.build_feature_columns clips embeddings to sqrt(dim), and the
-    # notebook's TF1 estimator summed the batch's losses.
-    assert hparams.embedding_max_norm is True
-    assert hparams.loss_reduction == hparams_lib.SUM == "sum"
-    assert CUSTOM_CONFIG_KEY == "hparams"
+from trainer_module.hparams import HParams
 
 
 def test_to_dict_is_json_friendly_and_round_trips():
@@ -51,9 +27,8 @@ def test_to_dict_is_json_friendly_and_round_trips():
 
 def test_from_dict_partial_overrides_keep_other_defaults():
     hparams = HParams.from_dict({"batch_size": 32, "hidden_units": [5]})
-    assert hparams.batch_size == 32
-    assert hparams.hidden_units == (5,)
-    assert hparams.epochs == 50
+    assert hparams == dataclasses.replace(HParams(), batch_size=32,
+                                          hidden_units=(5,))
 
 
 def test_unknown_key_raises_and_names_the_key():
@@ -65,16 +40,10 @@ def test_unknown_key_raises_and_names_the_key():
     ("epochs", 0),
     ("batch_size", -1),
     ("crossed_hash_buckets", 0),
-    ("user_genre_hash_buckets", 0),
-    ("user_genre_hash_buckets", -5),
-    ("wide_user_genre_cross", "yes"),
-    ("wide_user_genre_cross", 1),
     ("wide_item_column", None),
     ("wide_user_item_cross", 0),
+    ("item_ease_feature", "yes"),
     ("linear_l2", -1.0),
-    ("dnn_learning_rate_decay", 0.0),
-    ("dnn_learning_rate_decay", 1.5),
-    ("dnn_learning_rate_decay", float("nan")),
     ("linear_l2", float("nan")),
     ("user_embedding_dim", 0),
     ("item_embedding_dim", -4),
@@ -103,25 +72,11 @@ def test_negative_or_nan_l1_raises(value):
         HParams(linear_l1=value)
 
 
-def test_new_wide_options_are_off_for_the_rating_objective():
-    # The seed notebook's model: no user x genre cross, no L2 on FTRL.
-    hparams = HParams()
-    assert hparams.wide_user_genre_cross is False
-    assert hparams.wide_history_item_cross is False
-    assert hparams.item_knn_feature is False
-    assert hparams.item_ease_feature is False
-    assert hparams.linear_sparse_combiner == "sum"
-    assert hparams.linear_l2 == 0.0
-    assert hparams.user_genre_hash_buckets == 50_000
-    assert hparams.wide_user_item_cross is True
-    assert hparams.dnn_learning_rate_decay == 1.0
-
-
-def test_wide_user_genre_cross_error_is_clear():
+def test_flag_and_range_errors_say_the_field_and_the_value():
     with pytest.raises(ValueError) as error:
-        HParams(wide_user_genre_cross="true")
-    assert str(error.value) == ("wide_user_genre_cross must be True or "
-                                "False, got 'true'")
+        HParams(wide_item_column="true")
+    assert str(error.value) == ("wide_item_column must be True or False, "
+                                "got 'true'")
     with pytest.raises(ValueError) as error:
         HParams.from_dict({"linear_l2": -0.5})
     assert str(error.value) == "linear_l2 must be >= 0, got -0.5"
@@ -129,7 +84,7 @@ def test_wide_user_genre_cross_error_is_clear():
 
 def test_steps_for_uses_epochs_over_rows():
     # 50 * 75000 // 256 = 3_750_000 // 256 = 14648 (14648.4375 floored).
-    assert HParams().steps_for(75000) == 14648
+    assert HParams(epochs=50, batch_size=256).steps_for(75000) == 14648
     assert HParams(epochs=2, batch_size=10).steps_for(25) == 5
     # Never zero steps, even with fewer rows than a batch.
     assert HParams(epochs=1, batch_size=256).steps_for(10) == 1
@@ -140,58 +95,11 @@ def test_explicit_train_steps_wins():
     assert HParams(train_steps=1).steps_for(0) == 1
 
 
-def test_rating_objective_is_the_default_with_the_seed_model():
-    hparams = HParams()
-    assert hparams.objective == features.RATING_OBJECTIVE == "rating"
-    assert hparams.dnn_optimizer == ADAGRAD == "adagrad"
-    assert hparams.wide_item_column is False
-    assert HParams.defaults_for("rating") == hparams
-    assert features.OBJECTIVES == ("rating", "ranking")
-    assert DNN_OPTIMIZERS == ("adagrad", "adam")
-
-
-def test_ranking_defaults_are_the_research_recipe():
-    hparams = HParams.ranking_defaults()
-    assert hparams.objective == features.RANKING_OBJECTIVE == "ranking"
-    # 3 epochs of fresh negatives, 4 per positive, drawn by the Trainer
-    # (the research's 6 rounds, halved in issue 23); a batch of 1024 holds
-    # 204 positives.
-    assert hparams.epochs == 3
-    assert hparams.negatives_per_positive == 4
-    assert hparams.batch_size == 1024
-    assert hparams.positives_per_batch == 204
-    assert hparams.linear_learning_rate == 0.05
-    assert hparams.linear_l1 == 0.0
-    assert hparams.crossed_hash_buckets == 100_000
-    assert hparams.wide_item_column is True
-    assert hparams.dnn_optimizer == ADAM == "adam"
-    # Issue 15's search (results/ranking_search_stratified.json): 0.01.
-    assert hparams.dnn_learning_rate == 0.01
-    # The options the search tried and left off.
-    assert hparams.wide_user_item_cross is True
-    assert hparams.wide_user_genre_cross is False
-    assert hparams.wide_history_item_cross is False
-    assert hparams.item_knn_feature is False
-    assert hparams.linear_sparse_combiner == "sum"
-    assert hparams.linear_l2 == 0.0
-    assert hparams.dnn_learning_rate_decay == 1.0
-    assert hparams.hidden_units == (256, 128)
-    # The fourth round: the EASE score of the candidate.
-    assert hparams.item_ease_feature is True
-    assert hparams.ease_l2 == 300.0
-    # The sixth round: the served score adds 8x that EASE score.
-    assert hparams.ease_blend_weight == 8.0
-    # The search's second round: the user's history in place of the user id.
-    assert hparams.user_embedding_dim == 0
-    assert hparams.history_embedding_dim == 64
-    assert hparams.item_embedding_dim == 32
-    assert hparams.dropout == 0.0
-    assert hparams.batch_norm is False
-    assert hparams.embedding_max_norm is False
-    assert hparams.loss_reduction == hparams_lib.MEAN == "mean"
-    assert hparams.random_seed == 123
-    assert hparams.train_steps == 0
-    assert HParams.defaults_for("ranking") == hparams
+def test_defaults_for_each_objective():
+    assert HParams.defaults_for(features.RATING_OBJECTIVE) == HParams()
+    ranking = HParams.defaults_for(features.RANKING_OBJECTIVE)
+    assert ranking == HParams.ranking_defaults()
+    assert ranking.objective == features.RANKING_OBJECTIVE
 
 
 def test_ranking_round_trips_and_partial_dicts_take_its_defaults():
@@ -207,11 +115,13 @@ def test_ranking_round_trips_and_partial_dicts_take_its_defaults():
                               "adagrad"}).dnn_optimizer == "adagrad"
 
 
-def test_steps_for_three_ranking_epochs_over_the_positives():
-    # 74,789 positives x 3 epochs // 204 positives a batch = 1099
-    # (1099.8): batches of 204 positives + 816 negatives = 1,020 rows.
-    assert HParams.ranking_defaults().steps_for(74_789) == 1099
-    assert HParams().steps_for(1000) == 50 * 1000 // 256
+def test_ranking_steps_are_epochs_over_the_positives():
+    # A batch of 10 rows holds 2 positives, each with 4 negatives: 3 epochs
+    # of 21 positives are 3 * 21 // 2 = 31 steps (not 3 * 21 // 10 = 6).
+    hparams = dataclasses.replace(HParams.ranking_defaults(), epochs=3,
+                                  batch_size=10, negatives_per_positive=4)
+    assert hparams.positives_per_batch == 2
+    assert hparams.steps_for(21) == 31
 
 
 @pytest.mark.parametrize("values, message", [
@@ -323,43 +233,6 @@ def test_local_runner_flags_turn_the_ease_score_off_or_change_its_l2():
         options.hparams_from_args(local_runner.parse_args(
             ["--objective", "ranking", "--no-item-ease-feature",
              "--ease-blend-weight", "2"]))
-
-
-def test_ranking_defaults_are_what_the_recorded_search_chose():
-    """The chosen variant's recorded runs trained exactly the defaults (but
-    the seed) with the pipeline's sampler settings."""
-    import json
-    from conftest import REPO
-    search = json.loads((REPO / "benchmarks" / "results" /
-                         "ranking_search_stratified.json").read_text())
-    chosen = [run for run in search["runs"]
-              if run["variant"] == search["chosen"]]
-    assert len(chosen) >= 3
-    defaults = HParams.ranking_defaults().to_dict()
-    off = HParams().to_dict()
-    weight = HParams.ranking_defaults().ease_blend_weight
-    assert weight == search["chosen_ease_blend_weight"] > 0
-    for run in chosen:
-        recorded = dict(run["params"]["hparams"])
-        assert recorded.pop("random_seed") == run["seed"]
-        # The blend changes only the scores: the runs trained without it
-        # and ranked with it among other weights.
-        assert recorded.pop("ease_blend_weight") == 0.0
-        assert str(weight) in run["ease_blend"]
-        # Each round is an epoch of the Trainer's negatives; runs recorded
-        # before issue 23 wrote the rounds out and read them in one epoch.
-        assert recorded.pop("epochs") in (1, run["params"]["rounds"])
-        assert run["params"]["rounds"] == defaults["epochs"]
-        assert run["params"]["negatives_per_positive"] == \
-            defaults["negatives_per_positive"]
-        assert recorded == {name: value for name, value in defaults.items()
-                            if name in recorded}
-        # Options added after these runs are off by default, as they were.
-        newer = (set(defaults) - set(recorded)
-                 - {"random_seed", "epochs", "negatives_per_positive",
-                    "ease_blend_weight"})
-        assert {name: defaults[name] for name in newer} == {
-            name: off[name] for name in newer}
 
 
 @pytest.mark.parametrize("values, message", [

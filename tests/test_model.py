@@ -145,11 +145,7 @@ def trained(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained_ranking(tmp_path_factory):
-    return Trained(tmp_path_factory.mktemp("ranking_model"),
-                   # With the item-kNN score too, so the export carries its
-                   # co-occurrence table beside the EASE inverse.
-                   dataclasses.replace(RANKING_HPARAMS,
-                                       item_knn_feature=True),
+    return Trained(tmp_path_factory.mktemp("ranking_model"), RANKING_HPARAMS,
                    _ranking_rows)
 
 
@@ -379,61 +375,11 @@ def test_feature_columns_add_the_item_one_hot_on_request():
         "user_history_xf_embedding", "item_ease_xf"]
 
 
-def test_feature_columns_add_the_user_genre_cross_only_when_enabled():
-    for hparams in (HParams(), dataclasses.replace(
-            RANKING_HPARAMS, wide_user_genre_cross=False)):
-        wide, _ = model.feature_columns(hparams, 4, 21)
-        assert "genre_ids_xf_X_user_id_xf" not in [c.name for c in wide]
-    wide, deep = model.feature_columns(dataclasses.replace(
-        RANKING_HPARAMS, wide_user_item_cross=True, wide_user_genre_cross=True,
-        user_genre_hash_buckets=77), 4, 21)
-    assert [c.name for c in wide] == ["item_id_xf_X_user_id_xf", "item_id_xf",
-                                      "genre_ids_xf_X_user_id_xf",
-                                      "item_ease_xf"]
-    assert wide[2].hash_bucket_size == 77
-    # The deep part is unchanged.
-    assert [c.name for c in deep] == [
-        "user_id_xf_embedding", "item_id_xf_embedding", "genres_xf",
-        "user_history_xf_embedding", "item_ease_xf"]
-
-
 def test_feature_columns_drop_the_user_item_cross_on_request():
     wide, deep = model.feature_columns(dataclasses.replace(
-        RANKING_HPARAMS, wide_user_item_cross=False,
-        wide_user_genre_cross=True), 4, 21)
-    assert [c.name for c in wide] == ["item_id_xf",
-                                      "genre_ids_xf_X_user_id_xf",
-                                      "item_ease_xf"]
+        RANKING_HPARAMS, wide_user_item_cross=False), 4, 21)
+    assert [c.name for c in wide] == ["item_id_xf", "item_ease_xf"]
     assert len(deep) == 5
-    # The seed's model keeps it.
-    assert HParams().wide_user_item_cross is True
-
-
-def test_dnn_learning_rate_constant_or_decaying_over_the_steps():
-    assert model.dnn_learning_rate(HParams(dnn_learning_rate=0.2)) == 0.2
-    hparams = HParams(dnn_learning_rate=0.01, dnn_learning_rate_decay=0.1)
-    schedule = model.dnn_learning_rate(hparams, train_steps=100)
-    # 0.01 at step 0, 0.01 * 0.1 ** 0.5 half way, 0.001 at the last step.
-    np.testing.assert_allclose(
-        [float(schedule(step)) for step in (0, 50, 100)],
-        [0.01, 0.01 * 0.1 ** 0.5, 0.001], rtol=1e-6)
-    with pytest.raises(ValueError, match="training steps"):
-        model.dnn_learning_rate(hparams)
-
-
-def test_user_genre_cross_ids_one_per_genre_of_the_item():
-    # user 2 x genres {0, 4}, user 3 x no genre: 2 crossed ids, then none.
-    hparams = dataclasses.replace(RANKING_HPARAMS, wide_user_genre_cross=True)
-    cross = [c for c in model.feature_columns(hparams, 4, 21)[0]
-             if c.name == "genre_ids_xf_X_user_id_xf"][0]
-    genre_ids = np.full((2, len(features.GENRES)), -1, np.int64)
-    genre_ids[0, [0, 4]] = [0, 4]
-    cache = tf.__internal__.feature_column.FeatureTransformationCache({
-        "user_id_xf": tf.constant([2, 3], tf.int64),
-        "genre_ids_xf": tf.constant(genre_ids)})
-    ids = cross.get_sparse_tensors(cache, None).id_tensor
-    assert ids.indices.numpy()[:, 0].tolist() == [0, 0]
-    assert len(set(ids.values.numpy().tolist())) == 2
 
 
 def test_ranking_exports_the_rating_models_signatures(trained,
@@ -644,12 +590,12 @@ def _graph_constants(saved_model_dir):
 
 def test_history_tables_ship_as_variables_not_graph_constants(
         trained_ranking):
-    """The history, EASE and co-occurrence tables are in the export's
+    """The history and EASE tables are in the export's
     variables with their trained values and in none of its graphs, so the
     graph stays small however large the catalog (protobuf's 2 GB cap)."""
     table = trained_ranking.user_history
     arrays = [table.items, table.row_splits, table.ease_inverse,
-              table.ease_self, table.cooccurrence]
+              table.ease_self]
     reader = tf.train.load_checkpoint(os.path.join(
         trained_ranking.serving_dir, "variables", "variables"))
     saved = [reader.get_tensor(name)
@@ -664,7 +610,7 @@ def test_history_tables_ship_as_variables_not_graph_constants(
     # The float tables (the id tables of this tiny set, 0..9 twice, match
     # some index constant by chance).
     assert not any(holds(constants, array) for array in (
-        table.ease_inverse, table.ease_self, table.cooccurrence))
+        table.ease_inverse, table.ease_self))
 
 
 def _ease_scores(trained_model, users, items, genres):

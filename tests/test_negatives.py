@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainer_module import features, history, negatives, preprocessing
+from trainer_module import features, history, negatives
 
 CATALOG = 12
 GENRES = len(features.GENRES)
@@ -89,7 +89,6 @@ def _positives():
         negatives.USER_XF: tf.constant([0, 2], tf.int64),
         negatives.ITEM_XF: tf.constant([3, 8], tf.int64),
         negatives.GENRES_XF: tf.constant(genres),
-        negatives.GENRE_IDS_XF: preprocessing.genre_ids(genres),
     }
     return columns, tf.constant([1.0, 1.0])
 
@@ -111,9 +110,6 @@ def test_a_batch_gets_its_negatives_with_their_own_genres_and_label_zero():
     genres = merged[negatives.GENRES_XF].numpy()
     np.testing.assert_array_equal(genres[:2], columns[negatives.GENRES_XF])
     np.testing.assert_array_equal(genres[2:], table.item_genres[items[2:]])
-    np.testing.assert_array_equal(
-        merged[negatives.GENRE_IDS_XF].numpy(),
-        preprocessing.genre_ids(genres).numpy())
 
 
 def test_a_user_with_every_movie_keeps_the_positive_and_gets_no_negative():

@@ -28,7 +28,6 @@ USER_XF = features.transformed_name(features.USER_KEY)
 ITEM_XF = features.transformed_name(features.ITEM_KEY)
 GENRES_XF = features.transformed_name(features.GENRES_KEY)
 RATING_XF = features.transformed_name(features.LABEL_KEY)
-GENRE_IDS_XF = features.transformed_name(features.GENRE_IDS_KEY)
 WIDTH = len(features.GENRES)
 
 
@@ -133,34 +132,6 @@ def test_multi_hot_genres(analyzed):
     assert WIDTH == 20
 
 
-def test_genre_ids_spelled_out():
-    # Slots: Action 0, Comedy 4, Drama 7, Western 18, unknown 19; -1 where
-    # the item lacks the genre.
-    ids = preprocessing.genre_ids(preprocessing.multi_hot_genres(tf.constant(
-        ["Action|Comedy", "", "Western|Bollywood", "unknown|Drama|Drama"])))
-    assert ids.dtype == tf.int64
-    expected = np.full((4, WIDTH), -1, np.int64)
-    expected[0, [0, 4]] = [0, 4]
-    expected[2, 18] = 18
-    expected[3, [7, 19]] = [7, 19]
-    np.testing.assert_array_equal(ids.numpy(), expected)
-    assert features.NO_GENRE_ID == -1
-
-
-def test_genre_ids_through_transform_match_the_multi_hot(analyzed):
-    transformed = analyzed[0]
-    for row, raw, multi_hot in zip(transformed, ROWS, EXPECTED_GENRES):
-        ids = np.asarray(row[GENRE_IDS_XF])
-        assert ids.shape == (WIDTH,), raw
-        np.testing.assert_array_equal(
-            ids, np.where(multi_hot > 0, np.arange(WIDTH), -1),
-            err_msg=str(raw))
-    # (7, 50, "Action|Comedy") and (12, 1, "Sci-Fi|War") spelled out.
-    assert sorted(i for i in transformed[0][GENRE_IDS_XF] if i >= 0) == [0, 4]
-    assert sorted(i for i in transformed[5][GENRE_IDS_XF] if i >= 0) == \
-        [15, 17]
-
-
 def test_rating_passes_through_as_float(analyzed):
     transformed, transformed_metadata = analyzed[0], analyzed[1]
     # Instance dicts carry scalars as Python/numpy numbers; the dtype is in
@@ -175,12 +146,11 @@ def test_rating_passes_through_as_float(analyzed):
 
 def test_output_features_and_metadata(analyzed):
     transformed, transformed_metadata = analyzed[0], analyzed[1]
-    assert set(transformed[0]) == {USER_XF, ITEM_XF, GENRES_XF, RATING_XF,
-                                   GENRE_IDS_XF}
+    assert set(transformed[0]) == {USER_XF, ITEM_XF, GENRES_XF, RATING_XF}
     spec = transformed_metadata.schema
     shapes = {f.name: [d.size for d in f.shape.dim] for f in spec.feature}
     assert shapes == {USER_XF: [], ITEM_XF: [], RATING_XF: [],
-                      GENRES_XF: [WIDTH], GENRE_IDS_XF: [WIDTH]}
+                      GENRES_XF: [WIDTH]}
 
 
 def test_vocabulary_files(analyzed):
@@ -310,8 +280,7 @@ def test_samplers_label_column_is_not_a_model_feature(sampled):
     # Same outputs, label under the same name, for both objectives; the
     # sampler's `label` column is dropped.
     _, transformed = sampled
-    assert set(transformed[0]) == {USER_XF, ITEM_XF, GENRES_XF, RATING_XF,
-                                   GENRE_IDS_XF}
+    assert set(transformed[0]) == {USER_XF, ITEM_XF, GENRES_XF, RATING_XF}
     # users 7 x3, 3 x2, 12 x1; items 50 x2, 200 x2, 1 x2 -> b"50" > b"200" >
     # b"1".
     assert [int(r[USER_XF]) for r in transformed] == [0, 0, 0, 1, 1, 2]

@@ -256,10 +256,3 @@ def test_rating_metrics_constant_truth_follows_sklearn():
 def test_rating_metrics_reject_empty_join():
     with pytest.raises(ValueError):
         metrics.rating_metrics_from_arrays([], [])
-
-
-# ------------------------------------------------------------ popularity
-
-
-def test_popularity_scores_counts_train_ratings():
-    assert metrics.popularity_scores([3, 1, 3, 2, 3, 1]) == {1: 2, 2: 1, 3: 3}

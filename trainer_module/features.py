@@ -67,20 +67,10 @@ ITEM_VOCAB_NAME = "item_id_vocab"
 # (trainer_module/history.py), not by Transform: the items the user rated in
 # the train split, but the row's own.
 USER_HISTORY_XF = "user_history_xf"
-# Derived alongside it: the candidate item's cosine item-kNN score against
-# that history (co-occurrence in the train split, the row's own rating left
-# out), one float per row.
-ITEM_KNN_XF = "item_knn_xf"
-# And the candidate's EASE score against that history (an item-item ridge
-# regression over the train split, the user's own row left out), one float.
+# Derived alongside it: the candidate's EASE score against that history (an
+# item-item ridge regression over the train split, the user's own row left
+# out), one float.
 ITEM_EASE_XF = "item_ease_xf"
-# Besides transformed_name(GENRES_KEY) (the multi-hot), Transform outputs the
-# genres as categorical ids under transformed_name(GENRE_IDS_KEY): one int64
-# slot per GENRES entry, the genre's index where the item has it, else
-# NO_GENRE_ID (which identity feature columns ignore), so a wide cross can
-# take genres as a multivalent categorical column (user x genre).
-GENRE_IDS_KEY = "genre_ids"
-NO_GENRE_ID = -1
 # Every id absent from the training vocabulary maps to this many extra
 # buckets (index == vocabulary size), never to -1.
 NUM_OOV_BUCKETS = 1

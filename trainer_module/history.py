@@ -16,8 +16,8 @@ variables/, and `TableLoader` fills them at the start of training.
 feature from the transformed ids; a row's own item is left out of its
 history, in training (else a positive would see itself in its history) and
 in serving (where the items scored are unseen ones anyway). From the same
-table come two optional item-item scores of the row's movie against that
-history: the cosine item-kNN score and the EASE score.
+table comes an optional item-item score of the row's movie against that
+history: the EASE score.
 """
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
@@ -43,14 +43,10 @@ class UserHistory(NamedTuple):
     """Each user's items (transformed indexes), as a ragged table: user u's
     items are items[row_splits[u]:row_splits[u + 1]], sorted, unique.
 
-    With `cooccurrence` (with_cooccurrence), add_history also derives the
-    item-kNN score; with `ease_inverse` and `ease_self` (with_ease), the
-    EASE score."""
+    With `ease_inverse` and `ease_self` (with_ease), add_history also
+    derives the EASE score."""
     row_splits: np.ndarray  # int64, num_users + 1
     items: np.ndarray  # int64
-    # float32 [num_items, num_items]: users whose history holds both items;
-    # the diagonal is each item's number of users.
-    cooccurrence: Optional[np.ndarray] = None
     # float32 [num_items, num_items]: P = (X'X + l2 I)^-1 of the users x
     # items 0/1 matrix X; and float32 [num_users]: x_u' P x_u of each user's
     # row x_u (item_ease_score).
@@ -72,13 +68,6 @@ def build_user_history(user_xf: np.ndarray, item_xf: np.ndarray,
     row_splits = np.searchsorted(pairs[:, 0], np.arange(num_users + 1))
     return UserHistory(row_splits.astype(np.int64),
                        pairs[:, 1].astype(np.int64))
-
-
-def with_cooccurrence(history: UserHistory, num_items: int) -> UserHistory:
-    """`history` with its item co-occurrence counts (dense: 4 bytes an item
-    pair, 55 MB for MovieLens-1m's 3,706 movies), from the sparse table."""
-    return history._replace(cooccurrence=gram(
-        rated_sparse(history, num_items), np.float32))
 
 
 def with_ease(history: UserHistory, num_items: int,
@@ -105,13 +94,6 @@ def rated_sparse(history: UserHistory, num_items: int,
     return scipy.sparse.csr_matrix(
         (np.ones(history.items.size, dtype), history.items,
          history.row_splits), shape=(num_users, num_items))
-
-
-def gram(rated: scipy.sparse.csr_matrix,
-         dtype: type = np.float64) -> np.ndarray:
-    """X'X of a sparse 0/1 matrix X, dense items x items (the item pairs'
-    co-occurrence counts): symmetric_from_upper of _gram_upper."""
-    return symmetric_from_upper(_gram_upper(rated, dtype))
 
 
 def ease_inverse(rated: scipy.sparse.csr_matrix, l2: float) -> np.ndarray:
@@ -232,9 +214,8 @@ def read_positive_pairs(file_patterns: List[str],
 def add_history(transformed: Dict[str, tf.Tensor], history: UserHistory
                 ) -> Dict[str, tf.Tensor]:
     """`transformed` plus features.USER_HISTORY_XF: a SparseTensor of each
-    row's user's items but the row's own item; plus features.ITEM_KNN_XF
-    (item_knn_score) when the history has its co-occurrence and
-    features.ITEM_EASE_XF (item_ease_score) when it has its EASE inverse.
+    row's user's items but the row's own item; plus features.ITEM_EASE_XF
+    (item_ease_score) when the history has its EASE inverse.
     The history's tables may be arrays (graph constants, for small data
     and tests) or the variables of table_variables."""
     table = tf.RaggedTensor.from_row_splits(
@@ -246,12 +227,8 @@ def add_history(transformed: Dict[str, tf.Tensor], history: UserHistory
     is_own = tf.equal(rows, tf.expand_dims(items, 1))
     others = tf.ragged.boolean_mask(rows, tf.logical_not(is_own))
     derived = {features.USER_HISTORY_XF: others.to_sparse()}
-    own_rating = tf.cast(tf.reduce_any(is_own, axis=1), tf.float32)
-    if history.cooccurrence is not None:
-        derived[features.ITEM_KNN_XF] = item_knn_score(
-            others, items, own_rating,
-            tf.convert_to_tensor(history.cooccurrence, tf.float32))
     if history.ease_inverse is not None:
+        own_rating = tf.cast(tf.reduce_any(is_own, axis=1), tf.float32)
         derived[features.ITEM_EASE_XF] = item_ease_score(
             others, items, own_rating,
             tf.convert_to_tensor(history.ease_inverse, tf.float32),
@@ -299,29 +276,6 @@ class TableLoader(tf.compat.v1.train.SessionRunHook):
         session.run(self._assign, feed_dict={
             placeholder: array for placeholder, (_, array)
             in zip(self._feeds, self._pairs)})
-
-
-def item_knn_score(others: tf.RaggedTensor, items: tf.Tensor,
-                   own_rating: tf.Tensor, cooccurrence: tf.Tensor
-                   ) -> tf.Tensor:
-    """[batch, 1]: sum over j in `others` of cos(item, j), divided by
-    sqrt(len(others)). cos(i, j) = c(i, j) / sqrt(n_i * n_j) over the
-    co-occurrence counts with the user's own rating of i taken out
-    (own_rating 1: c(i, j) - 1, n_i - 1), so a rated movie in training
-    scores as an unrated one does at serving time: from the other users."""
-    row_ids = others.value_rowids()
-    candidates = tf.gather(items, row_ids)
-    own = tf.gather(own_rating, row_ids)
-    both = tf.gather_nd(cooccurrence,
-                        tf.stack([candidates, others.values], axis=1)) - own
-    counts = tf.linalg.diag_part(cooccurrence)
-    norms = tf.sqrt(tf.maximum(
-        (tf.gather(counts, candidates) - own)
-        * tf.gather(counts, others.values), 1.0))
-    sums = tf.math.unsorted_segment_sum(both / norms, row_ids,
-                                        tf.shape(items)[0])
-    lengths = tf.cast(others.row_lengths(), tf.float32)
-    return tf.expand_dims(sums / tf.sqrt(tf.maximum(lengths, 1.0)), 1)
 
 
 def item_ease_score(others: tf.RaggedTensor, items: tf.Tensor,

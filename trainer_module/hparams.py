@@ -25,7 +25,6 @@ DNN_OPTIMIZERS: Tuple[str, ...] = (ADAGRAD, ADAM)
 SUM = "sum"
 MEAN = "mean"
 LOSS_REDUCTIONS: Tuple[str, ...] = (SUM, MEAN)
-SPARSE_COMBINERS: Tuple[str, ...] = ("sum", "mean", "sqrtn")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,28 +54,10 @@ class HParams:
     # Also an item-id one-hot in the wide part: a per-item bias (popularity),
     # part of the ranking recipe.
     wide_item_column: bool = False
-    # Also a user x genre cross in the wide part (the user's affinity to
-    # each genre of the item; Transform's genre_ids_xf), hashed into
-    # user_genre_hash_buckets.
-    wide_user_genre_cross: bool = False
-    user_genre_hash_buckets: int = 50_000
-    # Also a history x item cross in the wide part: one weight per (rated
-    # movie, candidate movie) pair, hashed into history_item_hash_buckets,
-    # as SLIM's item-item weights (needs the history table).
-    wide_history_item_cross: bool = False
-    history_item_hash_buckets: int = 1_000_000
-    # How the wide part combines a multivalent column's weights: "sum"
-    # (the estimator's default), "mean" or "sqrtn". Single-valued columns
-    # are alike under all three.
-    linear_sparse_combiner: str = "sum"
     # Deep part: Adagrad (the seed) or Adam over user/item embeddings and the
     # genre vector.
     dnn_optimizer: str = ADAGRAD
     dnn_learning_rate: float = 0.1
-    # The DNN learning rate falls exponentially over the training steps to
-    # dnn_learning_rate * dnn_learning_rate_decay at the last step; 1.0
-    # keeps it constant (the seed).
-    dnn_learning_rate_decay: float = 1.0
     hidden_units: Tuple[int, ...] = (1024, 32, 1024)
     # 0: no user-id embedding (then the history must be on).
     user_embedding_dim: int = 64
@@ -85,10 +66,6 @@ class HParams:
     # rated in the train split, trainer_module/history.py) in this many
     # dimensions, averaged (sqrtn); 0: off, as the seed.
     history_embedding_dim: int = 0
-    # Also the item-kNN score of the candidate against that history
-    # (history.item_knn_score: cosine over train co-occurrence), a numeric
-    # input of the wide and the deep part.
-    item_knn_feature: bool = False
     # Also the EASE score of the candidate against that history
     # (history.item_ease_score: an item-item ridge regression over the
     # train split with L2 strength ease_l2), a numeric input of the wide
@@ -118,10 +95,7 @@ class HParams:
         _check_choice(self, "objective", features.OBJECTIVES)
         _check_choice(self, "dnn_optimizer", DNN_OPTIMIZERS)
         _check_choice(self, "loss_reduction", LOSS_REDUCTIONS)
-        _check_choice(self, "linear_sparse_combiner", SPARSE_COMBINERS)
         _check_positive(self, ("epochs", "batch_size", "crossed_hash_buckets",
-                               "user_genre_hash_buckets",
-                               "history_item_hash_buckets",
                                "item_embedding_dim"))
         self._check_negatives()
         for name in ("user_embedding_dim", "history_embedding_dim"):
@@ -129,14 +103,13 @@ class HParams:
                 raise ValueError(f"{name} must be >= 0, got "
                                  f"{getattr(self, name)}")
         if not (self.user_embedding_dim or self.history_embedding_dim
-                or self.item_knn_feature or self.item_ease_feature):
+                or self.item_ease_feature):
             raise ValueError(
                 "user_embedding_dim is 0, history_embedding_dim is 0 and "
-                "item_knn_feature and item_ease_feature are off: the model "
-                "would know nothing of the user")
+                "item_ease_feature is off: the model would know nothing of "
+                "the user")
         for name in ("wide_user_item_cross", "wide_item_column",
-                     "wide_user_genre_cross", "item_knn_feature",
-                     "item_ease_feature", "wide_history_item_cross"):
+                     "item_ease_feature"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got "
                                  f"{getattr(self, name)!r}")
@@ -148,9 +121,6 @@ class HParams:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         _check_positive(self, ("linear_learning_rate", "dnn_learning_rate",
                                "ease_l2"))
-        if not 0.0 < self.dnn_learning_rate_decay <= 1.0:
-            raise ValueError(f"dnn_learning_rate_decay must be in (0, 1], "
-                             f"got {self.dnn_learning_rate_decay}")
         for name in ("linear_l1", "linear_l2"):
             # `not >= 0` also refuses NaN.
             if not getattr(self, name) >= 0:
@@ -195,44 +165,20 @@ class HParams:
 
     @classmethod
     def ranking_defaults(cls) -> "HParams":
-        """The implicit-feedback recipe (issue 7's research, ndcg@10 0.41 on
-        MovieLens-100k): a wide cross plus item one-hot, a small Adam DNN.
+        """The implicit-feedback recipe: the wide user x item cross plus
+        the item one-hot; an Adam DNN (rate 0.01, hidden units (256, 128))
+        over the user's history (the movies they rated in train,
+        trainer_module/history.py) embedded in 64 dimensions in place of a
+        user-id embedding, and the candidate's EASE score against that
+        history; 3 epochs of 4 negatives per positive, drawn afresh every
+        epoch (trainer_module/negatives.py); served as logit + 8 x the EASE
+        score.
 
-        3 epochs of 4 negatives per positive, drawn afresh every epoch as
-        the Trainer reads the positives (trainer_module/negatives.py). The
-        research's 6 rounds of the NegativeSampler (which wrote them out
-        before issue 23; the search's runs record epochs 1 over 6 rounds)
-        became 6 epochs; issue 23 halved them: 3 epochs validate level with
-        6 (seeds 1-5: 0.2333 / 0.1864 against 0.2320 / 0.1854, per seed
-        within the spread either way) at half the Trainer's steps.
-
-        Issue 15's search, on a validation split carved from the per-user
-        stratified train split, never the eval split
-        (benchmarks/ranking_validation.py --data-csv ...,
-        benchmarks/results/ranking_search_stratified.json), chose variant
-        "ease_hist_64_nouser_hidden_256_128": Adam's learning rate 0.01
-        (was 0.003); the user's history (the movies they rated in train,
-        trainer_module/history.py) embedded in 64 dimensions in place of the
-        user-id embedding; hidden units (256, 128) (was (128, 64)); and the
-        candidate's EASE score against that history (item_ease_feature),
-        with 4 negatives per positive (pipeline/configs.py). Median
-        validation ndcg@10 / precision@10 over seeds 1-5: 0.232 / 0.185,
-        better in precision on each seed than the same model without the
-        EASE score and 8 negatives (0.229 / 0.182, the defaults before), and
-        against 0.211 / 0.174 for the recipe before the search ("ref", 3
-        seeds). No other lever (user x genre cross, no user x item cross,
-        history x item cross, item-kNN score, rounds, embedding sizes,
-        batch size, FTRL rate and L2, dropout, max-norm, batch norm, a
-        decaying rate) did clearly better; those options stay off. Issue
-        23's fifth round measured EASE alone on the same seeds (0.237 /
-        0.189, above these defaults) and one lever at a time against it
-        (EASE's L2, negatives, epochs, history size, Adam's rate, no user x
-        item cross): none beat EASE alone, none cleared the spread.
-        The sixth round ranked the same trained models by logit + w * their
-        EASE input (ease_blend_weight; training unchanged): w = 8 validates
-        at 0.2395 / 0.1892 against EASE alone's 0.2370 / 0.1885 on the same
-        seeds (ndcg@10 above it on 4 of 5), the first recipe above its own
-        EASE feature.
+        Chosen on a validation split carved from the per-user stratified
+        train split, never the eval split: the rounds of the search, the
+        levers it tried and left out, and their figures are in
+        docs/benchmarks.md ("Ranking recipe, searched on a validation carve
+        of train") and benchmarks/results/ranking_search_stratified.json.
         """
         return cls(
             objective=features.RANKING_OBJECTIVE, epochs=3, batch_size=1024,
@@ -275,8 +221,7 @@ class HParams:
     @property
     def uses_history(self) -> bool:
         """Whether the model reads the user-history table (history.py)."""
-        return bool(self.history_embedding_dim or self.item_knn_feature
-                    or self.item_ease_feature or self.wide_history_item_cross)
+        return bool(self.history_embedding_dim or self.item_ease_feature)
 
     @property
     def positives_per_batch(self) -> int:

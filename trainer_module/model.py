@@ -56,11 +56,9 @@ def feature_columns(hparams: HParams, num_users: int, num_items: int
                     ) -> Tuple[List, List]:
     """(wide columns, deep columns) as in the seed's tf_utils.build_model
     (its user x item cross unless not hparams.wide_user_item_cross), plus
-    in the wide part the item one-hot (hparams.wide_item_column), the user x
-    genre cross (wide_user_genre_cross) and the history x item cross
-    (wide_history_item_cross); in the deep part the history embedding
-    (history_embedding_dim > 0); in both the item-kNN score
-    (item_knn_feature) and the EASE score (item_ease_feature)."""
+    in the wide part the item one-hot (hparams.wide_item_column); in the
+    deep part the history embedding (history_embedding_dim > 0); in both
+    the EASE score (item_ease_feature)."""
     user = tf.feature_column.categorical_column_with_identity(
         features.transformed_name(features.USER_KEY), num_buckets=num_users)
     item = tf.feature_column.categorical_column_with_identity(
@@ -71,19 +69,6 @@ def feature_columns(hparams: HParams, num_users: int, num_items: int
             [user, item], hash_bucket_size=hparams.crossed_hash_buckets))
     if hparams.wide_item_column:
         wide.append(item)
-    if hparams.wide_user_genre_cross:
-        # Multivalent: one crossed id per genre of the item (the -1 slots of
-        # genre_ids_xf are dropped by the identity column).
-        genre = tf.feature_column.categorical_column_with_identity(
-            features.transformed_name(features.GENRE_IDS_KEY),
-            num_buckets=len(features.GENRES))
-        wide.append(tf.feature_column.crossed_column(
-            [user, genre], hash_bucket_size=hparams.user_genre_hash_buckets))
-    if hparams.wide_history_item_cross:
-        rated = tf.feature_column.categorical_column_with_identity(
-            features.USER_HISTORY_XF, num_buckets=num_items)
-        wide.append(tf.feature_column.crossed_column(
-            [rated, item], hash_bucket_size=hparams.history_item_hash_buckets))
     deep = []
     if hparams.user_embedding_dim:
         deep.append(tf.feature_column.embedding_column(
@@ -104,12 +89,10 @@ def feature_columns(hparams: HParams, num_users: int, num_items: int
                 features.USER_HISTORY_XF, num_buckets=num_items),
             dimension=hparams.history_embedding_dim, combiner="sqrtn",
             max_norm=_max_norm(hparams, hparams.history_embedding_dim)))
-    for on, name in ((hparams.item_knn_feature, features.ITEM_KNN_XF),
-                     (hparams.item_ease_feature, features.ITEM_EASE_XF)):
-        if on:
-            score = tf.feature_column.numeric_column(name)
-            wide.append(score)
-            deep.append(score)
+    if hparams.item_ease_feature:
+        score = tf.feature_column.numeric_column(features.ITEM_EASE_XF)
+        wide.append(score)
+        deep.append(score)
     return wide, deep
 
 
@@ -119,22 +102,17 @@ def _max_norm(hparams: HParams, dimension: int) -> Optional[float]:
 
 def build_estimator(hparams: HParams, num_users: int, num_items: int,
                     config: tf_estimator.RunConfig,
-                    train_steps: int = 0,
                     user_history: Optional[history.UserHistory] = None
                     ) -> tf_estimator.Estimator:
     """FTRL on the wide part, hparams.dnn_optimizer on the DNN; the
     regressor for the rating objective, the binary classifier for ranking.
 
-    train_steps: the steps the estimator will train, which a decaying DNN
-    learning rate (hparams.dnn_learning_rate_decay < 1) spreads its decay
-    over; not needed otherwise.
     user_history: the train split's history table, for a model with
     history features (hparams.uses_history): the model derives them from
     the transformed ids itself (with_history_tables), in training, in
     evaluation and in the exported graph alike.
     """
-    canned = _canned_estimator(hparams, num_users, num_items, config,
-                               train_steps)
+    canned = _canned_estimator(hparams, num_users, num_items, config)
     if hparams.ease_blend_weight:
         canned = with_ease_blend(canned, hparams.ease_blend_weight)
     if user_history is None:
@@ -190,8 +168,8 @@ def blend_ease(spec: tf_estimator.EstimatorSpec,
 
 
 def _canned_estimator(hparams: HParams, num_users: int, num_items: int,
-                      config: tf_estimator.RunConfig,
-                      train_steps: int) -> tf_estimator.Estimator:
+                      config: tf_estimator.RunConfig
+                      ) -> tf_estimator.Estimator:
     wide, deep = feature_columns(hparams, num_users, num_items)
     return estimator_class(hparams.objective)(
         config=config,
@@ -202,29 +180,11 @@ def _canned_estimator(hparams: HParams, num_users: int, num_items: int,
             l2_regularization_strength=hparams.linear_l2),
         dnn_feature_columns=deep,
         dnn_optimizer=_DNN_OPTIMIZERS[hparams.dnn_optimizer](
-            learning_rate=dnn_learning_rate(hparams, train_steps)),
+            learning_rate=hparams.dnn_learning_rate),
         dnn_hidden_units=list(hparams.hidden_units),
-        linear_sparse_combiner=hparams.linear_sparse_combiner,
         dnn_dropout=hparams.dropout,
         batch_norm=hparams.batch_norm,
         loss_reduction=_LOSS_REDUCTIONS[hparams.loss_reduction])
-
-
-def dnn_learning_rate(hparams: HParams, train_steps: int = 0):
-    """The DNN's learning rate: hparams.dnn_learning_rate, constant, or
-    decaying exponentially per step (the estimator sets the optimizer's
-    iterations to the global step) to dnn_learning_rate *
-    dnn_learning_rate_decay at step train_steps."""
-    if hparams.dnn_learning_rate_decay == 1.0:
-        return hparams.dnn_learning_rate
-    if train_steps <= 0:
-        raise ValueError(
-            f"dnn_learning_rate_decay {hparams.dnn_learning_rate_decay} "
-            f"needs the number of training steps (build_estimator's "
-            f"train_steps), got {train_steps}")
-    return tf.keras.optimizers.schedules.ExponentialDecay(
-        hparams.dnn_learning_rate, decay_steps=train_steps,
-        decay_rate=hparams.dnn_learning_rate_decay)
 
 
 def estimator_class(objective: str) -> type:

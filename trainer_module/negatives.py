@@ -25,18 +25,17 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from trainer_module import features, preprocessing
+from trainer_module import features
 from trainer_module.history import UserHistory
 
 USER_XF = features.transformed_name(features.USER_KEY)
 ITEM_XF = features.transformed_name(features.ITEM_KEY)
 GENRES_XF = features.transformed_name(features.GENRES_KEY)
-GENRE_IDS_XF = features.transformed_name(features.GENRE_IDS_KEY)
 # Features of the user, copied from the positive to its negatives; the
 # item's features are the sampled item's. Any other feature is refused: a
 # negative would copy its positive's value without anyone deciding so.
 _USER_FEATURES = (USER_XF,)
-_ITEM_FEATURES = (ITEM_XF, GENRES_XF, GENRE_IDS_XF)
+_ITEM_FEATURES = (ITEM_XF, GENRES_XF)
 _READ_BATCH = 1 << 16
 
 
@@ -119,8 +118,6 @@ def add_negatives(columns: Dict[str, tf.Tensor], labels: tf.Tensor,
         tf.cast(items, columns[ITEM_XF].dtype),
         tf.shape(tf.repeat(columns[ITEM_XF], count, axis=0)))
     sampled[GENRES_XF] = genres
-    if GENRE_IDS_XF in columns:
-        sampled[GENRE_IDS_XF] = preprocessing.genre_ids(genres)
     sampled_labels = tf.zeros_like(tf.repeat(labels, count, axis=0))
     sampled = {name: tf.boolean_mask(values, valid)
                for name, values in sampled.items()}

@@ -29,10 +29,6 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor],
         to the OOV bucket (index == vocabulary size), never to -1.
     genres -> float multi-hot vector with one slot per `features.GENRES`;
         unknown genre names and the empty string give no slot.
-    genres -> also genre_ids_xf (features.GENRE_IDS_KEY): int64, one slot
-        per `features.GENRES`, the slot's index where the multi-hot is 1,
-        features.NO_GENRE_ID elsewhere (genre_ids); the categorical form
-        the wide user x genre cross reads (HParams.wide_user_genre_cross).
     rating -> the float label, under the same name for both objectives:
         rating: the rating itself; ranking: 1.0 for a rated pair, 0.0 for
         a sampled negative.
@@ -45,7 +41,6 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor],
         features.transformed_name(features.ITEM_KEY): _id_to_index(
             inputs[features.ITEM_KEY], features.ITEM_VOCAB_NAME),
         features.transformed_name(features.GENRES_KEY): genres,
-        features.transformed_name(features.GENRE_IDS_KEY): genre_ids(genres),
     }
     if features.LABEL_KEY in inputs:
         outputs[features.transformed_name(features.LABEL_KEY)] = _label(
@@ -97,21 +92,6 @@ def multi_hot_genres(genres: tf.Tensor) -> tf.Tensor:
     one_hot = tf.one_hot(indices, depth=len(features.GENRES), dtype=tf.float32)
     return tf.ensure_shape(tf.reduce_max(one_hot, axis=1),
                            [None, len(features.GENRES)])
-
-
-def genre_ids(multi_hot: tf.Tensor) -> tf.Tensor:
-    """[batch, len(GENRES)] multi-hot -> [batch, len(GENRES)] int64: slot j
-    is j where the multi-hot is set, features.NO_GENRE_ID elsewhere.
-
-    A fixed width (not a sparse tensor) so the Trainer's in-memory dataset
-    can gather rows; identity feature columns drop the NO_GENRE_ID (-1)
-    slots, leaving the row's genres as a multivalent categorical feature.
-    """
-    multi_hot = tf.convert_to_tensor(multi_hot)
-    slots = tf.range(len(features.GENRES), dtype=tf.int64)
-    ids = tf.where(multi_hot > 0, slots[tf.newaxis, :],
-                   tf.constant(features.NO_GENRE_ID, tf.int64))
-    return tf.ensure_shape(ids, [None, len(features.GENRES)])
 
 
 def dense_genre_strings(values: tf.Tensor) -> tf.Tensor:

@@ -63,14 +63,9 @@ def history_table(hparams: HParams, users, items, num_users: int,
 
 def with_item_scores(table: history.UserHistory, hparams: HParams,
                      num_items: int) -> history.UserHistory:
-    """`table` with the item co-occurrence when hparams.item_knn_feature
-    (the kNN score needs it) and the EASE inverse when
-    hparams.item_ease_feature; without either otherwise, so the input
-    computes no score the model does not read."""
-    table = table._replace(cooccurrence=None, ease_inverse=None,
-                           ease_self=None)
-    if hparams.item_knn_feature:
-        table = history.with_cooccurrence(table, num_items)
+    """`table` with the EASE inverse when hparams.item_ease_feature, without
+    it otherwise, so the input computes no score the model does not read."""
+    table = table._replace(ease_inverse=None, ease_self=None)
     if hparams.item_ease_feature:
         table = history.with_ease(table, num_items, hparams.ease_l2)
     return table

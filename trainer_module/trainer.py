@@ -69,7 +69,6 @@ def run_fn(fn_args: FnArgs) -> None:
                if hparams.negatives_per_positive else None)
     estimator = model.build_estimator(
         hparams, num_users, num_items, _run_config(fn_args, hparams, steps),
-        train_steps=steps,
         user_history=user_history if hparams.uses_history else None)
     # Each replica its own shuffle order and negatives; the base seed
     # locally and on the chief.

@@ -6,7 +6,7 @@ train rating once with fresh negatives, and the Trainer reads the rounds one
 after the other, like epochs. Mixed into one split, every positive's copies
 would land anywhere in the pass, which ranked worse on the validation
 hold-out of the train split (ndcg@10 0.2036 against 0.2086, median of two
-seeds; benchmarks/ranking_validation.py).
+seeds; benchmarks/results/ranking_validation.json).
 """
 from typing import List
 
