@@ -43,6 +43,13 @@ NOTEBOOK_REQUIRES = [
     "widgetsnbextension<3.6.7",
 ]
 
+TEST_REQUIRES = [
+    "pytest",
+    # tests/test_notebook.py drives headless Chromium with it, through
+    # Debian's chromedriver (scripts/test.sh installs chromium-driver).
+    "selenium",
+]
+
 setuptools.setup(
     name="movielens-tfx",
     version="0.1.0",
@@ -57,5 +64,5 @@ setuptools.setup(
     package_data={"pipeline": ["schema/*.pbtxt"]},
     install_requires=INSTALL_REQUIRES,
     extras_require={"notebook": NOTEBOOK_REQUIRES,
-                    "test": ["pytest", *NOTEBOOK_REQUIRES]},
+                    "test": [*TEST_REQUIRES, *NOTEBOOK_REQUIRES]},
 )

@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Sets up .venv (and headless Chromium, which the report test opens the HTML
-# report in) and runs the tests. Extra arguments go to pytest: a test file
-# or folder runs only that (./scripts/test.sh tests/test_catalog.py); with
-# none, pytest.ini's testpaths (tests/) is the whole suite, filtered by
-# options such as -k.
+# report in, with the chromedriver the notebook test drives it through) and
+# runs the tests. Extra arguments go to pytest: a test file or folder runs
+# only that (./scripts/test.sh tests/test_catalog.py); with none, pytest.ini's
+# testpaths (tests/) is the whole suite, filtered by options such as -k.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup_env.sh
-if ! command -v chromium >/dev/null 2>&1; then
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "test: installing Debian's chromium for the report test"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    echo "test: installing Debian's ${missing[*]} for the report and notebook tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   else
-    echo "test: the report test needs headless Chromium: install the 'chromium' package" >&2
+    echo "test: the report and notebook tests need headless Chromium and its driver: install the Debian packages ${missing[*]}" >&2
     exit 2
   fi
 fi

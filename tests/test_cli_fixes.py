@@ -148,8 +148,8 @@ def test_data_command_help_shows_flags_and_defaults(capsys):
 @pytest.fixture(name="test_sh")
 def fixture_test_sh(tmp_path):
     """scripts/test.sh in a copy of the layout it expects, with stand-ins
-    for the venv set-up, Chromium and the venv's Python, which records the
-    arguments pytest would get."""
+    for the venv set-up, Chromium, its chromedriver and the venv's Python,
+    which records the arguments pytest would get."""
     (tmp_path / "scripts").mkdir()
     (tmp_path / "scripts" / "test.sh").write_text(
         (REPO / "scripts" / "test.sh").read_text())
@@ -158,6 +158,7 @@ def fixture_test_sh(tmp_path):
     (tmp_path / "tests" / "test_catalog.py").write_text("")
     stubs = {"scripts/setup_env.sh": "exit 0",
              "bin/chromium": "exit 0",
+             "bin/chromedriver": "exit 0",
              ".venv/bin/python": 'printf "%s\\n" "$@" > "$0.args"'}
     for path, body in stubs.items():
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)

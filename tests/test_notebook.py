@@ -7,7 +7,6 @@ hand-made metadata store (cached, failed and other components' executions).
 Then the command of docs/results.md serves it with nbclassic and headless Chromium runs
 it, as a user would, to check that TFMA's widgets render.
 """
-import base64
 import json
 import os
 import pathlib
@@ -21,17 +20,18 @@ import sys
 import time
 import urllib.request
 import importlib.metadata
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Set, Tuple
 
 import ml_metadata as mlmd
 import nbclient
 import nbformat
 import pytest
 import tensorflow_model_analysis as tfma
-import websocket
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from ml_metadata.proto import metadata_store_pb2
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
 
 from conftest import PipelineRun
 from runtime import metadata_report
@@ -296,8 +296,9 @@ def test_notebook_shows_runs(executed_notebook, tiny_pipeline_run):
 # TFMA 0.46's widgets have a front end only as a classic-Notebook extension:
 # scripts/setup_env.sh enables it and docs/results.md opens the notebook in
 # nbclassic. Here that command serves a copy of the notebook (nbclassic saves
-# what it runs), and Chromium, driven through the DevTools protocol, runs
-# every cell in a live kernel, as Cell > Run All does, and reads the page.
+# what it runs), and headless Chromium, driven by Selenium through Debian's
+# chromedriver, runs every cell in a live kernel, as Cell > Run All does, and
+# reads the page.
 
 JUPYTER = pathlib.Path(sys.executable).parent / "jupyter"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -495,69 +496,39 @@ def dashboard_url(tiny_pipeline_run, tmp_path) -> Iterator[str]:
             server.wait()
 
 
-class _Chromium:
-    """Headless Chromium with one page, driven through the DevTools
-    protocol. Records the types of the Jupyter messages the page receives
-    (with the Network domain enabled)."""
-
-    def __init__(self, browser: str, profile: pathlib.Path):
-        self._process = subprocess.Popen(
-            [browser, "--headless", "--no-sandbox", "--disable-gpu",
-             "--no-first-run", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync",
-             "--remote-debugging-port=0", f"--user-data-dir={profile}",
-             "--window-size=1400,1800", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
-        port_file = profile / "DevToolsActivePort"
-        port = _wait(lambda: port_file.exists()
-                     and port_file.read_text().split("\n")[0], 30,
-                     "Chromium's DevTools port")
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json") as r:
-            [page] = [t for t in json.load(r) if t["type"] == "page"]
-        self._socket = websocket.create_connection(
-            page["webSocketDebuggerUrl"], timeout=60)
-        self._id = 0
-        self.received_msg_types = set()
-
-    def call(self, method: str, **params) -> Dict[str, Any]:
-        self._id += 1
-        self._socket.send(json.dumps({"id": self._id, "method": method,
-                                      "params": params}))
-        while True:
-            message = json.loads(self._socket.recv())
-            if message.get("id") == self._id:
-                assert "error" not in message, message
-                return message["result"]
-            if message.get("method") == "Network.webSocketFrameReceived":
-                payload = message["params"]["response"]["payloadData"]
-                found = MSG_TYPE.search(payload[:2000])  # the header's
-                if found:
-                    self.received_msg_types.add(found.group(1))
-                if '"update_states"' in payload[:2000]:  # control comm
-                    self.received_msg_types.add("update_states")
-
-    def evaluate(self, expression: str) -> Any:
-        result = self.call("Runtime.evaluate", expression=expression,
-                           returnByValue=True)
-        assert "exceptionDetails" not in result, result
-        return result["result"].get("value")
-
-    def close(self):
-        self._socket.close()
-        os.killpg(self._process.pid, signal.SIGTERM)
-        self._process.wait(timeout=15)
-
-
 @pytest.fixture
-def chromium(tmp_path) -> Iterator[_Chromium]:
+def chromium() -> Iterator[webdriver.Chrome]:
+    """Headless Chromium driven by Debian's chromedriver (WebDriver), which
+    logs the page's network events: the frames its websockets receive."""
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        pytest.skip("headless Chromium is not installed "
-                    "(scripts/test.sh installs Debian's chromium)")
-    page = _Chromium(browser, tmp_path / "profile")
+    driver = shutil.which("chromedriver")
+    if browser is None or driver is None:
+        pytest.skip("headless Chromium or its chromedriver is not installed "
+                    "(scripts/test.sh installs Debian's chromium and "
+                    "chromium-driver)")
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu",
+                 "--disable-component-update", "--window-size=1400,1800"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+    # Both paths given: Selenium Manager looks for (downloads) nothing.
+    options.binary_location = browser
+    page = webdriver.Chrome(options=options, service=Service(driver))
     yield page
-    page.close()
+    page.quit()
+
+
+def _received_msg_types(page: webdriver.Chrome, seen: Set[str]) -> Set[str]:
+    """`seen` with the types of the Jupyter messages the page's websockets
+    received since the last call (the header comes first in each frame)."""
+    for entry in page.get_log("performance"):
+        event = json.loads(entry["message"])["message"]
+        if event["method"] == "Network.webSocketFrameReceived":
+            header = event["params"]["response"]["payloadData"][:2000]
+            seen.update(MSG_TYPE.findall(header)[:1])
+            if '"update_states"' in header:  # on the control comm
+                seen.add("update_states")
+    return seen
 
 
 def _views_rendered(state: Dict[str, Any]) -> bool:
@@ -567,30 +538,30 @@ def _views_rendered(state: Dict[str, Any]) -> bool:
 
 def test_readme_command_renders_the_tfma_widgets(dashboard_url, chromium,
                                                  tiny_pipeline_run, tmp_path):
-    chromium.call("Network.enable")
-    chromium.call("Network.setBlockedURLs", urls=BLOCKED_URLS)
-    chromium.call("Page.navigate", url=dashboard_url)
-    _wait(lambda: chromium.evaluate(_KERNEL_READY), 60,
+    chromium.execute_cdp_cmd("Network.enable", {})
+    chromium.execute_cdp_cmd("Network.setBlockedURLs", {"urls": BLOCKED_URLS})
+    chromium.get(dashboard_url)
+    _wait(lambda: chromium.execute_script(f"return {_KERNEL_READY}"), 60,
           "the notebook, its kernel and the widget manager")
-    _wait(lambda: chromium.evaluate(_TFMA_LOADED), 10,
+    _wait(lambda: chromium.execute_script(f"return {_TFMA_LOADED}"), 10,
           "TFMA's nbextension (tensorflow_model_analysis/extension)")
-    _wait(lambda: chromium.evaluate("1")
-          and _WIDGET_MANAGER_ANSWERED & chromium.received_msg_types, 30,
+    received: Set[str] = set()
+    _wait(lambda: _WIDGET_MANAGER_ANSWERED
+          & _received_msg_types(chromium, received), 30,
           "the kernel's answer to the widget manager")
-    chromium.evaluate("Jupyter.notebook.set_autosave_interval(0); "
-                      "Jupyter.notebook.execute_all_cells()")
+    chromium.execute_script("Jupyter.notebook.set_autosave_interval(0); "
+                            "Jupyter.notebook.execute_all_cells()")
 
     def page_state() -> Dict[str, Any]:
-        return json.loads(chromium.evaluate(_PAGE_STATE))
+        return json.loads(chromium.execute_script(f"return {_PAGE_STATE}"))
     state = _poll(page_state, lambda state: state["errors"] or (
         state["executed"] == state["cells"] and not state["busy"]
         and _views_rendered(state)), timeout=120, interval=1)
-    chromium.evaluate("(document.querySelector('tfma-nb-slicing-metrics')"
-                      " || document.body).closest('.cell, body')"
-                      ".scrollIntoView()")
+    chromium.execute_script(
+        "(document.querySelector('tfma-nb-slicing-metrics')"
+        " || document.body).closest('.cell, body').scrollIntoView()")
     screenshot = tmp_path / "tfma_dashboard.png"
-    screenshot.write_bytes(base64.b64decode(
-        chromium.call("Page.captureScreenshot", format="png")["data"]))
+    chromium.save_screenshot(str(screenshot))
 
     assert state["errors"] == [], state["errors"]
     assert state["executed"] == state["cells"], state
