@@ -137,8 +137,6 @@ def run(args: argparse.Namespace) -> int:
 def run_pipeline(args: argparse.Namespace, hparams: HParams,
                  paths: configs.LocalPaths) -> int:
     """Builds the pipeline, runs it with LocalDagRunner, prints a summary."""
-    # Not tfx.v1: see pipeline/pipeline.py.
-    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
     from runtime import metadata_report, progress
 
     try:
@@ -162,7 +160,7 @@ def run_pipeline(args: argparse.Namespace, hparams: HParams,
           f"split: {describe_split(args.split, args.split_seed)}\n"
           f"logs: {log_path}")
     try:
-        LocalDagRunner().run(tfx_pipeline)
+        progress.ProgressDagRunner(console).run(tfx_pipeline)
     except Exception as error:  # pylint: disable=broad-except
         if is_disk_full(error):
             during = (f"while {console.running} ran" if console.running

@@ -8,6 +8,7 @@ import os
 
 import pytest
 import tensorflow as tf
+from absl import logging as absl_logging
 
 import local_runner
 from conftest import TINY_MODEL_FLAGS, write_synthetic_data
@@ -100,10 +101,13 @@ def test_other_failures_are_not_a_full_disk(error):
 
 @pytest.fixture(name="restore_logging")
 def fixture_restore_logging():
-    """route_logs rewires the root logger; put pytest's handlers back."""
+    """route_logs rewires the root logger and absl's verbosity; put them
+    back."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    verbosity = absl_logging.get_verbosity()
     yield
+    absl_logging.set_verbosity(verbosity)
     for handler in list(root.handlers):
         root.removeHandler(handler)
         if handler not in handlers:
@@ -115,13 +119,10 @@ def fixture_restore_logging():
 
 def test_run_exits_4_naming_the_running_component(
         tmp_path, capsys, monkeypatch, restore_logging):
-    from tfx.orchestration.local import local_dag_runner
-
     def run_out_of_space(self, pipeline):  # pylint: disable=unused-argument
-        logging.getLogger("absl").info("Component Trainer is running.")
+        self.progress.started("Trainer")
         raise _disk_full_tf_error(str(output_root))
-    monkeypatch.setattr(local_dag_runner.LocalDagRunner, "run",
-                        run_out_of_space)
+    monkeypatch.setattr(progress.ProgressDagRunner, "run", run_out_of_space)
     data = tmp_path / "data"
     write_synthetic_data(data)
     output_root = tmp_path / "outputs"
