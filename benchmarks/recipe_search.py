@@ -33,8 +33,7 @@ from tensorflow import estimator as tf_estimator  # noqa: E402
 from benchmarks import common  # noqa: E402
 from pipeline import configs  # noqa: E402
 from runtime import metadata_report  # noqa: E402
-from trainer_module import features, model  # noqa: E402
-from trainer_module.hparams import HParams  # noqa: E402
+from trainer_module import features, model, objectives  # noqa: E402
 
 RESULTS = os.path.join(REPO, "benchmarks", "results")
 # The seed; the seed without its TF1 loss sum and embedding max-norm (the
@@ -114,7 +113,7 @@ def validation_rmse(estimator: tf_estimator.Estimator, data: Arrays) -> float:
 
 def try_candidate(values: Dict, fit: Arrays, validation: Arrays,
                   vocabulary: Tuple[int, int]) -> Dict:
-    hparams = HParams.from_dict(values)
+    hparams = objectives.hparams_from_dict(values)
     steps = hparams.steps_for(len(fit[1]))
     with tempfile.TemporaryDirectory(prefix="recipe-") as model_dir:
         estimator = model.build_estimator(

@@ -19,7 +19,6 @@ from typing import Any, Callable, Dict, List, NoReturn, Optional
 from pipeline import configs
 from pipeline.settings import Gates, Split, TopKGate
 from trainer_module import features, objectives
-from trainer_module import hparams as hparams_lib
 from trainer_module.hparams import HParams
 
 
@@ -155,12 +154,12 @@ def recipe_defaults_text(name: str) -> str:
     def shown(value: Any) -> str:
         return (",".join(map(str, value)) if isinstance(value, (list, tuple))
                 else str(value))
-    seed = getattr(HParams(), name)
+    seed = getattr(objectives.RATING.default_hparams(), name)
     text = f"default: {shown(seed)}"
-    fast = getattr(hparams_lib.recipe(hparams_lib.FAST_RECIPE), name)
+    fast = getattr(objectives.recipe(objectives.rating.FAST_RECIPE), name)
     if fast != seed:
         text += f"; --recipe fast: {shown(fast)}"
-    ranking = getattr(HParams.ranking_defaults(), name)
+    ranking = getattr(objectives.RANKING.default_hparams(), name)
     if ranking != seed:
         text += f"; ranking: {shown(ranking)}"
     return text
@@ -231,9 +230,9 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                       help="seed of the user-stratified split")
     model = parser.add_argument_group(
         "model (defaults: the seed notebook for --objective rating, the "
-        "tuned recipe of HParams.ranking_defaults for ranking)")
-    model.add_argument("--recipe", default=hparams_lib.SEED_RECIPE,
-                       choices=sorted(hparams_lib.RECIPES),
+        "tuned recipe of trainer_module/objectives/ranking.py for ranking)")
+    model.add_argument("--recipe", default=objectives.rating.SEED_RECIPE,
+                       choices=sorted(objectives.rating.RECIPES),
                        help="seed: the notebook's hyper-parameters "
                             "(default); fast: a 128-32-128 DNN for 20 "
                             "epochs, for larger data (docs/benchmarks.md); "
@@ -275,7 +274,7 @@ def hparams_from_args(args: argparse.Namespace) -> HParams:
         # No EASE score to blend, unless the flag asks for it (an error).
         values.setdefault("ease_blend_weight", 0.0)
     try:
-        return hparams_lib.recipe(args.recipe, values)
+        return objectives.recipe(args.recipe, values)
     except ValueError as error:  # flags that cannot go together
         raise ValueError(_with_flag_names(str(error))) from None
 

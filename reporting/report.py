@@ -44,7 +44,7 @@ quiet_tensorflow()
 
 from pipeline import configs  # noqa: E402
 from reporting.report_data import (MIN_SLICE_EXAMPLES,  # noqa: E402
-                                   ReportError, gather_report, objective_of)
+                                   ReportError, gather_report)
 from reporting.report_page import RANKERS, render_html  # noqa: E402
 
 # Written under the output root unless --out says otherwise.

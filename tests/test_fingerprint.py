@@ -25,12 +25,12 @@ import json, os, re, sys
 from google.protobuf import json_format, message
 from pipeline.pipeline import create_pipeline
 from pipeline.settings import PipelinePaths, Split
-from trainer_module.hparams import HParams
+from trainer_module import objectives
 
 def keys(copy):
     found = {}
     for objective in ("rating", "ranking"):
-        hparams = HParams.from_dict({"objective": objective})
+        hparams = objectives.hparams_from_dict({"objective": objective})
         paths = PipelinePaths("/tmp/root", "/tmp/data", "/tmp/s",
                               schema_path=os.path.join(
                                   copy, "pipeline", "schema", "schema.pbtxt"))

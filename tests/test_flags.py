@@ -11,6 +11,7 @@ import pytest
 import local_runner
 from conftest import REPO
 from pipeline import cluster_options, options
+from trainer_module import objectives
 
 CLUSTER = ["--image", "gcr.io/p/movielens-tfx:1", "--pipeline-root",
            "gs://b/tfx", "--data-root", "gs://b/data"]
@@ -255,13 +256,13 @@ def test_help_states_every_default(name, parser):
         if flag == "--help":
             continue
         assert str(action.default) in blocks[flag], (name, flag)
+    ranking = objectives.RANKING.default_hparams()
     for flag, value in [("--epochs", "default: 50; --recipe fast: 20; "
                                      "ranking: 3"),
                         ("--hidden-units", "default: 1024,32,1024"),
                         ("--crossed-hash-buckets",
                          f"default: {HParams().crossed_hash_buckets}; "
-                         f"ranking: "
-                         f"{HParams.ranking_defaults().crossed_hash_buckets}"),
+                         f"ranking: {ranking.crossed_hash_buckets}"),
                         ("--data-dir", "(default: data/ml-100k)"),
                         ("--recommendations-k", "(default: 10)")]:
         if flag in blocks:

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 from tensorflow import estimator as tf_estimator
 
+from trainer_module import objectives
 from trainer_module import features, history, model
 from trainer_module.hparams import HParams
 
@@ -94,7 +95,7 @@ def test_ranking_model_learns_from_the_history_of_similar_users(
     labels = np.array([1.0] * (len(positives) * 20) + [0.0] * (
         len(negatives) * 20), np.float32)[:, None]
     params = dataclasses.replace(
-        HParams.ranking_defaults(), user_embedding_dim=0,
+        objectives.RANKING.default_hparams(), user_embedding_dim=0,
         history_embedding_dim=history_embedding_dim, batch_size=32,
         random_seed=1, item_ease_feature=item_ease_feature,
         # The features alone, not the served blend with EASE.

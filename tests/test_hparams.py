@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from trainer_module import features, hparams as hparams_lib
+from trainer_module import features, hparams as hparams_lib, objectives
 from trainer_module.hparams import HParams
 
 
@@ -17,23 +17,24 @@ def test_to_dict_is_json_friendly_and_round_trips():
     assert isinstance(values["hidden_units"], list)
     assert values["epochs"] == 3 and values["train_steps"] == 7
     assert set(values) == {f.name for f in dataclasses.fields(HParams)}
-    restored = HParams.from_dict(values)
+    restored = objectives.hparams_from_dict(values)
     assert restored == hparams
     assert isinstance(restored.hidden_units, tuple)
     # The defaults round trip too, and an empty dict gives the defaults.
-    assert HParams.from_dict(HParams().to_dict()) == HParams()
-    assert HParams.from_dict({}) == HParams()
+    assert objectives.hparams_from_dict(HParams().to_dict()) == HParams()
+    assert objectives.hparams_from_dict({}) == HParams()
 
 
 def test_from_dict_partial_overrides_keep_other_defaults():
-    hparams = HParams.from_dict({"batch_size": 32, "hidden_units": [5]})
+    hparams = objectives.hparams_from_dict({"batch_size": 32,
+                                            "hidden_units": [5]})
     assert hparams == dataclasses.replace(HParams(), batch_size=32,
                                           hidden_units=(5,))
 
 
 def test_unknown_key_raises_and_names_the_key():
     with pytest.raises(ValueError, match="learning_rat"):
-        HParams.from_dict({"batch_size": 8, "learning_rat": 0.1})
+        objectives.hparams_from_dict({"batch_size": 8, "learning_rat": 0.1})
 
 
 @pytest.mark.parametrize("field, value", [
@@ -78,7 +79,7 @@ def test_flag_and_range_errors_say_the_field_and_the_value():
     assert str(error.value) == ("wide_item_column must be True or False, "
                                 "got 'true'")
     with pytest.raises(ValueError) as error:
-        HParams.from_dict({"linear_l2": -0.5})
+        objectives.hparams_from_dict({"linear_l2": -0.5})
     assert str(error.value) == "linear_l2 must be >= 0, got -0.5"
 
 
@@ -95,31 +96,30 @@ def test_explicit_train_steps_wins():
     assert HParams(train_steps=1).steps_for(0) == 1
 
 
-def test_defaults_for_each_objective():
-    assert HParams.defaults_for(features.RATING_OBJECTIVE) == HParams()
-    ranking = HParams.defaults_for(features.RANKING_OBJECTIVE)
-    assert ranking == HParams.ranking_defaults()
-    assert ranking.objective == features.RANKING_OBJECTIVE
+def test_the_rating_objectives_defaults_are_the_seeds():
+    assert objectives.RATING.default_hparams() == HParams()
 
 
 def test_ranking_round_trips_and_partial_dicts_take_its_defaults():
-    ranking = HParams.ranking_defaults()
-    assert HParams.from_dict(ranking.to_dict()) == ranking
+    ranking = objectives.RANKING.default_hparams()
+    assert objectives.hparams_from_dict(ranking.to_dict()) == ranking
     # {"objective": "ranking"} is the recipe, not the seed with a classifier.
-    assert HParams.from_dict({"objective": "ranking"}) == ranking
-    assert HParams.from_dict({"objective": "ranking", "epochs": 2,
-                              "hidden_units": [16]}) == dataclasses.replace(
-        ranking, epochs=2, hidden_units=(16,))
+    assert objectives.hparams_from_dict({"objective": "ranking"}) == ranking
+    assert objectives.hparams_from_dict(
+        {"objective": "ranking", "epochs": 2, "hidden_units": [16]}
+    ) == dataclasses.replace(ranking, epochs=2, hidden_units=(16,))
     # Any field can be overridden, also back to the seed's values.
-    assert HParams.from_dict({"objective": "ranking", "dnn_optimizer":
-                              "adagrad"}).dnn_optimizer == "adagrad"
+    assert objectives.hparams_from_dict(
+        {"objective": "ranking", "dnn_optimizer": "adagrad"}
+    ).dnn_optimizer == "adagrad"
 
 
 def test_ranking_steps_are_epochs_over_the_positives():
     # A batch of 10 rows holds 2 positives, each with 4 negatives: 3 epochs
     # of 21 positives are 3 * 21 // 2 = 31 steps (not 3 * 21 // 10 = 6).
-    hparams = dataclasses.replace(HParams.ranking_defaults(), epochs=3,
-                                  batch_size=10, negatives_per_positive=4)
+    hparams = dataclasses.replace(objectives.RANKING.default_hparams(),
+                                  epochs=3, batch_size=10,
+                                  negatives_per_positive=4)
     assert hparams.positives_per_batch == 2
     assert hparams.steps_for(21) == 31
 
@@ -139,7 +139,7 @@ def test_ranking_steps_are_epochs_over_the_positives():
 def test_negatives_per_positive_fits_the_objective_and_the_batch(values,
                                                                  message):
     with pytest.raises(ValueError) as error:
-        HParams.from_dict(values)
+        objectives.hparams_from_dict(values)
     assert str(error.value) == message
 
 
@@ -157,20 +157,21 @@ def test_unknown_choice_names_the_value_and_the_allowed_ones(field, value,
     # The same through from_dict and defaults_for (the Trainer's and the
     # runner's ways in).
     with pytest.raises(ValueError) as error:
-        HParams.from_dict({field: value})
+        objectives.hparams_from_dict({field: value})
     assert str(error.value) == message
     if field == "objective":
         with pytest.raises(ValueError) as error:
-            HParams.defaults_for(value)
+            objectives.get(value).default_hparams()
         assert str(error.value) == message
 
 
 def test_seed_recipe_is_the_defaults_and_fast_changes_only_its_values():
-    assert hparams_lib.recipe(hparams_lib.SEED_RECIPE) == HParams()
-    fast = hparams_lib.recipe(hparams_lib.FAST_RECIPE)
+    assert objectives.recipe(objectives.rating.SEED_RECIPE) == HParams()
+    fast = objectives.recipe(objectives.rating.FAST_RECIPE)
     changed = {name for name, value in fast.to_dict().items()
                if value != HParams().to_dict()[name]}
-    assert changed == set(hparams_lib.RECIPES[hparams_lib.FAST_RECIPE])
+    assert changed == set(
+        objectives.rating.RECIPES[objectives.rating.FAST_RECIPE])
     # Less than a third of the seed's DNN work on the same rows (steps x
     # multiply-adds of the hidden layers per example): the point of it.
     def work(hparams):
@@ -182,28 +183,29 @@ def test_seed_recipe_is_the_defaults_and_fast_changes_only_its_values():
 
 
 def test_recipe_overrides_win_and_are_validated():
-    fast = hparams_lib.recipe(hparams_lib.FAST_RECIPE, {"epochs": 2})
+    fast = objectives.recipe(objectives.rating.FAST_RECIPE, {"epochs": 2})
     assert fast.epochs == 2
     with pytest.raises(ValueError, match="dropout"):
-        hparams_lib.recipe(hparams_lib.FAST_RECIPE, {"dropout": 1.5})
+        objectives.recipe(objectives.rating.FAST_RECIPE, {"dropout": 1.5})
 
 
 def test_unknown_recipe_and_fast_ranking_are_refused_by_name():
     with pytest.raises(ValueError, match="'quick'"):
-        hparams_lib.recipe("quick")
+        objectives.recipe("quick")
     with pytest.raises(ValueError, match="'fast' is for the rating"):
-        hparams_lib.recipe(hparams_lib.FAST_RECIPE,
-                           {"objective": features.RANKING_OBJECTIVE})
+        objectives.recipe(objectives.rating.FAST_RECIPE,
+                          {"objective": features.RANKING_OBJECTIVE})
     # The seed recipe with the ranking objective is the ranking defaults.
-    assert hparams_lib.recipe(
-        hparams_lib.SEED_RECIPE, {"objective": features.RANKING_OBJECTIVE}
-    ) == HParams.ranking_defaults()
+    assert objectives.recipe(
+        objectives.rating.SEED_RECIPE,
+        {"objective": features.RANKING_OBJECTIVE},
+    ) == objectives.RANKING.default_hparams()
 
 
 def test_local_runner_recipe_flag_then_explicit_flags():
     import local_runner
     from pipeline import options
-    fast = hparams_lib.recipe(hparams_lib.FAST_RECIPE)
+    fast = objectives.recipe(objectives.rating.FAST_RECIPE)
     assert options.hparams_from_args(
         local_runner.parse_args(["--recipe", "fast"])) == fast
     assert options.hparams_from_args(local_runner.parse_args(
@@ -216,7 +218,7 @@ def test_local_runner_recipe_flag_then_explicit_flags():
 def test_local_runner_flags_turn_the_ease_score_off_or_change_its_l2():
     import local_runner
     from pipeline import options
-    ranking = HParams.ranking_defaults()
+    ranking = objectives.RANKING.default_hparams()
     assert options.hparams_from_args(local_runner.parse_args(
         ["--objective", "ranking", "--no-item-ease-feature"])) == \
         dataclasses.replace(ranking, item_ease_feature=False,
@@ -247,4 +249,4 @@ def test_local_runner_flags_turn_the_ease_score_off_or_change_its_l2():
 ])
 def test_ease_blend_weight_is_refused_where_it_cannot_apply(values, message):
     with pytest.raises(ValueError, match=message):
-        HParams.from_dict(values)
+        objectives.hparams_from_dict(values)

@@ -20,6 +20,7 @@ from tensorflow import estimator as tf_estimator
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tensorflow_transform.tf_metadata import dataset_metadata
 
+from trainer_module import objectives
 from trainer_module import (export, features, history, model, preprocessing,
                             train_input, train_tables)
 from trainer_module.hparams import HParams
@@ -46,7 +47,7 @@ HPARAMS = HParams(batch_size=32, hidden_units=(8, 4), user_embedding_dim=4,
 # is as popular as any other and only the user x item interaction ranks.
 LIKED = {USER_A: ITEMS[:10], USER_B: ITEMS[10:]}
 RANKING_HPARAMS = dataclasses.replace(
-    HParams.ranking_defaults(), batch_size=32, hidden_units=(8, 4),
+    objectives.RANKING.default_hparams(), batch_size=32, hidden_units=(8, 4),
     user_embedding_dim=4, history_embedding_dim=4, item_embedding_dim=4,
     crossed_hash_buckets=1000, train_steps=STEPS)
 

@@ -296,7 +296,7 @@ def test_samplers_label_column_is_not_a_model_feature(sampled):
 ])
 def test_objective_from_custom_config(custom_config, objective):
     assert preprocessing.OBJECTIVE_KEY == "objective"
-    assert preprocessing.objective_from(custom_config) == objective
+    assert preprocessing.objective_from(custom_config).name == objective
 
 
 def test_tfx_binds_custom_config_to_preprocessing_fn():

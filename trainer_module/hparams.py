@@ -2,11 +2,11 @@
 
 The pipeline passes them to the Trainer in `custom_config`, so a changed
 hyper-parameter changes the Trainer's cache key and re-trains. The defaults
-are the rating objective's; `HParams.ranking_defaults()` gives the ranking
-objective's.
+are the rating objective's; each objective's own are its module's
+(objectives.get(name).default_hparams(), objectives.hparams_from_dict).
 """
 import dataclasses
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Tuple
 
 from trainer_module import features
 
@@ -163,60 +163,19 @@ class HParams:
         values["hidden_units"] = list(self.hidden_units)
         return values
 
-    @classmethod
-    def ranking_defaults(cls) -> "HParams":
-        """The implicit-feedback recipe: the wide user x item cross plus
-        the item one-hot; an Adam DNN (rate 0.01, hidden units (256, 128))
-        over the user's history (the movies they rated in train,
-        trainer_module/history.py) embedded in 64 dimensions in place of a
-        user-id embedding, and the candidate's EASE score against that
-        history; 3 epochs of 4 negatives per positive, drawn afresh every
-        epoch (trainer_module/negatives.py); served as logit + 8 x the EASE
-        score.
-
-        Chosen on a validation split carved from the per-user stratified
-        train split, never the eval split: the rounds of the search, the
-        levers it tried and left out, and their figures are in
-        docs/benchmarks.md ("Ranking recipe, searched on a validation carve
-        of train") and benchmarks/results/ranking_search_stratified.json.
+    def replaced(self, values: Dict[str, Any]) -> "HParams":
+        """These hyper-parameters with `values` (as to_dict gives them) in
+        place; an unknown key is an error, not ignored.
+        (objectives.hparams_from_dict starts from the objective's defaults.)
         """
-        return cls(
-            objective=features.RANKING_OBJECTIVE, epochs=3, batch_size=1024,
-            negatives_per_positive=4,
-            linear_learning_rate=0.05, linear_l1=0.0,
-            crossed_hash_buckets=100_000, wide_item_column=True,
-            dnn_optimizer=ADAM, dnn_learning_rate=0.01,
-            hidden_units=(256, 128), user_embedding_dim=0,
-            history_embedding_dim=64, item_ease_feature=True,
-            item_embedding_dim=32, dropout=0.0, batch_norm=False,
-            embedding_max_norm=False, loss_reduction=MEAN,
-            ease_blend_weight=8.0)
-
-    @classmethod
-    def defaults_for(cls, objective: str) -> "HParams":
-        """The defaults of `objective`: the seed's, or ranking_defaults()."""
-        if objective == features.RANKING_OBJECTIVE:
-            return cls.ranking_defaults()
-        return cls(objective=objective)  # validates the name
-
-    @classmethod
-    def from_dict(cls, values: Dict[str, Any]) -> "HParams":
-        """Inverse of to_dict; an unknown key is an error, not ignored.
-
-        Keys left out take the defaults of the objective given (the rating
-        objective when none is), so {"objective": "ranking"} alone is the
-        ranking recipe, not the seed's model with a classifier head.
-        """
-        known = {f.name for f in dataclasses.fields(cls)}
+        known = {f.name for f in dataclasses.fields(self)}
         unknown = set(values) - known
         if unknown:
             raise ValueError(f"unknown hyper-parameters: {sorted(unknown)}")
         values = dict(values)
         if "hidden_units" in values:
             values["hidden_units"] = tuple(values["hidden_units"])
-        defaults = cls.defaults_for(
-            values.get("objective", features.RATING_OBJECTIVE))
-        return dataclasses.replace(defaults, **values)
+        return dataclasses.replace(self, **values)
 
     @property
     def uses_history(self) -> bool:
@@ -234,38 +193,6 @@ class HParams:
         if self.train_steps:
             return self.train_steps
         return max(1, self.epochs * num_train_rows // self.positives_per_batch)
-
-
-# Named recipes of the rating objective (local_runner.py --recipe): values
-# that replace the seed's defaults. "fast" was chosen by
-# benchmarks/recipe_search.py on a validation split carved from the train
-# split (results/recipe_search_ml100k.json): the same estimator and
-# optimizers with 128-unit instead of 1024-unit outer layers (those are most
-# of a step's work) and 20 epochs. Fewer epochs of the seed's model lost
-# RMSE; this validated better than the seed in a fifth of its training
-# time.
-SEED_RECIPE = "seed"
-FAST_RECIPE = "fast"
-RECIPES: Dict[str, Dict[str, Any]] = {
-    SEED_RECIPE: {},
-    FAST_RECIPE: {"hidden_units": (128, 32, 128), "epochs": 20},
-}
-
-
-def recipe(name: str, overrides: Optional[Dict[str, Any]] = None) -> HParams:
-    """The hyper-parameters of recipe `name`, with `overrides` (e.g. flags)
-    on top. Recipes other than the seed's are for the rating objective; the
-    ranking objective has its own defaults (HParams.ranking_defaults)."""
-    if name not in RECIPES:
-        raise ValueError(f"recipe must be one of {sorted(RECIPES)}, got "
-                         f"{name!r}")
-    values = {**RECIPES[name], **(overrides or {})}
-    objective = values.get("objective", features.RATING_OBJECTIVE)
-    if name != SEED_RECIPE and objective != features.RATING_OBJECTIVE:
-        raise ValueError(f"recipe {name!r} is for the "
-                         f"{features.RATING_OBJECTIVE} objective, not "
-                         f"{objective!r}")
-    return HParams.from_dict(values)
 
 
 def _check_choice(hparams: HParams, name: str,

@@ -4,14 +4,14 @@ Objective rating: the seed notebook's DNNLinearCombinedRegressor on the
 rating. Objective ranking: a DNNLinearCombinedClassifier on implicit feedback
 (rated pairs against sampled negatives); its logit ranks the pool.
 """
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import tensorflow as tf
 import tensorflow_transform as tft
 from tensorflow import estimator as tf_estimator
 
 from trainer_module import (features, hparams as hparams_lib, history,
-                            raw_examples, topk_serving)
+                            objectives, raw_examples, topk_serving)
 from trainer_module.hparams import HParams
 
 # Signatures of the exported model. SERVING_SIGNATURE takes serialized raw
@@ -32,11 +32,6 @@ SCORE_KEY = "scores"
 # Names the estimator's own export gives its signatures.
 _ESTIMATOR_PREDICT_SIGNATURE = "predict"
 _ESTIMATOR_RAW_SIGNATURE = "raw:predict"
-# Per objective: the estimator's predict output that is the score (the
-# regressor's "predictions", the classifier's "logits"), and score -> the
-# served prediction.
-_SCORE_OUTPUT = {features.RATING_OBJECTIVE: "predictions",
-                 features.RANKING_OBJECTIVE: "logits"}
 _DNN_OPTIMIZERS = {hparams_lib.ADAGRAD: tf.keras.optimizers.legacy.Adagrad,
                    hparams_lib.ADAM: tf.keras.optimizers.legacy.Adam}
 _LOSS_REDUCTIONS = {
@@ -171,7 +166,7 @@ def _canned_estimator(hparams: HParams, num_users: int, num_items: int,
                       config: tf_estimator.RunConfig
                       ) -> tf_estimator.Estimator:
     wide, deep = feature_columns(hparams, num_users, num_items)
-    return estimator_class(hparams.objective)(
+    return objectives.get(hparams.objective).estimator_class()(
         config=config,
         linear_feature_columns=wide,
         linear_optimizer=tf.keras.optimizers.legacy.Ftrl(
@@ -185,14 +180,6 @@ def _canned_estimator(hparams: HParams, num_users: int, num_items: int,
         dnn_dropout=hparams.dropout,
         batch_norm=hparams.batch_norm,
         loss_reduction=_LOSS_REDUCTIONS[hparams.loss_reduction])
-
-
-def estimator_class(objective: str) -> type:
-    """The canned estimator that trains `objective`."""
-    if objective == features.RANKING_OBJECTIVE:
-        # Two classes: the default; its logit is the ranking score.
-        return tf_estimator.DNNLinearCombinedClassifier
-    return tf_estimator.DNNLinearCombinedRegressor
 
 
 def serving_receiver_fn(tf_transform_output: tft.TFTransformOutput):
@@ -254,12 +241,12 @@ class ServingModule(tf.Module):
                  objective: str = features.RATING_OBJECTIVE,
                  topk_tables: Optional[topk_serving.TopKTables] = None):
         super().__init__()
-        if objective not in features.OBJECTIVES:
-            raise ValueError(f"objective must be one of "
-                             f"{list(features.OBJECTIVES)}, got {objective!r}")
+        trained_for = objectives.get(objective)
         self._export = estimator_export
-        self._score_output = _SCORE_OUTPUT[objective]
-        self._to_prediction = _prediction_fn(objective)
+        # The estimator's predict output that is the score (the regressor's
+        # rating, the classifier's logit), and score -> served prediction.
+        self._score_output = trained_for.score_output
+        self._to_prediction = trained_for.to_prediction
         self._topk_tables = None
         if topk_tables is not None:
             self._topk_tables = topk_serving.table_variables(topk_tables)
@@ -304,14 +291,3 @@ class ServingModule(tf.Module):
         if self._topk_tables is not None:
             signatures[TOPK_SIGNATURE] = self.serve_topk
         return signatures
-
-
-def _prediction_fn(objective: str) -> Callable[[tf.Tensor], tf.Tensor]:
-    if objective == features.RANKING_OBJECTIVE:
-        # The probability of a positive, as the estimator's own "logistic".
-        return tf.sigmoid
-    return _clip_to_rating_scale
-
-
-def _clip_to_rating_scale(scores: tf.Tensor) -> tf.Tensor:
-    return tf.clip_by_value(scores, features.RATING_MIN, features.RATING_MAX)

@@ -13,7 +13,7 @@ from typing import Any, Dict, Optional
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from trainer_module import features
+from trainer_module import features, objectives
 
 # Key of the training objective (features.OBJECTIVES) in Transform's
 # custom_config.
@@ -43,29 +43,20 @@ def preprocessing_fn(inputs: Dict[str, tf.Tensor],
         features.transformed_name(features.GENRES_KEY): genres,
     }
     if features.LABEL_KEY in inputs:
-        outputs[features.transformed_name(features.LABEL_KEY)] = _label(
-            inputs[features.LABEL_KEY], objective)
+        outputs[features.transformed_name(features.LABEL_KEY)] = (
+            objective.label(tf.cast(_squeeze(inputs[features.LABEL_KEY]),
+                                    tf.float32)))
     return outputs
 
 
-def objective_from(custom_config: Optional[Dict[str, Any]]) -> str:
+def objective_from(custom_config: Optional[Dict[str, Any]]
+                   ) -> objectives.Objective:
     """The objective in Transform's custom_config; rating when absent."""
-    objective = (custom_config or {}).get(OBJECTIVE_KEY,
-                                          features.RATING_OBJECTIVE)
-    if objective not in features.OBJECTIVES:
+    name = (custom_config or {}).get(OBJECTIVE_KEY, features.RATING_OBJECTIVE)
+    if name not in features.OBJECTIVES:
         raise ValueError(f"custom_config[{OBJECTIVE_KEY!r}] must be one of "
-                         f"{list(features.OBJECTIVES)}, got {objective!r}")
-    return objective
-
-
-def _label(rating: tf.Tensor, objective: str) -> tf.Tensor:
-    rating = tf.cast(_squeeze(rating), tf.float32)
-    if objective == features.RANKING_OBJECTIVE:
-        # The sampler's negatives have rating 0.0 and every real rating is
-        # >= RATING_MIN, so the rating alone tells them apart (the sampler's
-        # `label` column says the same and is not needed).
-        return tf.cast(rating > 0.0, tf.float32)
-    return rating
+                         f"{list(features.OBJECTIVES)}, got {name!r}")
+    return objectives.get(name)
 
 
 def _id_to_index(ids: tf.Tensor, vocab_name: str) -> tf.Tensor:

@@ -13,7 +13,8 @@ from absl import logging
 from tensorflow import estimator as tf_estimator
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from trainer_module import distributed, export, model, train_input
+from trainer_module import (distributed, export, model, objectives,
+                            train_input)
 from trainer_module import train_tables
 from trainer_module.hparams import CUSTOM_CONFIG_KEY, SUM, HParams
 
@@ -36,7 +37,7 @@ def run_fn(fn_args: FnArgs) -> None:
         distributed.serve_until_trained(fn_args.model_run_dir, replica)
         _leave_serving_model_dir(fn_args, replica, {})
         return
-    hparams = HParams.from_dict(
+    hparams = objectives.hparams_from_dict(
         (fn_args.custom_config or {}).get(CUSTOM_CONFIG_KEY, {}))
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     num_users, num_items = model.vocabulary_sizes(tf_transform_output)
@@ -48,7 +49,8 @@ def run_fn(fn_args: FnArgs) -> None:
         "Training wide-and-deep: %s for the %s objective, %d train rows, %d "
         "users, %d items (OOV included), %d steps of batch %d%s (the loss "
         "below is %s over each batch)",
-        model.estimator_class(hparams.objective).__name__, hparams.objective,
+        objectives.get(hparams.objective).estimator_class().__name__,
+        hparams.objective,
         num_train_rows, num_users, num_items, steps, hparams.batch_size,
         f" ({hparams.positives_per_batch} train rows, each with "
         f"{hparams.negatives_per_positive} sampled negatives)"

@@ -2,10 +2,12 @@
 everything that differs between them: the default model, the estimator head,
 the label, the score-to-prediction mapping, the eval sampling, the TFMA
 EvalConfig and its gate, and what the report shows (base.Objective)."""
-from typing import Dict
+from typing import Any, Dict, Optional
 
 from trainer_module import features
+from trainer_module.hparams import HParams
 from trainer_module.objectives.base import Objective, ReportView
+from trainer_module.objectives import ranking, rating
 from trainer_module.objectives.ranking import RankingObjective
 from trainer_module.objectives.rating import RatingObjective
 
@@ -23,4 +25,29 @@ def get(name: str) -> Objective:
     return _BY_NAME[name]
 
 
-__all__ = ["Objective", "ReportView", "RATING", "RANKING", "get"]
+def hparams_from_dict(values: Dict[str, Any]) -> HParams:
+    """Inverse of HParams.to_dict; an unknown key is an error. Keys left
+    out take the defaults of the objective given (rating when none is), so
+    {"objective": "ranking"} alone is the ranking objective's model."""
+    objective = get(values.get("objective", features.RATING_OBJECTIVE))
+    return objective.default_hparams().replaced(values)
+
+
+def recipe(name: str, overrides: Optional[Dict[str, Any]] = None) -> HParams:
+    """The hyper-parameters of recipe `name` (rating.RECIPES), with
+    `overrides` (e.g. flags) on top. Recipes other than the seed's are the
+    rating objective's; the seed's takes the defaults of the objective in
+    `overrides`."""
+    if name not in rating.RECIPES:
+        raise ValueError(f"recipe must be one of {sorted(rating.RECIPES)}, "
+                         f"got {name!r}")
+    values = {**rating.RECIPES[name], **(overrides or {})}
+    objective = values.get("objective", RATING.name)
+    if name != rating.SEED_RECIPE and objective != RATING.name:
+        raise ValueError(f"recipe {name!r} is for the {RATING.name} "
+                         f"objective, not {objective!r}")
+    return hparams_from_dict(values)
+
+
+__all__ = ["Objective", "ReportView", "RATING", "RANKING", "get",
+           "hparams_from_dict", "recipe"]
