@@ -154,8 +154,8 @@ def test_unknown_choice_names_the_value_and_the_allowed_ones(field, value,
     with pytest.raises(ValueError) as error:
         HParams(**{field: value})
     assert str(error.value) == message
-    # The same through from_dict and defaults_for (the Trainer's and the
-    # runner's ways in).
+    # The same through hparams_from_dict and objectives.get (the Trainer's
+    # and the runner's ways in).
     with pytest.raises(ValueError) as error:
         objectives.hparams_from_dict({field: value})
     assert str(error.value) == message

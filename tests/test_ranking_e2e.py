@@ -29,11 +29,11 @@ from components.topk_evaluator.executor import (RATING_METRIC_NAMES,
                                                 read_evaluation)
 from recommender import data
 from runtime import metadata_report
-from trainer_module import features
+from trainer_module import features, objectives
 from trainer_module.model import (PREDICTION_KEY, RAW_SIGNATURE, SCORE_KEY,
                                   SERVING_SIGNATURE)
 
-EVAL_NEGATIVES = configs.EVAL_NEGATIVES_PER_POSITIVE
+EVAL_NEGATIVES = objectives.ranking.EVAL_NEGATIVES_PER_POSITIVE
 
 
 @pytest.fixture(scope="module")
