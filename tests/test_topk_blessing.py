@@ -11,11 +11,11 @@ VALUES = {"rmse": 0.875, "mae": 0.625, "rsquared": 0.25, "exp_var": 0.5,
 
 def decide(values=None, min_thresholds=None, max_thresholds=None,
            baseline=None, baseline_metrics=("ndcg@k", "rmse"), tolerance=0.0,
-           tfma_blessed=None, is_baseline=False):
+           tfma_blessed=None, is_baseline=False, tfma_failures=None):
     return blessing.decide(
         VALUES if values is None else values, min_thresholds or {},
         max_thresholds or {}, baseline, tuple(baseline_metrics), tolerance,
-        tfma_blessed, is_baseline)
+        tfma_blessed, is_baseline, tfma_failures)
 
 
 def failed(checks):
@@ -84,6 +84,23 @@ def test_tfma_blessing(tfma_blessed, expected):
     assert check.passed is expected
     assert check.name == "TFMA Evaluator blessed the model"
     assert ("not blessed" in check.detail) is (not expected)
+
+
+RMSE_FAILURE = ("root_mean_squared_error = 1.2500, upper bound 1.2 "
+                "(overall slice)")
+
+
+@pytest.mark.parametrize("tfma_blessed, failures, detail", [
+    (False, RMSE_FAILURE, "TFMA Evaluator: not blessed: " + RMSE_FAILURE),
+    # Without TFMA's evaluation: where to look.
+    (False, None, "TFMA Evaluator: not blessed (see its validations)"),
+    (True, None, "TFMA Evaluator: blessed"),
+])
+def test_tfma_check_names_its_failures(tfma_blessed, failures, detail):
+    blessed, [check] = decide(tfma_blessed=tfma_blessed,
+                              tfma_failures=failures)
+    assert blessed is tfma_blessed
+    assert check.detail == detail
 
 
 # ------------------------------------------------------- baseline: higher

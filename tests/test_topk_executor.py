@@ -23,6 +23,7 @@ import apache_beam as beam
 import numpy as np
 import pandas as pd
 import pytest
+import tensorflow_model_analysis as tfma
 from apache_beam.options.pipeline_options import PipelineOptions
 from tfx import types
 from tfx.types import standard_artifacts
@@ -32,8 +33,9 @@ from components.topk_evaluator import evaluate, executor
 from components.topk_evaluator.component import TopKEvaluator
 from recommender import data, metrics
 from recommender import beyond_accuracy
-from topk_fixtures import (ExecutorRun, make_model_artifact, rows_frame,
-                           write_examples_artifact)
+from topk_fixtures import (ExecutorRun, make_model_artifact, rmse_key,
+                           rows_frame, tfx_eval_config,
+                           write_examples_artifact, write_tfma_validations)
 from trainer_module.features import ITEM_KEY, LABEL_KEY, USER_KEY
 
 K = 2
@@ -179,13 +181,37 @@ def _tfma_blessing(blessed):
     return artifact
 
 
+def _tfma_evaluation(uri):
+    """A TFMA evaluation whose validations failed on RMSE overall: 1.25
+    over its 1.2 limit, 0.03 above the baseline's with 0.01 allowed."""
+    threshold = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(
+            upper_bound={"value": 1.2}),
+        change_threshold=tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.LOWER_IS_BETTER,
+            absolute={"value": 0.01}))
+    eval_config = tfx_eval_config(tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(label_key=LABEL_KEY)],
+        slicing_specs=[tfma.SlicingSpec()],
+        metrics_specs=[tfma.MetricsSpec(metrics=[tfma.MetricConfig(
+            class_name="RootMeanSquaredError",
+            module="trainer_module.tfma_metrics",
+            threshold=threshold)])]))
+    write_tfma_validations({uri: (eval_config, [((), {
+        rmse_key(): 1.25, rmse_key("baseline"): 1.22,
+        rmse_key(is_diff=True): 0.03})])})
+    artifact = standard_artifacts.ModelEvaluation()
+    artifact.uri = uri
+    return artifact
+
+
 class Run(ExecutorRun):
     """One Executor.Do with DEFAULTS overridden by `params`."""
 
     def __init__(self, root, name, examples, model, baseline=None,
-                 tfma_blessing=None, **params):
+                 tfma_blessing=None, tfma_evaluation=None, **params):
         super().__init__(root, name, examples, model, dict(DEFAULTS, **params),
-                         baseline, tfma_blessing)
+                         baseline, tfma_blessing, tfma_evaluation)
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +246,8 @@ def vs_itself(root, examples, model):
 @pytest.fixture(scope="module")
 def tfma_rejected(root, examples, model):
     return Run(root, "tfma0", examples, model,
-               tfma_blessing=_tfma_blessing(0))
+               tfma_blessing=_tfma_blessing(0),
+               tfma_evaluation=_tfma_evaluation(str(root / "tfma_evaluation")))
 
 
 # -------------------------------------------------------- brute force
@@ -517,6 +544,14 @@ def test_tfma_not_blessed(tfma_rejected):
     [check] = run.checks()
     assert check["name"] == "TFMA Evaluator blessed the model"
     assert check["passed"] is False
+    # Why, from TFMA's validation result: no rmse threshold needed here.
+    detail = ("TFMA Evaluator: not blessed: root_mean_squared_error = "
+              "1.2500, upper bound 1.2 (overall slice); "
+              "root_mean_squared_error change from baseline = +0.0300, "
+              "needs absolute <= +0.01 (overall slice)")
+    assert check["detail"] == detail
+    assert run.summary.splitlines()[-2:] == ["NOT BLESSED",
+                                             f"  [FAILED] {detail}"]
 
 
 # ------------------------------------------------ several shards in Beam
@@ -652,6 +687,24 @@ def test_component_takes_ease_l2_only_when_on():
 def test_component_accepts_a_whole_number_tolerance():
     component = TopKEvaluator(**_channels(), baseline_tolerance=0)
     assert component.exec_properties["baseline_tolerance"] == 0.0
+
+
+@pytest.mark.parametrize("rating_metrics", [True, False])
+def test_component_without_max_thresholds(rating_metrics):
+    """The pipeline's call: TFMA gates RMSE (its evaluation explains a
+    refusal), so no max threshold here, for either objective."""
+    component = TopKEvaluator(
+        **_channels(),
+        tfma_blessing=types.Channel(type=standard_artifacts.ModelBlessing),
+        tfma_evaluation=types.Channel(
+            type=standard_artifacts.ModelEvaluation),
+        min_thresholds={"ndcg@k": 0.1}, max_thresholds={},
+        baseline_metrics=("ndcg@k",), rating_metrics=rating_metrics)
+    assert component.exec_properties["max_thresholds"] == "{}"
+    assert executor.parse_parameters(
+        component.exec_properties).max_thresholds == {}
+    assert component.inputs["tfma_evaluation"].type is \
+        standard_artifacts.ModelEvaluation
 
 
 def test_component_builds():

@@ -1,5 +1,5 @@
-"""Shared helpers of the TopKEvaluator tests: fake models, fake examples
-and one run of the executor.
+"""Shared helpers of the TopKEvaluator tests: fake models, fake examples,
+a TFMA evaluation's validation result and one run of the executor.
 
 A fake model is a SavedModel with only the `serving_raw` signature the
 TopKEvaluator uses, whose score is a known function of (user, item, genres),
@@ -13,6 +13,12 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 from apache_beam.options.pipeline_options import PipelineOptions
+import tensorflow_model_analysis as tfma
+from tensorflow_model_analysis.evaluators import metrics_validator
+from tensorflow_model_analysis.metrics import metric_types
+from tensorflow_model_analysis.proto import validation_result_pb2
+from tensorflow_model_analysis.writers import (
+    metrics_plots_and_validations_writer as tfma_writer)
 from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import path_utils
@@ -134,6 +140,53 @@ def rows_frame(rows: Iterable[Row]):
     })
 
 
+# ----------------------------------------- a TFMA evaluation's validations
+
+# (slice key as TFMA's slicer has it: () overall, (("genre", b"Comedy"),) a
+# genre; {metric key: value} of the candidate, the baseline and the diffs)
+SlicedMetrics = Tuple[Tuple, Dict[metric_types.MetricKey, float]]
+
+
+def tfx_eval_config(eval_config: tfma.EvalConfig) -> tfma.EvalConfig:
+    """The eval config as TFX's Evaluator runs it with a baseline model:
+    "candidate" and "baseline" model specs, thresholds per model."""
+    return tfma.utils.update_eval_config_with_defaults(
+        eval_config, has_baseline=True, rubber_stamp=True)
+
+
+def rmse_key(model_name: str = "candidate", is_diff: bool = False,
+             name: str = "root_mean_squared_error") -> metric_types.MetricKey:
+    return metric_types.MetricKey(name=name, model_name=model_name,
+                                  is_diff=is_diff)
+
+
+def write_tfma_validations(evaluations: Dict[str, Tuple[
+        tfma.EvalConfig, Sequence[SlicedMetrics]]]) -> None:
+    """For each {evaluation uri: (TFX's eval config, metrics per slice)},
+    the validations file TFMA's writer writes there: each slice validated
+    by TFMA's metrics_validator, merged by its CombineValidations and
+    written by the same WriteToTFRecord (one record,
+    <uri>/validations.tfrecord), in one Beam pipeline."""
+    with beam.Pipeline(options=PipelineOptions(
+            ["--direct_running_mode=in_memory",
+             "--direct_num_workers=1"])) as pipeline:
+        for n, (uri, (eval_config, sliced)) in enumerate(
+                sorted(evaluations.items())):
+            results = [metrics_validator.validate_metrics(
+                sliced_metrics, eval_config) for sliced_metrics in sliced]
+            _ = (pipeline
+                 | f"Create{n}" >> beam.Create(results)
+                 | f"Merge{n}" >> beam.CombineGlobally(
+                     tfma_writer.CombineValidations(eval_config))
+                 | f"Write{n}" >> beam.io.WriteToTFRecord(
+                     file_path_prefix=os.path.join(
+                         uri, tfma.constants.VALIDATIONS_KEY),
+                     shard_name_template="",
+                     file_name_suffix=".tfrecord",
+                     coder=beam.coders.ProtoCoder(
+                         validation_result_pb2.ValidationResult)))
+
+
 # ------------------------------------------------------- an executor run
 
 
@@ -142,7 +195,7 @@ class ExecutorRun:
 
     def __init__(self, root, name: str, examples, model,
                  exec_properties: Dict[str, Any], baseline=None,
-                 tfma_blessing=None):
+                 tfma_blessing=None, tfma_evaluation=None):
         self.evaluation = standard_artifacts.ModelEvaluation()
         self.evaluation.uri = str(root / name / "evaluation")
         self.blessing = standard_artifacts.ModelBlessing()
@@ -152,6 +205,8 @@ class ExecutorRun:
             inputs["baseline_model"] = [baseline]
         if tfma_blessing is not None:
             inputs["tfma_blessing"] = [tfma_blessing]
+        if tfma_evaluation is not None:
+            inputs["tfma_evaluation"] = [tfma_evaluation]
         context = base_beam_executor.BaseBeamExecutor.Context(
             tmp_dir=str(root / name / "tmp"), unique_id=name,
             # A plain in-memory DirectRunner: beam_pipeline_args would make

@@ -2,7 +2,8 @@
 
 A model is blessed only if every check passes:
   - each metric within its threshold (min for ranking metrics, max for errors),
-  - the TFMA Evaluator blessed it (when its blessing is an input),
+  - the TFMA Evaluator blessed it (when its blessing is an input; when it
+    did not, the check names TFMA's failed validations, tfma_validations.py),
   - it is not worse than the baseline model beyond the tolerance.
 A model that is its own baseline (TFX's LatestBlessedModelStrategy returns
 the latest blessed model, which may be the candidate: Kubeflow v2) is
@@ -65,15 +66,20 @@ def decide(values: Dict[str, float], min_thresholds: Dict[str, float],
            max_thresholds: Dict[str, float],
            baseline: Optional[Dict[str, float]],
            baseline_metrics: Tuple[str, ...], tolerance: float,
-           tfma_blessed: Optional[bool], is_baseline: bool
+           tfma_blessed: Optional[bool], is_baseline: bool,
+           tfma_failures: Optional[str] = None
            ) -> Tuple[bool, List[Check]]:
-    """(blessed, every check made)."""
+    """(blessed, every check made).
+
+    tfma_failures: why the TFMA Evaluator did not bless (its failed
+    validations, tfma_validations.explain), for the check's detail; None:
+    not known (its evaluation is not an input).
+    """
     checks = threshold_checks(values, min_thresholds, max_thresholds)
     if tfma_blessed is not None:
         checks.append(Check(
             "TFMA Evaluator blessed the model", tfma_blessed,
-            "TFMA Evaluator: " + ("blessed" if tfma_blessed else
-                                  "not blessed (see its validations)")))
+            tfma_detail(tfma_blessed, tfma_failures)))
     if is_baseline:
         checks.append(Check(
             "model is the baseline", True,
@@ -83,6 +89,16 @@ def decide(values: Dict[str, float], min_thresholds: Dict[str, float],
         checks.extend(baseline_checks(values, baseline, baseline_metrics,
                                       tolerance))
     return all(check.passed for check in checks), checks
+
+
+def tfma_detail(tfma_blessed: bool, tfma_failures: Optional[str]) -> str:
+    """The TFMA check's detail: "TFMA Evaluator: blessed", or not blessed
+    with its failures when known."""
+    if tfma_blessed:
+        return "TFMA Evaluator: blessed"
+    if tfma_failures is None:
+        return "TFMA Evaluator: not blessed (see its validations)"
+    return f"TFMA Evaluator: not blessed: {tfma_failures}"
 
 
 def _metric(values: Dict[str, float], name: str) -> float:

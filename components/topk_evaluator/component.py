@@ -55,6 +55,10 @@ class TopKEvaluatorSpec(types.ComponentSpec):
                                            optional=True),
         "tfma_blessing": ChannelParameter(
             type=standard_artifacts.ModelBlessing, optional=True),
+        # The TFMA Evaluator's evaluation: its validation result explains
+        # a TFMA blessing refused (tfma_validations.py).
+        "tfma_evaluation": ChannelParameter(
+            type=standard_artifacts.ModelEvaluation, optional=True),
     }
     OUTPUTS = {
         "evaluation": ChannelParameter(type=standard_artifacts.ModelEvaluation),
@@ -73,6 +77,7 @@ class TopKEvaluator(base_beam_component.BaseBeamComponent):
                  model: types.BaseChannel,
                  baseline_model: Optional[types.BaseChannel] = None,
                  tfma_blessing: Optional[types.BaseChannel] = None,
+                 tfma_evaluation: Optional[types.BaseChannel] = None,
                  top_k: int = DEFAULT_TOP_K,
                  min_thresholds: Optional[Dict[str, float]] = None,
                  max_thresholds: Optional[Dict[str, float]] = None,
@@ -91,10 +96,18 @@ class TopKEvaluator(base_beam_component.BaseBeamComponent):
           baseline_model: the model served last, through a resolver.
           tfma_blessing: the TFMA Evaluator's blessing; not blessed there
             means not blessed here.
+          tfma_evaluation: the TFMA Evaluator's evaluation; when TFMA did
+            not bless, the "TFMA Evaluator blessed the model" check names
+            each of its failed validations (metric, value, threshold,
+            slice), e.g. "root_mean_squared_error = 1.2500, upper bound 1.2
+            (overall slice)"; without it, "(see its validations)". So a
+            limit TFMA gates (the pipeline's RMSE) needs no max threshold
+            here to be explained in this component's log and result.
           top_k: recommendations per user.
           min_thresholds / max_thresholds: {metric: bound}; metric names are
             rmse, mae, rsquared, exp_var, precision@k, recall@k, ndcg@k,
-            map, map@k.
+            map, map@k ({} or None: none; rating metrics only with
+            rating_metrics).
           baseline_metrics, baseline_tolerance: the model must not be worse
             than the baseline on these metrics by more than the tolerance.
           rating_metrics: False for a model whose scores are not ratings
@@ -127,7 +140,8 @@ class TopKEvaluator(base_beam_component.BaseBeamComponent):
         executor.parse_parameters(parameters)
         spec = TopKEvaluatorSpec(
             examples=examples, model=model, baseline_model=baseline_model,
-            tfma_blessing=tfma_blessing, code_fingerprint=code_fingerprint,
+            tfma_blessing=tfma_blessing, tfma_evaluation=tfma_evaluation,
+            code_fingerprint=code_fingerprint,
             evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
             blessing=types.Channel(type=standard_artifacts.ModelBlessing),
             **parameters)

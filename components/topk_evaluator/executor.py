@@ -1,5 +1,5 @@
-"""TopKEvaluator's executor: validates parameters, calls evaluate.py and
-blessing.py, and writes the two output artifacts."""
+"""TopKEvaluator's executor: validates parameters, calls evaluate.py,
+tfma_validations.py and blessing.py, and writes the two output artifacts."""
 import json
 import math
 import os
@@ -12,7 +12,7 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
-from components.topk_evaluator import blessing, evaluate
+from components.topk_evaluator import blessing, evaluate, tfma_validations
 from recommender import data, metrics
 
 METRICS_FILE = "metrics.json"
@@ -92,7 +92,14 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         examples = artifact_utils.get_single_instance(input_dict["examples"])
         model = artifact_utils.get_single_instance(input_dict["model"])
         baseline = _optional_single(input_dict.get("baseline_model"))
-        tfma_blessing = _optional_single(input_dict.get("tfma_blessing"))
+        tfma_blessed = _is_blessed(_optional_single(
+            input_dict.get("tfma_blessing")))
+        tfma_evaluation = _optional_single(input_dict.get("tfma_evaluation"))
+        # Why TFMA refused, from its validation result, for the check.
+        tfma_failures = (
+            tfma_validations.explain(tfma_evaluation.uri)
+            if tfma_blessed is False and tfma_evaluation is not None
+            else None)
         is_baseline = baseline is not None and baseline.id == model.id
 
         train = data.read_split(examples, params.train_split)
@@ -112,7 +119,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             result[evaluate.MODEL], params.min_thresholds,
             params.max_thresholds, result.get(evaluate.BASELINE),
             params.baseline_metrics, params.baseline_tolerance,
-            _is_blessed(tfma_blessing), is_baseline)
+            tfma_blessed, is_baseline, tfma_failures)
         result["blessing"] = {"blessed": blessed,
                               "checks": [c.as_dict() for c in checks]}
         evaluation = artifact_utils.get_single_instance(
