@@ -158,12 +158,13 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=model_resolver.outputs["model"],
+        # TFMA's blessing is one of its checks; its failed validations
+        # say why a model was refused (the RMSE or AUC gate is TFMA's).
         tfma_blessing=evaluator.outputs["blessing"],
+        tfma_evaluation=evaluator.outputs["evaluation"],
         top_k=gates.topk.k,
         min_thresholds={"ndcg@k": gates.topk.min_ndcg},
-        # A rating model's RMSE limit is the TFMA Evaluator's gate.
-        max_thresholds=({"rmse": gates.tfma.max_rmse}
-                        if objective.scores_are_ratings else {}),
+        max_thresholds={},
         baseline_metrics=("ndcg@k",),
         baseline_tolerance=gates.topk.ndcg_tolerance,
         train_split=configs.TRAIN_SPLIT,

@@ -118,6 +118,9 @@ def test_worse_model_is_not_pushed_and_serving_is_untouched(runs):
     _succeeded(runs["worse"])
     assert runs["worse_tfma_blessing"] is False
     assert runs["worse_blessing"] is False
+    # RMSE is TFMA's gate; the TopKEvaluator's check says what TFMA refused.
+    assert ("[FAILED] TFMA Evaluator: not blessed: root_mean_squared_error"
+            in runs["worse"].stdout)
     assert "not pushed" in runs["worse"].stdout
     assert runs["worse_serving_digest"] == runs["serving_digest"]
 
