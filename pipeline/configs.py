@@ -97,9 +97,10 @@ class LocalPaths:
 # TopKEvaluator gate (settings.TopKGate): recommendations per user, the
 # least ndcg@k a model needs, and how much ndcg@k it may lose against the
 # baseline. (The TFMA Evaluator's gates are the objectives' own:
-# trainer_module/objectives/.) The seed's rating model ranks MovieLens-100k's unseen pool
-# at ndcg@10 0.01-0.04 (a regressor on ratings does not learn what a user
-# watches; chance is about 0.017), so the floor sits below that range.
+# trainer_module/objectives/.) The seed's rating model ranks
+# MovieLens-100k's unseen pool at ndcg@10 0.01-0.04 (a regressor on
+# ratings does not learn what a user watches; chance is about 0.017), so
+# the floor sits below that range.
 TOP_K = 10
 # 0: the TopKEvaluator ranks every user's unseen pool. n > 0: a sample of n
 # users (seeded by SPLIT_SEED), with 95 % intervals: the full pool of ML-10m

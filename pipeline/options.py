@@ -294,7 +294,8 @@ def pipeline_settings(args: argparse.Namespace,
     add_pipeline_flags' flags (the same for every runner); the runner adds
     paths and runtime."""
     hparams = hparams or hparams_from_args(args)
-    return dict(hparams=hparams, gates=gates_from_args(args, hparams.objective),
+    return dict(hparams=hparams,
+                gates=gates_from_args(args, hparams.objective),
                 split=Split(kind=args.split, seed=args.split_seed),
                 recommendations_k=args.recommendations_k)
 

@@ -79,7 +79,8 @@ def create_pipeline(
     beam_pipeline_args = list(runtime.beam_pipeline_args)
     example_gen = example_gen_for(
         split, paths.data_root,
-        in_process=beam_args.runs_on_this_machine(beam_pipeline_args)).with_id(configs.EXAMPLE_GEN_ID)
+        in_process=beam_args.runs_on_this_machine(beam_pipeline_args),
+    ).with_id(configs.EXAMPLE_GEN_ID)
     statistics_gen = StatisticsGen(
         examples=example_gen.outputs["examples"],
     ).with_id(configs.STATISTICS_GEN_ID)

@@ -121,7 +121,8 @@ class ProgressDagRunner(local_dag_runner.LocalDagRunner):
             pipeline: pipeline_pb2.Pipeline,
             run_options: Optional[pipeline_pb2.RunOptions] = None,
     ) -> None:
-        # TFX 1.15.1's LocalDagRunner.run_with_ir, but for the lines marked
+        # TFX 1.15.1's LocalDagRunner.run_with_ir (Apache License 2.0,
+        # copyright the TensorFlow Authors), but for the lines marked
         # "progress" (see the module's docstring).
         runtime_parameter_utils.substitute_runtime_parameter(
             pipeline, {

@@ -48,38 +48,38 @@ def test_ranking_label_tells_ratings_from_sampled_negatives():
 
 def _threshold(eval_config: tfma.EvalConfig):
     [spec] = eval_config.metrics_specs
-    [gated] = [metric for metric in spec.metrics if metric.per_slice_thresholds]
+    [gated] = [metric for metric in spec.metrics
+               if metric.per_slice_thresholds]
     [per_slice] = gated.per_slice_thresholds
     # The overall slice only.
     assert list(per_slice.slicing_specs) == [tfma.SlicingSpec()]
     return gated.class_name, per_slice.threshold
 
 
-def test_rating_gate_is_an_upper_bound_on_rmse_and_its_change():
-    config = objectives.RATING.eval_config(rating.Gate(max_rmse=1.1,
-                                                       rmse_tolerance=0.02))
+@pytest.mark.parametrize("objective, gate, metric, bound, limit, change, "
+                         "direction, label", [
+    # RMSE at most 1.1, and at most 0.02 above the baseline's.
+    (objectives.RATING, rating.Gate(max_rmse=1.1, rmse_tolerance=0.02),
+     "RootMeanSquaredError", "upper_bound", 1.1, 0.02,
+     tfma.MetricDirection.LOWER_IS_BETTER, features.LABEL_KEY),
+    # AUC at least 0.7; TFMA's change is candidate - baseline: at most 0.03
+    # below the baseline's.
+    (objectives.RANKING, ranking.Gate(min_auc=0.7, auc_tolerance=0.03),
+     "AUC", "lower_bound", 0.7, -0.03, tfma.MetricDirection.HIGHER_IS_BETTER,
+     features.SAMPLED_LABEL_KEY),
+])
+def test_the_gate_bounds_the_metric_and_its_change(
+        objective, gate, metric, bound, limit, change, direction, label):
+    config = objective.eval_config(gate)
     name, threshold = _threshold(config)
-    assert name == "RootMeanSquaredError"
-    assert threshold.value_threshold.upper_bound.value == 1.1
-    assert not threshold.value_threshold.HasField("lower_bound")
-    assert threshold.change_threshold.absolute.value == 0.02
-    assert (threshold.change_threshold.direction
-            == tfma.MetricDirection.LOWER_IS_BETTER)
-    assert config.model_specs[0].label_key == features.LABEL_KEY
-
-
-def test_ranking_gate_is_a_lower_bound_on_auc_and_its_change():
-    config = objectives.RANKING.eval_config(ranking.Gate(min_auc=0.7,
-                                                         auc_tolerance=0.03))
-    name, threshold = _threshold(config)
-    assert name == "AUC"
-    assert threshold.value_threshold.lower_bound.value == 0.7
-    assert not threshold.value_threshold.HasField("upper_bound")
-    # TFMA's change is candidate - baseline: at most 0.03 worse.
-    assert threshold.change_threshold.absolute.value == -0.03
-    assert (threshold.change_threshold.direction
-            == tfma.MetricDirection.HIGHER_IS_BETTER)
-    assert config.model_specs[0].label_key == features.SAMPLED_LABEL_KEY
+    assert name == metric
+    value = threshold.value_threshold
+    assert getattr(value, bound).value == limit
+    other = "lower_bound" if bound == "upper_bound" else "upper_bound"
+    assert not value.HasField(other)
+    assert threshold.change_threshold.absolute.value == change
+    assert threshold.change_threshold.direction == direction
+    assert config.model_specs[0].label_key == label
 
 
 def test_eval_configs_slice_overall_and_per_genre():

@@ -101,6 +101,7 @@ class RankingObjective(base.Objective):
         # How well the classifier tells a rated movie from a sampled one.
         return base.sliced_eval_config(
             features.SAMPLED_LABEL_KEY,
-            (("BinaryAccuracy", ""), ("MeanLabel", ""), ("MeanPrediction", "")),
+            (("BinaryAccuracy", ""), ("MeanLabel", ""),
+             ("MeanPrediction", "")),
             ("AUC", ""), gate.min_auc, gate.auc_tolerance,
             lower_is_better=False)
