@@ -17,6 +17,7 @@ COPY pipeline/ ${SRC}/pipeline/
 COPY components/ ${SRC}/components/
 COPY recommender/ ${SRC}/recommender/
 COPY trainer_module/ ${SRC}/trainer_module/
+COPY movielens_features/ ${SRC}/movielens_features/
 COPY movielens_data/ ${SRC}/movielens_data/
 COPY runtime/ ${SRC}/runtime/
 COPY reporting/ ${SRC}/reporting/

@@ -57,7 +57,7 @@ setuptools.setup(
     python_requires=">=3.10,<3.11",
     packages=setuptools.find_packages(
         include=["pipeline", "pipeline.*", "components", "components.*",
-                 "trainer_module", "trainer_module.*",
+                 "trainer_module", "trainer_module.*", "movielens_features",
                  "movielens_data", "movielens_data.*",
                  "recommender", "recommender.*", "runtime", "runtime.*",
                  "reporting", "reporting.*"]),

@@ -29,7 +29,7 @@ import tensorflow as tf  # noqa: E402
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 from benchmarks import common  # noqa: E402
-from trainer_module import features  # noqa: E402
+import movielens_features as features  # noqa: E402
 from trainer_module.hparams import HParams  # noqa: E402
 
 # MovieLens-100k's size: users and items of the vocabularies (OOV included).

@@ -41,7 +41,8 @@ import tensorflow as tf  # noqa: E402
 
 from benchmarks import common  # noqa: E402
 from recommender import metrics  # noqa: E402  (no TFX)
-from trainer_module import features, raw_examples  # noqa: E402
+import movielens_features as features  # noqa: E402
+from trainer_module import raw_examples  # noqa: E402
 
 # The notebook's parameter cell.
 TOP_K = 10

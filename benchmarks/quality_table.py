@@ -28,7 +28,7 @@ sys.path.insert(0, REPO)
 
 from benchmarks import common  # noqa: E402
 from pipeline import configs  # noqa: E402
-from trainer_module import features  # noqa: E402
+import movielens_features as features  # noqa: E402
 
 RESULTS = os.path.join(REPO, "benchmarks", "results")
 # (objective, split) -> the pipeline benchmark's result file.

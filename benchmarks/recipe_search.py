@@ -33,7 +33,8 @@ from tensorflow import estimator as tf_estimator  # noqa: E402
 from benchmarks import common  # noqa: E402
 from pipeline import configs  # noqa: E402
 from runtime import metadata_report  # noqa: E402
-from trainer_module import features, model, objectives  # noqa: E402
+import movielens_features as features  # noqa: E402
+from trainer_module import model, objectives  # noqa: E402
 
 RESULTS = os.path.join(REPO, "benchmarks", "results")
 # The seed; the seed without its TF1 loss sum and embedding max-norm (the

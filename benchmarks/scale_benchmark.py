@@ -56,7 +56,7 @@ from components.topk_evaluator import evaluate  # noqa: E402
 from components.topk_evaluator.executor import read_evaluation  # noqa: E402
 from pipeline import configs  # noqa: E402
 from runtime import metadata_report  # noqa: E402
-from trainer_module import features  # noqa: E402
+import movielens_features as features  # noqa: E402
 
 RESULTS = os.path.join(REPO, "benchmarks", "results")
 SIZES = ("ml-100k", "ml-1m", "ml-10m", "ml-20m")

@@ -1,7 +1,7 @@
 """Genre spelling: source names -> canonical `features.GENRES` strings."""
 from typing import Iterable, Optional
 
-from trainer_module.features import GENRE_SEPARATOR, GENRES
+from movielens_features import GENRE_SEPARATOR, GENRES
 
 # Spellings the GroupLens releases use for a canonical genre (20M/25M).
 GENRE_ALIASES = {"Children": "Children's"}

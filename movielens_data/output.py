@@ -24,7 +24,7 @@ import pandas as pd
 
 from movielens_data.errors import DataError, PathLike
 from movielens_data.genres import GENRE_ALIASES, NO_GENRES_LISTED
-from trainer_module.features import (CSV_COLUMNS, GENRE_SEPARATOR,
+from movielens_features import (CSV_COLUMNS, GENRE_SEPARATOR,
                                      GENRES_KEY, ITEM_KEY, LABEL_KEY,
                                      TIMESTAMP_KEY, USER_KEY)
 

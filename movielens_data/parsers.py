@@ -38,7 +38,7 @@ from movielens_data.output import (TITLE_KEY, items_csv_path,
                                    write_items_csv, write_pipeline_csv)
 from movielens_data.tables import (RATING_KEYS, convert_ratings, decode_text,
                                    find_columns, read_table, require_file)
-from trainer_module.features import CSV_COLUMNS, GENRES_KEY, ITEM_KEY
+from movielens_features import CSV_COLUMNS, GENRES_KEY, ITEM_KEY
 
 logger = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from movielens_data.output import ITEM_COLUMNS, TITLE_KEY
-from trainer_module.features import (GENRE_SEPARATOR, GENRES, GENRES_KEY,
+from movielens_features import (GENRE_SEPARATOR, GENRES, GENRES_KEY,
                                      ITEM_KEY, LABEL_KEY, TIMESTAMP_KEY,
                                      USER_KEY)
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from movielens_data.errors import DataError, PathLike
-from trainer_module.features import (
+from movielens_features import (
     ITEM_KEY, LABEL_KEY, RATING_MAX, RATING_MIN, TIMESTAMP_KEY, USER_KEY)
 
 logger = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from movielens_data.genres import (unknown_genre_message,
 from movielens_data.output import RATINGS_FILE_NAME
 from movielens_data.tables import (RATING_KEYS, convert_ratings,
                                    non_utf8_error, read_table, require_file)
-from trainer_module.features import CSV_COLUMNS, GENRES_KEY, ITEM_KEY
+from movielens_features import CSV_COLUMNS, GENRES_KEY, ITEM_KEY
 
 logger = logging.getLogger(__name__)
 

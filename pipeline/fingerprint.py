@@ -20,8 +20,8 @@ from typing import Iterable, List, Optional, Sequence, Set
 # The project's top-level packages: imports of anything else (the standard
 # library, TFX, TensorFlow) are not user code.
 PROJECT_PACKAGES = frozenset({
-    "components", "movielens_data", "pipeline", "recommender", "reporting",
-    "runtime", "trainer_module"})
+    "components", "movielens_data", "movielens_features", "pipeline",
+    "recommender", "reporting", "runtime", "trainer_module"})
 
 
 def source_fingerprint(entry_modules: Iterable[str],

@@ -18,7 +18,8 @@ from typing import Any, Callable, Dict, List, NoReturn, Optional
 
 from pipeline import configs
 from pipeline.settings import Gates, Split, TopKGate
-from trainer_module import features, objectives
+import movielens_features as features
+from trainer_module import objectives
 from trainer_module.hparams import HParams
 
 

@@ -37,7 +37,8 @@ from components.standard import CODE_FINGERPRINT_KEY, with_fingerprint
 from components.topk_evaluator.component import TopKEvaluator
 from pipeline import beam_args, configs, fingerprint
 from pipeline.settings import Gates, PipelinePaths, Runtime, Split
-from trainer_module import features, objectives, tfma_metrics
+import movielens_features as features
+from trainer_module import objectives, tfma_metrics
 from trainer_module.hparams import CUSTOM_CONFIG_KEY, HParams
 from trainer_module.preprocessing import OBJECTIVE_KEY
 

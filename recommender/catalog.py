@@ -12,7 +12,7 @@ from typing import Iterable, NamedTuple, Optional, Tuple
 import numpy as np
 import pandas as pd
 
-from trainer_module import features
+import movielens_features as features
 
 
 class Catalog(NamedTuple):

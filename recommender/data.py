@@ -7,7 +7,9 @@ from tfx import types
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
-from trainer_module import features, raw_examples
+import movielens_features as features
+
+from trainer_module import raw_examples
 
 _PARSE_BATCH = 8192
 

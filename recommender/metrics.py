@@ -27,7 +27,7 @@ from typing import Any, Dict, Iterable, NamedTuple, Tuple
 import numpy as np
 import pandas as pd
 
-from trainer_module.features import ITEM_KEY, LABEL_KEY, USER_KEY
+from movielens_features import ITEM_KEY, LABEL_KEY, USER_KEY
 
 # Default score column of prediction frames (Recommenders' name for it).
 DEFAULT_PREDICTION_COL = "prediction"

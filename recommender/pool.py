@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from recommender.catalog import Catalog
-from trainer_module import features
+import movielens_features as features
 
 DEFAULT_MAX_PAIRS_PER_SHARD = 400_000
 

@@ -63,7 +63,7 @@ from reporting.recommend_sources import (PipelineData,  # noqa: E402
                                          load_titles, model_objective,
                                          open_existing_store,
                                          popularity_warning, pushed_model_dir)
-from trainer_module import features  # noqa: E402
+import movielens_features as features  # noqa: E402
 
 EXIT_ERROR = 2
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 from reporting.recommend_ranking import (PREDICTED_KEY, PROBABILITY_KEY,
                                          RANK_KEY, SCORE_KEY)
-from trainer_module import features
+import movielens_features as features
 
 if TYPE_CHECKING:
     from recommender.catalog import Catalog

@@ -18,7 +18,11 @@ from typing import (TYPE_CHECKING, Iterator, List, Optional, Sequence,
 import numpy as np
 import pandas as pd
 
-from trainer_module import features, objectives
+import movielens_features as features
+
+# TensorFlow loads only where a model is scored (recommender.scoring).
+
+from trainer_module import objectives
 
 # TensorFlow loads only where a model is scored (recommender.scoring).
 if TYPE_CHECKING:

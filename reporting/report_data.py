@@ -11,7 +11,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 from pipeline import configs
 from trainer_module import objectives
-from trainer_module.features import RATING_OBJECTIVE
+from movielens_features import RATING_OBJECTIVE
 
 NO_GENRE = "(no genre)"
 # A genre slice with fewer eval examples says little: the report shows it
@@ -127,7 +127,7 @@ def slice_metrics(evaluation_uri: str,
     rmse, mae; ranking: auc, binary_accuracy, mean_label, mean_prediction)
     from TFMA, None where TFMA has no value; most examples first."""
     import tensorflow_model_analysis as tfma
-    from trainer_module.features import GENRE_SLICE_KEY
+    from movielens_features import GENRE_SLICE_KEY
     rows = []
     for slice_key, metrics in tfma.load_eval_result(
             evaluation_uri).slicing_metrics:
@@ -193,7 +193,7 @@ def eval_ratings(store, model_uri: str, as_of: Optional[int] = None) -> Dict:
     """The eval split's true ratings and the model's predictions for them."""
     import numpy as np
     from runtime import metadata_report
-    from trainer_module import features
+    import movielens_features as features
     examples = _required(metadata_report.latest_examples(store, as_of=as_of),
                          "CsvExampleGen's examples")
     rows, predicted, _ = _score_eval_split(examples, model_uri)
@@ -208,7 +208,7 @@ def _score_eval_split(examples, model_uri: str):
     from tfx.utils import path_utils
     from recommender import data
     from recommender.scoring import ModelScorer
-    from trainer_module import features
+    import movielens_features as features
     with _reading(f"the eval split of {examples.uri}"):
         rows = data.read_split(examples, configs.EVAL_SPLIT)
     with _reading("the Trainer's model " + model_uri):
@@ -227,7 +227,7 @@ def eval_pairs(store, model_uri: str, as_of: Optional[int] = None) -> Dict:
     import numpy as np
     from tfx.types import standard_artifacts
     from runtime import metadata_report
-    from trainer_module import features
+    import movielens_features as features
     found = _required(metadata_report.latest_output(
         store, configs.NEGATIVE_SAMPLER_ID, "sampled_examples", as_of),
         "NegativeSampler's sampled examples")

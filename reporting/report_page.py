@@ -9,7 +9,7 @@ from reporting.report_data import MIN_SLICE_EXAMPLES, objective_of
 from runtime.metadata_report import (TFMA_DIFF, below_popularity,
                                      meaningful_tfma_metrics)
 from trainer_module import objectives
-from trainer_module.features import RATING_OBJECTIVE
+from movielens_features import RATING_OBJECTIVE
 
 # "ease": EASE alone, in an evaluation made with ease_l2 > 0.
 RANKERS = ("model", "baseline", "popularity", "ease")

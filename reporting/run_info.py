@@ -12,7 +12,7 @@ from typing import Iterable, Optional
 
 from pipeline import configs
 from runtime import metadata_report
-from trainer_module import features
+import movielens_features as features
 from trainer_module.hparams import CUSTOM_CONFIG_KEY
 
 TRAINER = configs.TRAINER_ID

@@ -31,7 +31,7 @@ from components.batch_recommender.component import BatchRecommender
 from pipeline import configs
 from recommender import data
 from topk_fixtures import save_table_model, write_examples_artifact
-from trainer_module.features import GENRES_KEY, ITEM_KEY, USER_KEY
+from movielens_features import GENRES_KEY, ITEM_KEY, USER_KEY
 
 K = 2
 GENRES = {1: b"Comedy", 2: None, 3: b"Drama|War", 4: b"Action", 5: None,

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO
-from trainer_module import features
+import movielens_features as features
 from trainer_module.hparams import HParams
 from trainer_module.export import TRAINING_STATS_FILE
 

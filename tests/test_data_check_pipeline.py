@@ -21,7 +21,7 @@ from tfx.utils import proto_utils
 from components.anomalies_gate import gate
 from components.in_process_example_gen import executor as in_process_gen
 from conftest import REPO
-from trainer_module import features
+import movielens_features as features
 
 SCHEMA_DIR = REPO / "pipeline" / "schema"
 HEADER = ",".join(features.CSV_COLUMNS)

@@ -9,7 +9,7 @@ from movielens_data.errors import DataError
 from movielens_data.parsers import (convert_folder, detect_layout,
                                     load_movielens)
 from movielens_data.output import write_pipeline_csv
-from trainer_module.features import CSV_COLUMNS
+from movielens_features import CSV_COLUMNS
 
 # u.item genre flag order, as in the ml-100k README.
 U_ITEM_GENRES = (

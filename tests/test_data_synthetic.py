@@ -14,7 +14,7 @@ from movielens_data.synthetic import (MIN_RATINGS_PER_USER, PRESETS,
                                       SizePreset, generate_preset,
                                       generate_ratings, synthetic_items)
 from movielens_data.validate import validate_pipeline_csv
-from trainer_module.features import CSV_COLUMNS, GENRES
+from movielens_features import CSV_COLUMNS, GENRES
 
 SIZES = dict(num_users=60, num_items=45, num_ratings=900)
 

@@ -155,7 +155,7 @@ def test_tfx_reads_the_custom_config_keys_the_spec_writes():
 def tiny_ranking_rows():
     """Synthetic ratings as tf.Transform instances, 3 in 4 for train."""
     from movielens_data.synthetic import generate_ratings
-    from trainer_module import features
+    import movielens_features as features
     frame = generate_ratings(num_users=40, num_items=60, num_ratings=900,
                              seed=7)
     splits = {configs.TRAIN_SPLIT: [], configs.EVAL_SPLIT: []}
@@ -183,7 +183,8 @@ def write_transform_outputs(root: pathlib.Path) -> dict:
     from google.protobuf import text_format
     from tensorflow_metadata.proto.v0 import schema_pb2
     from tensorflow_transform.tf_metadata import dataset_metadata
-    from trainer_module import features, preprocessing
+    import movielens_features as features
+    from trainer_module import preprocessing
     schema = text_format.Parse(pathlib.Path(configs.SCHEMA_PATH).read_text(),
                                schema_pb2.Schema())
     metadata = dataset_metadata.DatasetMetadata(schema)

@@ -7,7 +7,7 @@ import pytest
 from recommender import ease, metrics, pool
 from recommender.catalog import build_catalog
 from trainer_module import history
-from trainer_module.features import GENRES_KEY, ITEM_KEY, LABEL_KEY, USER_KEY
+from movielens_features import GENRES_KEY, ITEM_KEY, LABEL_KEY, USER_KEY
 from trainer_module.hparams import HParams
 
 # (user id, item column): sparse ids, a repeated pair, column 5 unrated,

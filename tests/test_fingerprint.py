@@ -82,7 +82,7 @@ EDITS = {
     "trainer_module/model.py": {"Trainer", "TopKEvaluator",
                                 "BatchRecommender"},
     # Feature names: everything that reads examples.
-    "trainer_module/features.py":
+    "movielens_features/__init__.py":
         WITH_USER_CODE - {"CsvExampleGen", "Pusher"},
 }
 

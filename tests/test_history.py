@@ -9,7 +9,8 @@ import tensorflow as tf
 from tensorflow import estimator as tf_estimator
 
 from trainer_module import objectives
-from trainer_module import features, history, model
+import movielens_features as features
+from trainer_module import history, model
 from trainer_module.hparams import HParams
 
 

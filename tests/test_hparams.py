@@ -4,7 +4,9 @@ import dataclasses
 
 import pytest
 
-from trainer_module import features, hparams as hparams_lib, objectives
+import movielens_features as features
+
+from trainer_module import objectives
 from trainer_module.hparams import HParams
 
 

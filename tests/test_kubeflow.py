@@ -346,8 +346,8 @@ def test_dockerfile_builds_on_the_installed_tfx_and_copies_every_package(
     copies = [source for op, args in steps if op == "COPY"
               for source in args.split()[:-1]]
     assert top_level == {"pipeline", "components", "trainer_module",
-                         "movielens_data", "recommender", "runtime",
-                         "reporting"}
+                         "movielens_features", "movielens_data",
+                         "recommender", "runtime", "reporting"}
     assert {c.rstrip("/") for c in copies} >= top_level | {
         "requirements.lock", "setup.py"}
     runs = [args for op, args in steps if op == "RUN"]

@@ -20,9 +20,9 @@ from tensorflow import estimator as tf_estimator
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tensorflow_transform.tf_metadata import dataset_metadata
 
-from trainer_module import objectives
-from trainer_module import (export, features, history, model, preprocessing,
-                            train_input, train_tables)
+import movielens_features as features
+from trainer_module import (export, history, model, objectives,
+                            preprocessing, train_input, train_tables)
 from trainer_module.hparams import HParams
 
 SCHEMA_PATH = os.path.join(os.path.dirname(__file__), os.pardir, "pipeline",

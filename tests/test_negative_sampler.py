@@ -29,7 +29,7 @@ from components.negative_sampler.component import NegativeSampler
 from recommender import catalog as catalog_lib
 from recommender import data
 from topk_fixtures import make_example, write_examples_artifact
-from trainer_module import features
+import movielens_features as features
 
 RATIO, ROUNDS, SEED = 2, 3, 17
 PARAMS = dict(negatives_per_positive=RATIO, rounds=ROUNDS, seed=SEED)

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from trainer_module import features, history, negatives
+import movielens_features as features
+
+from trainer_module import history, negatives
 
 CATALOG = 12
 GENRES = len(features.GENRES)

@@ -36,7 +36,7 @@ from selenium.webdriver.chrome.service import Service
 from conftest import PipelineRun
 from runtime import metadata_report
 from reporting import tfma_results
-from trainer_module import features
+import movielens_features as features
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 NOTEBOOK = REPO / "notebooks" / "tfma_dashboard.ipynb"

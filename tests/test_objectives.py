@@ -10,7 +10,8 @@ import tensorflow_model_analysis as tfma
 from pipeline import configs, options
 from pipeline.pipeline import create_pipeline
 from pipeline.settings import Gates, PipelinePaths
-from trainer_module import features, objectives
+import movielens_features as features
+from trainer_module import objectives
 from trainer_module.objectives import ranking, rating
 
 PATHS = PipelinePaths("/tmp/root", "/tmp/data", "/tmp/serving")

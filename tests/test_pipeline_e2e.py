@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
 
-from trainer_module import features
+import movielens_features as features
 from trainer_module.model import PREDICTION_KEY, SERVING_SIGNATURE
 
 UPSTREAM = ["CsvExampleGen", "StatisticsGen", "ImportSchemaGen",

@@ -19,7 +19,9 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from tensorflow_transform.tf_metadata import dataset_metadata
 from tfx.components.transform import executor_utils
 
-from trainer_module import features, preprocessing
+import movielens_features as features
+
+from trainer_module import preprocessing
 
 SCHEMA_PATH = os.path.join(os.path.dirname(__file__), os.pardir, "pipeline",
                            "schema", "schema.pbtxt")

@@ -29,7 +29,8 @@ from components.topk_evaluator.executor import (RATING_METRIC_NAMES,
                                                 read_evaluation)
 from recommender import data
 from runtime import metadata_report
-from trainer_module import features, objectives
+import movielens_features as features
+from trainer_module import objectives
 from trainer_module.model import (PREDICTION_KEY, RAW_SIGNATURE, SCORE_KEY,
                                   SERVING_SIGNATURE)
 

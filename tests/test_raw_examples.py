@@ -4,7 +4,8 @@ import pytest
 import tensorflow as tf
 
 from topk_fixtures import make_example
-from trainer_module import features, raw_examples
+import movielens_features as features
+from trainer_module import raw_examples
 
 
 def example(user: int, item: int, rating: float, genres=None) -> bytes:

@@ -23,7 +23,8 @@ from reporting import (recommend, recommend_output, recommend_ranking,
                        recommend_sources)
 from runtime import metadata_report
 from topk_fixtures import save_fake_model
-from trainer_module import features, history, model, topk_serving
+import movielens_features as features
+from trainer_module import history, model, topk_serving
 
 USER, ITEM = features.USER_KEY, features.ITEM_KEY
 UNKNOWN_USER_LINE = ("user 99999 is not in the data the model was trained "

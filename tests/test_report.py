@@ -18,7 +18,7 @@ from components.topk_evaluator.executor import (SUMMARY_FILE,
 from pipeline import configs
 from reporting import plots, report, report_data, report_page
 from runtime import metadata_report
-from trainer_module.features import GENRE_SLICE_KEY
+from movielens_features import GENRE_SLICE_KEY
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 IMG_TAG = re.compile(r"<img\b[^>]*>")

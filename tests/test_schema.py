@@ -1,4 +1,4 @@
-"""pipeline/schema/schema.pbtxt agrees with trainer_module.features and TFDV."""
+"""pipeline/schema/schema.pbtxt agrees with movielens_features and TFDV."""
 import os
 
 import pandas as pd
@@ -11,7 +11,7 @@ from bad_data import BAD_DATA, write_bad_data
 from components.anomalies_gate import gate
 from conftest import write_synthetic_data
 from movielens_data.validate import MIN_ID
-from trainer_module import features
+import movielens_features as features
 
 SCHEMA_PATH = os.path.join(os.path.dirname(__file__), os.pardir, "pipeline",
                            "schema", "schema.pbtxt")

@@ -13,12 +13,11 @@ import pathlib
 import re
 
 import numpy as np
-import pandas as pd
 import pytest
 import tensorflow as tf
 
-from trainer_module import (features, history, model, preprocessing,
-                            topk_serving)
+import movielens_features as features
+from trainer_module import history, model, preprocessing, topk_serving
 
 DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs" / "serving.md"
 TOPK = model.TOPK_SIGNATURE

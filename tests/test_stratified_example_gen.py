@@ -22,7 +22,7 @@ from components.stratified_example_gen import executor, splitting
 from pipeline import configs, options
 from pipeline.pipeline import create_pipeline
 from pipeline.settings import PipelinePaths, Split
-from trainer_module import features
+import movielens_features as features
 from trainer_module.hparams import HParams
 
 # user -> number of ratings, and how many of them train must get:

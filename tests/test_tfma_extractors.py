@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
 
-from trainer_module import features
+import movielens_features as features
 from trainer_module.tfma_extractors import (add_genre_slice_feature,
                                            custom_extractors, genre_values)
 

@@ -25,7 +25,7 @@ from recommender import beyond_accuracy, ease, metrics, pool
 from recommender.beyond_accuracy import (BeyondAccuracySums, Cooccurrence,
                                          finalize, shard_sums)
 from recommender.catalog import build_catalog
-from trainer_module.features import (GENRES_KEY, ITEM_KEY, LABEL_KEY,
+from movielens_features import (GENRES_KEY, ITEM_KEY, LABEL_KEY,
                                      USER_KEY)
 
 TRAIN_USERS = [1, 1, 1, 2, 2, 3, 3, 3]

@@ -36,7 +36,7 @@ from components.topk_evaluator import evaluate
 from recommender import data, metrics
 from topk_fixtures import (ExecutorRun, make_model_artifact,
                            write_examples_artifact)
-from trainer_module.features import ITEM_KEY, LABEL_KEY, USER_KEY
+from movielens_features import ITEM_KEY, LABEL_KEY, USER_KEY
 
 K = 2
 L2 = 2.0

@@ -36,7 +36,7 @@ from recommender import beyond_accuracy
 from topk_fixtures import (ExecutorRun, make_model_artifact, rmse_key,
                            rows_frame, tfx_eval_config,
                            write_examples_artifact, write_tfma_validations)
-from trainer_module.features import ITEM_KEY, LABEL_KEY, USER_KEY
+from movielens_features import ITEM_KEY, LABEL_KEY, USER_KEY
 
 K = 2
 GENRES = {1: b"Comedy", 2: None, 3: b"Drama|War", 4: b"Action", 5: None,

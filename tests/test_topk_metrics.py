@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from recommender import metrics
-from trainer_module.features import ITEM_KEY, LABEL_KEY, USER_KEY
+from movielens_features import ITEM_KEY, LABEL_KEY, USER_KEY
 
 PRED = metrics.DEFAULT_PREDICTION_COL
 K = 3

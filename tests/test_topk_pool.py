@@ -7,7 +7,7 @@ import pytest
 from recommender import pool
 from recommender.catalog import build_catalog
 from topk_fixtures import rows_frame
-from trainer_module.features import ITEM_KEY, USER_KEY
+from movielens_features import ITEM_KEY, USER_KEY
 
 # Ids are neither contiguous nor starting at 0 or 1. Specials:
 #   user 10 is only in train, user 99 and user 64 only in eval;

@@ -17,7 +17,7 @@ from recommender import data, metrics, pool
 from test_topk_ease import (EVAL_ROWS, K, L2, PROPERTIES,  # noqa: F401
                             brute_force_pool, examples, oracle, root)
 from topk_fixtures import ExecutorRun
-from trainer_module.features import ITEM_KEY, LABEL_KEY, USER_KEY
+from movielens_features import ITEM_KEY, LABEL_KEY, USER_KEY
 
 RANKERS = (evaluate.MODEL, evaluate.POPULARITY, evaluate.EASE)
 

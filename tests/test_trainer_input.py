@@ -11,7 +11,9 @@ from tfx.components.trainer.fn_args_utils import DataAccessor
 from tfx.components.util import tfxio_utils
 from tfx.types import artifact_utils, standard_artifacts
 
-from trainer_module import features, train_input
+import movielens_features as features
+
+from trainer_module import train_input
 from trainer_module.hparams import HParams
 
 LABEL = features.transformed_name(features.LABEL_KEY)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from recommender import metrics, pool
-from trainer_module import features
+import movielens_features as features
 
 K = 2
 

@@ -25,7 +25,7 @@ from tfx.utils import path_utils
 
 from components.topk_evaluator import executor
 
-from trainer_module import features
+import movielens_features as features
 from trainer_module.model import PREDICTION_KEY, RAW_SIGNATURE, SCORE_KEY
 
 # (user_id, item_id, rating, genres or None for no genres value, timestamp)

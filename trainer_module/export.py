@@ -10,7 +10,11 @@ import tensorflow_transform as tft
 from absl import logging
 from tensorflow import estimator as tf_estimator
 
-from trainer_module import features, model, topk_serving
+import movielens_features as features
+
+# Written into the model_run artifact after training (write_training_stats).
+
+from trainer_module import model, topk_serving
 
 # Written into the model_run artifact after training (write_training_stats).
 TRAINING_STATS_FILE = "training_stats.json"

@@ -27,7 +27,9 @@ import scipy.sparse
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from trainer_module import features, lapack_threads
+import movielens_features as features
+
+from trainer_module import lapack_threads
 
 USER_XF = features.transformed_name(features.USER_KEY)
 ITEM_XF = features.transformed_name(features.ITEM_KEY)

@@ -8,7 +8,7 @@ are the rating objective's; each objective's own are its module's
 import dataclasses
 from typing import Any, Dict, Tuple
 
-from trainer_module import features
+import movielens_features as features
 
 # Key of the hyper-parameters inside the Trainer's custom_config.
 CUSTOM_CONFIG_KEY = "hparams"

@@ -10,7 +10,8 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tensorflow import estimator as tf_estimator
 
-from trainer_module import (features, hparams as hparams_lib, history,
+import movielens_features as features
+from trainer_module import (hparams as hparams_lib, history,
                             objectives, raw_examples, topk_serving)
 from trainer_module.hparams import HParams
 

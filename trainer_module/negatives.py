@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from trainer_module import features
+import movielens_features as features
 from trainer_module.history import UserHistory
 
 USER_XF = features.transformed_name(features.USER_KEY)

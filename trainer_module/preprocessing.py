@@ -13,7 +13,11 @@ from typing import Any, Dict, Optional
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from trainer_module import features, objectives
+import movielens_features as features
+
+# Key of the training objective (features.OBJECTIVES) in Transform's
+
+from trainer_module import objectives
 
 # Key of the training objective (features.OBJECTIVES) in Transform's
 # custom_config.

@@ -13,7 +13,9 @@ from typing import Dict, Sequence, Union
 
 import tensorflow as tf
 
-from trainer_module import features, preprocessing
+import movielens_features as features
+
+from trainer_module import preprocessing
 
 FeatureSpec = Dict[str, Union[tf.io.FixedLenFeature, tf.io.VarLenFeature]]
 

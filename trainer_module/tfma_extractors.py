@@ -12,7 +12,7 @@ import apache_beam as beam
 import numpy as np
 import tensorflow_model_analysis as tfma
 
-from trainer_module import features
+import movielens_features as features
 
 _SLICE_KEY_STAGE = "ExtractSliceKeys"
 

@@ -30,7 +30,7 @@ from typing import Callable, NamedTuple, Sequence
 import numpy as np
 import tensorflow as tf
 
-from trainer_module import features
+import movielens_features as features
 from trainer_module.history import UserHistory
 
 # The signature, its input besides features.USER_KEY, and its output besides

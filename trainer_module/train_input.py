@@ -9,7 +9,9 @@ import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import DataAccessor
 from tfx_bsl.public import tfxio
 
-from trainer_module import features, negatives
+import movielens_features as features
+
+from trainer_module import negatives
 from trainer_module.hparams import HParams
 
 # A single train split up to this size is kept in memory (in_memory_dataset):

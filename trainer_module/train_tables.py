@@ -7,7 +7,9 @@ import numpy as np
 import tensorflow_transform as tft
 from absl import logging
 
-from trainer_module import features, history, negatives, topk_serving
+import movielens_features as features
+
+from trainer_module import history, negatives, topk_serving
 from trainer_module.hparams import HParams
 
 

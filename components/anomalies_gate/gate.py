@@ -13,7 +13,7 @@ import pandas as pd
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx.utils import io_utils
 
-from trainer_module import features
+import movielens_features as features
 
 # ExampleValidator writes one file of this name per split.
 ANOMALIES_FILE = "SchemaDiff.pb"

@@ -26,7 +26,7 @@ import tensorflow as tf
 from recommender import metrics, pool
 from recommender.catalog import Catalog, build_catalog
 from recommender.scoring import ModelScorer
-from trainer_module import features
+import movielens_features as features
 
 CSV_FILE = "recommendations.csv"
 TFRECORD_FILE = "recommendations.tfrecord"

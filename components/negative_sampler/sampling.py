@@ -22,7 +22,10 @@ import numpy as np
 import tensorflow as tf
 
 from recommender import catalog as catalog_lib
-from trainer_module import features, raw_examples
+import movielens_features as features
+
+# The label feature added to every output example (the column the trainer
+from trainer_module import raw_examples
 
 # The label feature added to every output example (the column the trainer
 # knows as features.SAMPLED_LABEL_KEY).

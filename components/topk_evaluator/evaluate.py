@@ -25,7 +25,7 @@ import tensorflow as tf
 from recommender import beyond_accuracy, ease, metrics, pool
 from recommender.catalog import Catalog, build_catalog
 from recommender.scoring import ModelScorer
-from trainer_module import features
+import movielens_features as features
 
 # Ranking metrics are also reported at every cutoff 1..CURVE_MAX_K (the
 # report plots precision@k and recall@k against k).

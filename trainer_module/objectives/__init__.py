@@ -4,7 +4,7 @@ the label, the score-to-prediction mapping, the eval sampling, the TFMA
 EvalConfig and its gate, and what the report shows (base.Objective)."""
 from typing import Any, Dict, Optional
 
-from trainer_module import features
+import movielens_features as features
 from trainer_module.hparams import HParams
 from trainer_module.objectives.base import Objective, ReportView
 from trainer_module.objectives import ranking, rating

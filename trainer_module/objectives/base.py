@@ -86,7 +86,7 @@ def sliced_eval_config(label_key: str, metrics: Tuple[Tuple[str, str], ...],
     # read the objectives' views, do not need.
     import tensorflow_model_analysis as tfma
 
-    from trainer_module import features
+    import movielens_features as features
     direction = (tfma.MetricDirection.LOWER_IS_BETTER if lower_is_better
                  else tfma.MetricDirection.HIGHER_IS_BETTER)
     threshold = tfma.MetricThreshold(

@@ -7,7 +7,7 @@ rating.py.
 """
 import dataclasses
 
-from trainer_module import features
+import movielens_features as features
 from trainer_module.hparams import ADAM, MEAN, HParams
 from trainer_module.objectives import base
 

@@ -7,7 +7,7 @@ runners' flag parsers read this module's gate and import no TensorFlow.
 import dataclasses
 from typing import Any, Dict
 
-from trainer_module import features
+import movielens_features as features
 from trainer_module.hparams import HParams
 from trainer_module.objectives import base
 

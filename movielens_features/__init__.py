@@ -1,7 +1,10 @@
 """The single source of feature names, vocabulary names and value domains.
 
 Every other module (data conversion, preprocessing, model, pipeline, custom
-components, tests) takes column names from here.
+components, tests) takes column names from here. A package of its own, the
+bottom layer (docs/architecture.md): the data command and the trainer code
+both import it, and neither imports the other. Imports nothing but the
+standard library.
 """
 from typing import Tuple
 
