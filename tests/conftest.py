@@ -116,22 +116,47 @@ def pipeline_history(tmp_path_factory) -> dict:
     return drive(tmp_path_factory.mktemp("history"))
 
 
+# What makes a test end-to-end (`e2e` in pytest.ini): it trains a model,
+# runs the pipeline, a cluster path or a notebook server. `-m "not e2e"`
+# leaves these out: the rest is the fast set (exact values, parsers, metric
+# math, component executors on tiny fixtures that train nothing).
+#
 # Fixtures that run the whole pipeline (a minute or more each, once per
-# session): a test using one is an end-to-end test.
-_PIPELINE_FIXTURES = {"tiny_pipeline_run", "tiny_ranking_run",
-                      "pipeline_history"}
+# session) or train a tf.estimator model (test_model's `trained` and
+# `trained_ranking`: TF Transform, then a wide-and-deep model trained and
+# exported, 10 to 40 s each): a test using one, directly or through another
+# fixture, is an end-to-end test.
+_E2E_FIXTURES = {"tiny_pipeline_run", "tiny_ranking_run", "pipeline_history",
+                 "trained", "trained_ranking"}
 # Modules whose own fixtures run a pipeline, a cluster path or a notebook
 # server, whatever fixtures their tests name.
 _E2E_MODULES = {"test_kfp_v2_pipeline", "test_distributed_trainer",
                 "test_portable_runner", "test_ranking_e2e",
                 "test_reliability", "test_pipeline_e2e", "test_notebook",
                 "test_data_check_pipeline"}
+# Tests that train a tf.estimator model in their own body, in modules where
+# a mark is not written beside the test ({module: {test function}}; every
+# parametrized case). tests/test_markers.py checks each still exists.
+E2E_TESTS = {
+    "test_model": {
+        # Trains and exports a ranking model of its own (Trained).
+        "test_ease_blend_ranks_by_logit_plus_weight_times_the_ease_score",
+        # Builds and trains two estimators per case (one step each).
+        "test_loss_reduction_sums_the_batch_as_the_seed_or_averages_it",
+    },
+    "test_history": {
+        # Trains a ranking model for 400 steps per case.
+        "test_ranking_model_learns_from_the_history_of_similar_users",
+    },
+}
 
 
 def pytest_collection_modifyitems(items) -> None:
     """Marks end-to-end tests `e2e` (pytest.ini), so that
     `scripts/test.sh -m "not e2e"` runs the fast tests alone."""
     for item in items:
-        if (_PIPELINE_FIXTURES & set(item.fixturenames)
-                or item.module.__name__.rsplit(".", 1)[-1] in _E2E_MODULES):
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        if (_E2E_FIXTURES & set(item.fixturenames)
+                or module in _E2E_MODULES
+                or item.originalname in E2E_TESTS.get(module, ())):
             item.add_marker(pytest.mark.e2e)

@@ -51,6 +51,7 @@ def test_unseen_pool_is_every_user_item_pair_but_the_train_ones():
     assert genres == {10: (1.0, 0.0), 11: (0.0, 1.0)}  # Drama, War
 
 
+@pytest.mark.e2e  # builds and trains a tf.estimator model (one step)
 @pytest.mark.parametrize("version", [notebook_baseline.V1,
                                      notebook_baseline.V2])
 def test_notebook_model_sums_the_batch_loss_in_either_estimator(tmp_path,

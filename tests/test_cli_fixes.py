@@ -202,6 +202,7 @@ def _fresh_shell_env() -> dict:
             if name != "TF_CPP_MIN_LOG_LEVEL"}
 
 
+@pytest.mark.e2e  # a cluster path: a whole Kubeflow compile, new process
 def test_kubeflow_compile_prints_no_tensorflow_noise(tmp_path):
     """The v1 compile, whole (TensorFlow, TFX, kfp); the v2 runner quiets
     the same way, checked below without a second compile."""

@@ -7,53 +7,55 @@ sys.path (as the edited-preprocessing run of pipeline_history.py does), and
 every component's code fingerprint is read from its execution properties:
 the cache key TFX compares.
 """
-import json
+import os
+import re
 import shutil
-import subprocess
 import sys
 
 import pytest
+from google.protobuf import json_format, message
 
 from conftest import REPO
 from pipeline import fingerprint
 
-# Builds the pipeline once per copy (argv), with that copy first on
-# sys.path, and prints {copy: {component id: fingerprint}}. The pipeline's
-# own code is imported once; the fingerprints read the copy's files.
-_PRINT = """
-import json, os, re, sys
-from google.protobuf import json_format, message
-from pipeline.pipeline import create_pipeline
-from pipeline.settings import PipelinePaths, Split
-from trainer_module import objectives
 
-def keys(copy):
+def copy_keys(copy) -> dict:
+    """{component id: fingerprint} of both objectives' pipelines, built with
+    `copy` first on sys.path: the pipeline's own code is the one already
+    imported; the fingerprints read the copy's files."""
+    from pipeline.pipeline import create_pipeline
+    from pipeline.settings import PipelinePaths, Split
+    from trainer_module import objectives
     found = {}
-    for objective in ("rating", "ranking"):
-        hparams = objectives.hparams_from_dict({"objective": objective})
-        paths = PipelinePaths("/tmp/root", "/tmp/data", "/tmp/s",
-                              schema_path=os.path.join(
-                                  copy, "pipeline", "schema", "schema.pbtxt"))
-        for node in create_pipeline("p", paths, hparams,
-                                    split=Split("user_stratified")
-                                    ).components:
-            # A parameter of its own, or in a custom_config (JSON or proto).
-            text = " ".join(f"{key}=" + (
-                json_format.MessageToJson(value)
-                if isinstance(value, message.Message) else str(value))
-                for key, value in node.exec_properties.items())
-            match = re.search(r"code_fingerprint\\W+([0-9a-f]{64})", text)
-            if match:
-                found[node.id] = match.group(1)
+    sys.path.insert(0, copy)
+    try:
+        for objective in ("rating", "ranking"):
+            hparams = objectives.hparams_from_dict({"objective": objective})
+            paths = PipelinePaths("/tmp/root", "/tmp/data", "/tmp/s",
+                                  schema_path=os.path.join(
+                                      copy, "pipeline", "schema",
+                                      "schema.pbtxt"))
+            for node in create_pipeline("p", paths, hparams,
+                                        split=Split("user_stratified")
+                                        ).components:
+                # A parameter of its own, or in a custom_config (JSON or
+                # proto).
+                text = " ".join(f"{key}=" + (
+                    json_format.MessageToJson(value)
+                    if isinstance(value, message.Message) else str(value))
+                    for key, value in node.exec_properties.items())
+                match = re.search(r"code_fingerprint\W+([0-9a-f]{64})", text)
+                if match:
+                    found[node.id] = match.group(1)
+    finally:
+        sys.path.remove(copy)
+    # Nothing was imported from the copy: this process's modules stay the
+    # project's own.
+    assert not [name for name, module in list(sys.modules.items())
+                if (getattr(module, "__file__", None) or "").startswith(
+                    copy + os.sep)]
     return found
 
-result = {}
-for copy in sys.argv[1:]:
-    sys.path.insert(0, copy)
-    result[copy] = keys(copy)
-    sys.path.remove(copy)
-print(json.dumps(result))
-"""
 
 # Every component that runs this project's code.
 WITH_USER_CODE = {"CsvExampleGen", "AnomaliesGate", "NegativeSampler",
@@ -116,12 +118,7 @@ def fixture_keys(tmp_path_factory):
                  base / "added_edited", NEW_MODULE[0], NEW_MODULE)}
     for number, edit in enumerate(EDITS):
         cases[edit] = project_copy(base / f"edit{number}", edit)
-    out = subprocess.run([sys.executable, "-c", _PRINT, *cases.values()],
-                         cwd=base, capture_output=True, text=True,
-                         timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
-    printed = json.loads(out.stdout.splitlines()[-1])
-    return {case: printed[path] for case, path in cases.items()}
+    return {case: copy_keys(path) for case, path in cases.items()}
 
 
 def changed(before, after):

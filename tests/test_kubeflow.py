@@ -206,6 +206,7 @@ def test_custom_executor_class_path_is_in_both_specs_and_importable(specs):
             is TopKEvaluator.EXECUTOR_SPEC.executor_class)
 
 
+@pytest.mark.e2e  # a cluster path: a pod's imports, in a new process
 def test_pods_import_every_executor_and_module_from_a_clean_folder(
         specs, tmp_path):
     """As in a pod, from the installed package only: every executor class
