@@ -160,3 +160,23 @@ def pytest_collection_modifyitems(items) -> None:
                 or module in _E2E_MODULES
                 or item.originalname in E2E_TESTS.get(module, ())):
             item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(name="restore_logging")
+def fixture_restore_logging():
+    """route_logs rewires the root logger and absl's verbosity; put them
+    back."""
+    import logging
+    from absl import logging as absl_logging
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    verbosity = absl_logging.get_verbosity()
+    yield
+    absl_logging.set_verbosity(verbosity)
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        if handler not in handlers:
+            handler.close()
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(level)

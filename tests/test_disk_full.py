@@ -8,7 +8,6 @@ import os
 
 import pytest
 import tensorflow as tf
-from absl import logging as absl_logging
 
 import local_runner
 from conftest import TINY_MODEL_FLAGS, write_synthetic_data
@@ -97,24 +96,6 @@ def test_full_metadata_store_is_a_full_disk():
 ], ids=["out of memory", "permission denied", "other"])
 def test_other_failures_are_not_a_full_disk(error):
     assert not local_runner.is_disk_full(error)
-
-
-@pytest.fixture(name="restore_logging")
-def fixture_restore_logging():
-    """route_logs rewires the root logger and absl's verbosity; put them
-    back."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    verbosity = absl_logging.get_verbosity()
-    yield
-    absl_logging.set_verbosity(verbosity)
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-        if handler not in handlers:
-            handler.close()
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
 
 
 def test_run_exits_4_naming_the_running_component(

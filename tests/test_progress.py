@@ -135,24 +135,6 @@ def test_trainer_loss_and_plan_only_while_a_component_runs():
         "[ 2/2] Trainer done (T s)"]
 
 
-@pytest.fixture(name="restore_logging")
-def fixture_restore_logging():
-    """route_logs rewires the root logger and absl's verbosity; put them
-    back."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    verbosity = absl_logging.get_verbosity()
-    yield
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-        if handler not in handlers:
-            handler.close()
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
-    absl_logging.set_verbosity(verbosity)
-
-
 def test_absl_info_reaches_the_log_file_after_a_saved_model_export(
         tmp_path, restore_logging):
     log = tmp_path / "run.log"
