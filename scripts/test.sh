@@ -1,18 +1,12 @@
 #!/usr/bin/env bash
 # Sets up .venv (and headless Chromium, which the report test opens the HTML
-<<<<<<< HEAD
 # report in, with the chromedriver the notebook test drives it through) and
 # runs the tests. Extra arguments go to pytest: a test file or folder runs
 # only that (./scripts/test.sh tests/test_catalog.py); with none, pytest.ini's
 # testpaths (tests/) is the whole suite, filtered by options such as -k.
-=======
-# report in) and runs the tests. Extra arguments go to pytest: a test file
-# or folder runs only that (./scripts/test.sh tests/test_catalog.py); with
-# none, pytest.ini's testpaths (tests/) is the whole suite, filtered by
-# options such as -k. `-m "not e2e"` runs the fast tests alone (about 1.5
-# min): no model trained, no pipeline, cluster path or notebook server
-# (docs/tests.md); `-m e2e` runs the rest.
->>>>>>> wtB
+# `-m "not e2e"` runs the fast tests alone (about 1.5 min): no model
+# trained, no pipeline, cluster path or notebook server (docs/tests.md);
+# `-m e2e` runs the rest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup_env.sh
