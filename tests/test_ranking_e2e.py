@@ -32,8 +32,9 @@ from runtime import metadata_report
 from trainer_module import features
 from trainer_module.model import (PREDICTION_KEY, RAW_SIGNATURE, SCORE_KEY,
                                   SERVING_SIGNATURE)
+from trainer_module.objectives import ranking
 
-EVAL_NEGATIVES = configs.EVAL_NEGATIVES_PER_POSITIVE
+EVAL_NEGATIVES = ranking.EVAL_NEGATIVES_PER_POSITIVE
 
 
 @pytest.fixture(scope="module")
