@@ -224,7 +224,7 @@ def eval_negative_sampler(examples: Channel, objective: objectives.Objective,
     return NegativeSampler(
         examples=examples,
         negatives_per_positive=objective.eval_negatives_per_positive,
-        rounds=0, seed=seed, user_fraction=gate.auc_user_fraction,
+        seed=seed, user_fraction=gate.auc_user_fraction,
         code_fingerprint=_fingerprint("components.negative_sampler.executor"),
     ).with_id(configs.NEGATIVE_SAMPLER_ID)
 

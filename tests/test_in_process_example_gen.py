@@ -18,6 +18,7 @@ from components.in_process_example_gen import reading
 from conftest import write_synthetic_data
 from pipeline import beam_args, configs
 from pipeline.pipeline import example_gen_for
+from pipeline.settings import Split
 
 HASH_SPLIT = example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(
     splits=[example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=3),
@@ -203,6 +204,6 @@ def test_beam_on_this_machine_is_told_from_the_runner(args, on_this_machine):
 @pytest.mark.parametrize("in_process,executor", [
     (True, in_process_gen.Executor), (False, beam_gen.Executor)])
 def test_the_pipeline_picks_the_executor(in_process, executor):
-    example_gen = example_gen_for(configs.RANDOM_SPLIT, "/data", 42,
+    example_gen = example_gen_for(Split(configs.RANDOM_SPLIT), "/data",
                                   in_process=in_process)
     assert example_gen.executor_spec.executor_class is executor

@@ -1,15 +1,15 @@
 """NegativeSampler: the per-user sampling functions, the executor end to end
 on tiny raw examples, and the component's parameter checks.
 
-Executor data (negatives_per_positive 2, rounds 3); catalog = train items
-1..8 (item 9 is only in eval):
+Executor data (negatives_per_positive 2); catalog = train items 1..8 (item 9
+is only in eval):
   train: u1: 1 2 3 | u2: 2 5 6 | u3: 1 2 3 4 5 6 7 (only 8 left) | u5: 4 8
   eval:  u1: 4 9   | u2: 1     | u3: 8 (nothing left)             | u4: 2 3
-  train: 15 positives, 3 rounds x 15 x (1 + 2) = 135 examples.
   eval: 6 positives, 5 of them with 2 negatives (u3's 8 has none): 16.
 """
 import collections
 import glob
+import hashlib
 import logging
 import os
 
@@ -31,8 +31,8 @@ from recommender import data
 from topk_fixtures import make_example, write_examples_artifact
 import movielens_features as features
 
-RATIO, ROUNDS, SEED = 2, 3, 17
-PARAMS = dict(negatives_per_positive=RATIO, rounds=ROUNDS, seed=SEED)
+RATIO, SEED = 2, 17
+PARAMS = dict(negatives_per_positive=RATIO, seed=SEED)
 GENRES = {1: b"Comedy", 2: None, 3: b"Drama|War", 4: b"Action", 5: None,
           6: b"Horror", 7: b"Sci-Fi", 8: b"Romance", 9: b"Western"}
 TRAIN_PAIRS = {1: [1, 2, 3], 2: [2, 5, 6], 3: [1, 2, 3, 4, 5, 6, 7],
@@ -54,7 +54,7 @@ def _rows(pairs, first_timestamp):
 
 TRAIN_ROWS = _rows(TRAIN_PAIRS, 1000)
 EVAL_ROWS = _rows(EVAL_PAIRS, 5000)
-N_TRAIN, N_EVAL = len(TRAIN_ROWS), len(EVAL_ROWS)
+N_EVAL = len(EVAL_ROWS)
 
 
 # --------------------------------------------------------- plain helpers
@@ -117,114 +117,118 @@ def test_catalog_indices_ignore_unknown_items():
 # ----------------------------------------------------------- determinism
 
 
-def _train_rounds(seed, user=7, n_items=500, rated=(1, 2, 3, 10)):
+def _eval_rows(seed, user=7, n_items=500, rated=(1, 2, 3, 10),
+               held_out=(4, 20, 30)):
     catalog = _catalog(n_items)
-    positives = [_rating(user, item, timestamp=item) for item in rated]
-    return [rows for rows, _ in sampling.train_rounds(
-        user, positives, catalog, 4, 3, seed)]
+    train = [_rating(user, item, timestamp=item) for item in rated]
+    eval_ = [_rating(user, item, timestamp=item) for item in held_out]
+    rows, _ = sampling.eval_rows(user, train, eval_, catalog, 4, seed)
+    return rows
 
 
 def test_same_seed_same_arrays():
-    first, second = _train_rounds(5), _train_rounds(5)
-    assert len(first) == 3
-    assert all(_rows_equal(a, b) for a, b in zip(first, second))
+    assert _rows_equal(_eval_rows(5), _eval_rows(5))
     # Bit for bit, straight from the generator.
     pool = sampling.NegativePool(1000, np.arange(10))
-    draws = [pool.sample(sampling.user_rng(5, 7, 2, 0), 64)
-             for _ in range(2)]
+    draws = [pool.sample(sampling.user_rng(5, 7), 64) for _ in range(2)]
     np.testing.assert_array_equal(*draws)
 
 
-def test_other_seed_round_user_or_split_differ():
+def test_other_seed_or_user_differ():
     pool = sampling.NegativePool(1000, np.arange(10))
 
     def draw(*seed_args):
         return pool.sample(sampling.user_rng(*seed_args), 64)
 
-    reference = draw(5, 7, 2, 0)
-    for other in [(6, 7, 2, 0), (5, 8, 2, 0), (5, 7, 1, 0), (5, 7, 2, 1)]:
+    reference = draw(5, 7)
+    for other in [(6, 7), (5, 8)]:
         assert not np.array_equal(reference, draw(*other)), other
-    rounds = _train_rounds(5)
-    assert not np.array_equal(rounds[0].item_ids, rounds[1].item_ids)
-    assert not np.array_equal(rounds[0].item_ids, _train_rounds(6)[0].item_ids)
+    assert not np.array_equal(_eval_rows(5).item_ids, _eval_rows(6).item_ids)
+
+
+def test_generator_keeps_the_eval_splits_former_seed():
+    """(seed, user, 0, 1): round 0 and split index 1 seeded the eval split
+    when the sampler also wrote train rounds; a seed still draws the same
+    eval negatives, so the ranking figures reproduce."""
+    for seed, user in [(17, 3), (123, 1 << 40), (0, -5)]:
+        np.testing.assert_array_equal(
+            sampling.user_rng(seed, user).integers(1 << 62, size=16),
+            np.random.default_rng([seed, user % (1 << 64), 0, 1]).integers(
+                1 << 62, size=16))
 
 
 def test_positive_order_does_not_matter():
     catalog = _catalog(50)
-    positives = [_rating(3, item, timestamp=100 - item) for item in (4, 9, 1)]
-    results = [next(sampling.train_rounds(3, ordering, catalog, 3, 1, 11))[0]
-               for ordering in (positives, positives[::-1])]
+    train = [_rating(3, item, timestamp=item) for item in (2, 8, 5)]
+    eval_ = [_rating(3, item, timestamp=100 - item) for item in (4, 9, 1)]
+    results = [sampling.eval_rows(3, t, e, catalog, 3, 11)[0]
+               for t, e in ((train, eval_), (train[::-1], eval_[::-1]))]
     assert _rows_equal(*results)
 
 
 def test_negative_ids_seed_a_generator():
     # SeedSequence refuses negative integers; ids map into [0, 2**64).
-    draws = [sampling.user_rng(1, -5, 0, 0).integers(1 << 30)
-             for _ in range(2)]
+    draws = [sampling.user_rng(1, -5).integers(1 << 30) for _ in range(2)]
     assert draws[0] == draws[1]
-    assert draws[0] != sampling.user_rng(1, 5, 0, 0).integers(1 << 30)
+    assert draws[0] != sampling.user_rng(1, 5).integers(1 << 30)
 
 
 # ------------------------------------------------------- sampling rules
 
 
-def test_train_round_counts_layout_and_columns():
+def test_eval_counts_layout_and_columns():
     catalog = catalog_lib.catalog_of_items(
         [(i, GENRES[i] or b"") for i in CATALOG_ITEMS])
     positives = [_rating(1, 3, 30, 4.5, b"Drama|War"),
                  _rating(1, 1, 10, 2.0, b"Comedy"),
                  _rating(1, 2, 20, 1.0, b"")]
-    rounds = list(sampling.train_rounds(1, positives, catalog, RATIO, ROUNDS,
-                                        SEED))
-    assert len(rounds) == ROUNDS
-    for rows, _ in rounds:
-        assert len(rows) == len(positives) * (1 + RATIO)
-        assert rows.num_negatives == len(positives) * RATIO
-        # Positives in sorted order, each followed by its negatives.
-        width = 1 + RATIO
-        assert rows.labels.tolist() == [1, 0, 0] * 3
-        assert rows.item_ids[::width].tolist() == [1, 2, 3]
-        assert rows.ratings[::width].tolist() == [2.0, 1.0, 4.5]
-        assert rows.genres[::width].tolist() == [b"Comedy", b"", b"Drama|War"]
-        assert rows.timestamps.tolist() == [10] * 3 + [20] * 3 + [30] * 3
-        negative = rows.labels == 0
-        assert set(rows.item_ids[negative].tolist()).isdisjoint({1, 2, 3})
-        assert set(rows.item_ids[negative].tolist()) <= set(CATALOG_ITEMS)
-        assert (rows.ratings[negative] == 0.0).all()
-        expected_genres = [GENRES[i] or b"" for i in rows.item_ids[negative]]
-        assert rows.genres[negative].tolist() == expected_genres
-        assert rows.item_ids.dtype == np.int64
-        assert rows.ratings.dtype == np.float32
+    rows, _ = sampling.eval_rows(1, [], positives, catalog, RATIO, SEED)
+    assert len(rows) == len(positives) * (1 + RATIO)
+    assert rows.num_negatives == len(positives) * RATIO
+    # Positives in sorted order, each followed by its negatives.
+    width = 1 + RATIO
+    assert rows.labels.tolist() == [1, 0, 0] * 3
+    assert rows.item_ids[::width].tolist() == [1, 2, 3]
+    assert rows.ratings[::width].tolist() == [2.0, 1.0, 4.5]
+    assert rows.genres[::width].tolist() == [b"Comedy", b"", b"Drama|War"]
+    assert rows.timestamps.tolist() == [10] * 3 + [20] * 3 + [30] * 3
+    negative = rows.labels == 0
+    assert set(rows.item_ids[negative].tolist()).isdisjoint({1, 2, 3})
+    assert set(rows.item_ids[negative].tolist()) <= set(CATALOG_ITEMS)
+    assert (rows.ratings[negative] == 0.0).all()
+    expected_genres = [GENRES[i] or b"" for i in rows.item_ids[negative]]
+    assert rows.genres[negative].tolist() == expected_genres
+    assert rows.item_ids.dtype == np.int64
+    assert rows.ratings.dtype == np.float32
 
 
-def test_train_negatives_never_rated_on_a_larger_case():
+def test_eval_negatives_never_rated_on_a_larger_case():
     catalog = _catalog(300)
     rng = np.random.default_rng(0)
     for user in range(40):
-        rated = rng.choice(catalog.item_ids, size=rng.integers(1, 250),
+        rated = rng.choice(catalog.item_ids, size=rng.integers(2, 250),
                            replace=False)
-        positives = [_rating(user, int(i), timestamp=n)
-                     for n, i in enumerate(rated)]
-        total = 0
-        for rows, _ in sampling.train_rounds(user, positives, catalog, 4, 2,
-                                             3):
-            negatives = rows.item_ids[rows.labels == 0]
-            assert negatives.size == 4 * len(positives)
-            assert not np.isin(negatives, rated).any()
-            total += len(rows)
-        assert total == 2 * len(positives) * 5
+        ratings = [_rating(user, int(i), timestamp=n)
+                   for n, i in enumerate(rated)]
+        held_out = max(1, len(ratings) // 4)
+        rows, _ = sampling.eval_rows(user, ratings[held_out:],
+                                     ratings[:held_out], catalog, 4, 3)
+        negatives = rows.item_ids[rows.labels == 0]
+        assert negatives.size == 4 * held_out
+        assert not np.isin(negatives, rated).any()
+        assert len(rows) == held_out * 5
 
 
 def test_eval_negatives_exclude_train_and_eval_items():
     catalog = _catalog(12)
     train = [_rating(1, item) for item in (1, 2, 3, 4, 5)]
     eval_ = [_rating(1, item, timestamp=item) for item in (6, 7, 99)]
-    [(rows, _)] = list(sampling.eval_rows(1, train, eval_, catalog, 50, 4))
+    rows, _ = sampling.eval_rows(1, train, eval_, catalog, 50, 4)
     assert len(rows) == 3 * 51
     negatives = rows.item_ids[rows.labels == 0]
     assert set(negatives.tolist()) == {8, 9, 10, 11, 12}
     # No eval positives, no eval rows.
-    assert list(sampling.eval_rows(1, train, [], catalog, 2, 4)) == []
+    assert sampling.eval_rows(1, train, [], catalog, 2, 4) is None
 
 
 @pytest.mark.parametrize("n_excluded", [20, 70])  # rejection / allowed list
@@ -253,11 +257,10 @@ def test_negatives_of_many_users_cover_the_catalog():
     for user in range(300):
         positives = [_rating(user, 1 + (user + k) % 60, timestamp=k)
                      for k in range(3)]
-        for rows, _ in sampling.train_rounds(user, positives, catalog, 4, 2,
-                                             99):
-            counts.update(rows.item_ids[rows.labels == 0].tolist())
-    # 300 users x 2 rounds x 12 negatives = 7200 over 60 items, each item
-    # excluded for 3 of every 60 users: ~120 each.
+        rows, _ = sampling.eval_rows(user, [], positives, catalog, 8, 99)
+        counts.update(rows.item_ids[rows.labels == 0].tolist())
+    # 300 users x 24 negatives = 7200 over 60 items, each item excluded for
+    # 3 of every 60 users: ~120 each.
     values = np.array([counts[i] for i in range(1, 61)])
     assert values.sum() == 7200
     assert values.min() > 70 and values.max() < 170
@@ -265,19 +268,19 @@ def test_negatives_of_many_users_cover_the_catalog():
 
 def test_user_who_rated_everything_gets_positives_only():
     catalog = _catalog(5)
-    positives = [_rating(2, item, timestamp=item) for item in range(1, 6)]
-    rounds = list(sampling.train_rounds(2, positives, catalog, 4, 3, 1))
-    assert len(rounds) == 3
-    for rows, _ in rounds:
-        assert len(rows) == 5 and rows.num_negatives == 0
-        assert rows.labels.tolist() == [1] * 5
-        assert rows.item_ids.tolist() == [1, 2, 3, 4, 5]
+    train = [_rating(2, item, timestamp=item) for item in (1, 2, 3)]
+    eval_ = [_rating(2, item, timestamp=item) for item in (5, 4)]
+    rows, _ = sampling.eval_rows(2, train, eval_, catalog, 4, 1)
+    assert len(rows) == 2 and rows.num_negatives == 0
+    assert rows.labels.tolist() == [1] * 2
+    assert rows.item_ids.tolist() == [4, 5]
 
 
 def test_user_who_rated_nearly_everything_repeats_what_remains():
     catalog = _catalog(5)
-    positives = [_rating(2, item) for item in (1, 2, 3, 5)]
-    rows, _ = next(sampling.train_rounds(2, positives, catalog, 4, 1, 1))
+    train = [_rating(2, item) for item in (1, 2)]
+    eval_ = [_rating(2, item) for item in (3, 5)]
+    rows, _ = sampling.eval_rows(2, train, eval_, catalog, 8, 1)
     assert rows.num_negatives == 16
     assert set(rows.item_ids[rows.labels == 0].tolist()) == {4}
     pool = sampling.NegativePool.for_user(catalog, [1, 2, 3])
@@ -296,8 +299,8 @@ def test_empty_catalog_gives_no_negatives():
 
 def test_examples_hold_the_raw_columns_and_the_label():
     catalog = catalog_lib.catalog_of_items([(1, b"Comedy"), (2, b""), (3, b"War")])
-    rows, _ = next(sampling.train_rounds(
-        9, [_rating(9, 1, 77, 3.5, b"Comedy")], catalog, 3, 1, 0))
+    rows, _ = sampling.eval_rows(
+        9, [], [_rating(9, 1, 77, 3.5, b"Comedy")], catalog, 3, 0)
     examples = list(sampling.to_examples(rows))
     assert len(examples) == 4
     parsed = [_parse(e.SerializeToString()) for e in examples]
@@ -380,8 +383,7 @@ class Run:
             logger.setLevel(level)
         # What the executor and its DoFns logged.
         self.log = [m for m in handler.messages if "NegativeSampler" in m]
-        # Per output split (train_round_1.., eval); "train": every round's,
-        # in round order.
+        # Per output split (the eval split alone).
         self.files = {split: sorted(glob.glob(os.path.join(
             artifact_utils.get_split_uri([self.output], split), "*")))
             for split in artifact_utils.decode_split_names(
@@ -390,10 +392,6 @@ class Run:
             record.numpy() for record in tf.data.TFRecordDataset(
                 files, compression_type="GZIP")]
             for split, files in self.files.items()}
-        self.serialized["train"] = [
-            record for split in splits.train_round_splits(
-                dict(PARAMS, **params)["rounds"])
-            for record in self.serialized[split]]
         self.rows = {split: [_parse(s) for s in records]
                      for split, records in self.serialized.items()}
 
@@ -426,7 +424,7 @@ def other_seed_run(root, examples):
 def test_output_artifact_looks_like_example_gen(default_run):
     output = default_run.output
     assert artifact_utils.decode_split_names(output.split_names) == [
-        "train_round_1", "train_round_2", "train_round_3", "eval"]
+        splits.EVAL]
     assert examples_utils.get_payload_format(output) == \
         example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE
     assert output.get_string_custom_property("payload_format") == \
@@ -442,114 +440,86 @@ def test_output_artifact_looks_like_example_gen(default_run):
     assert len(frame) == N_EVAL + (N_EVAL - 1) * RATIO
 
 
-def test_counts_per_split_and_label(default_run):
-    train_labels = collections.Counter(
-        r[-1] for r in default_run.rows["train"])
-    assert train_labels == {1: ROUNDS * N_TRAIN, 0: ROUNDS * N_TRAIN * RATIO}
+def test_counts_per_label(default_run):
     eval_labels = collections.Counter(r[-1] for r in default_run.rows["eval"])
     # u3's eval item 8 was the last one left: no negatives for it.
     assert eval_labels == {1: N_EVAL, 0: (N_EVAL - 1) * RATIO}
-    # Positives: every raw row, unchanged, rounds times in train.
-    expected = collections.Counter(
-        (u, i, r, t, () if g is None else (g,), 1) for u, i, r, g, t in
-        TRAIN_ROWS)
-    positives = collections.Counter(
-        r for r in default_run.rows["train"] if r[-1] == 1)
-    assert positives == {row: ROUNDS for row in expected}
-    eval_positives = {r for r in default_run.rows["eval"] if r[-1] == 1}
-    assert eval_positives == {(u, i, r, t, () if g is None else (g,), 1)
-                              for u, i, r, g, t in EVAL_ROWS}
-
-
-def test_each_round_is_a_split_with_every_positive_once(default_run):
-    positives = collections.Counter(
-        (u, i, r, t, () if g is None else (g,), 1) for u, i, r, g, t in
-        TRAIN_ROWS)
-    for split in splits.train_round_splits(ROUNDS):
-        labels = collections.Counter(r[-1] for r in default_run.rows[split])
-        assert labels == {1: N_TRAIN, 0: N_TRAIN * RATIO}, split
-        assert collections.Counter(
-            r for r in default_run.rows[split] if r[-1] == 1) == positives
-    # Fresh negatives every round.
-    negatives = [sorted(r for r in default_run.rows[split] if r[-1] == 0)
-                 for split in splits.train_round_splits(ROUNDS)]
-    assert negatives[0] != negatives[1] != negatives[2]
+    # Positives: every raw eval row, unchanged, once.
+    eval_positives = collections.Counter(
+        r for r in default_run.rows["eval"] if r[-1] == 1)
+    assert eval_positives == collections.Counter(
+        (u, i, r, t, () if g is None else (g,), 1)
+        for u, i, r, g, t in EVAL_ROWS)
 
 
 def test_each_positive_has_its_negatives(default_run):
     # Timestamps are distinct per raw row and negatives copy their
     # positive's: group by (user, timestamp).
-    for split, rounds in (("train", ROUNDS), ("eval", 1)):
-        groups = collections.defaultdict(collections.Counter)
-        for user, _, _, timestamp, _, label in default_run.rows[split]:
-            groups[user, timestamp][label] += 1
-        for (user, _), labels in groups.items():
-            starved = split == "eval" and user == 3
-            assert labels[1] == rounds
-            assert labels[0] == (0 if starved else rounds * RATIO)
+    groups = collections.defaultdict(collections.Counter)
+    for user, _, _, timestamp, _, label in default_run.rows["eval"]:
+        groups[user, timestamp][label] += 1
+    for (user, _), labels in groups.items():
+        assert labels[1] == 1
+        assert labels[0] == (0 if user == 3 else RATIO)
 
 
 def test_negatives_avoid_rated_items(default_run):
-    for user, item, rating, _, genres, label in default_run.rows["train"]:
-        if label == 0:
-            assert item in CATALOG_ITEMS
-            assert item not in TRAIN_PAIRS[user]
-            assert rating == 0.0
-            assert genres == (() if GENRES[item] is None else (GENRES[item],))
     eval_negatives = collections.defaultdict(set)
     for user, item, rating, _, genres, label in default_run.rows["eval"]:
         if label == 0:
             assert item in CATALOG_ITEMS
             assert item not in TRAIN_PAIRS.get(user, []) + EVAL_PAIRS[user]
+            assert rating == 0.0
+            assert genres == (() if GENRES[item] is None else (GENRES[item],))
             eval_negatives[user].add(item)
     # u3 rated every item but 8 in train, then 8 in eval.
-    train_u3 = {r[1] for r in default_run.rows["train"]
-                if r[0] == 3 and r[-1] == 0}
-    assert train_u3 == {8}
     assert 3 not in eval_negatives
     # u4 has no train rows: only its eval items are excluded.
     assert eval_negatives[4] <= {1, 4, 5, 6, 7, 8}
 
 
+def test_the_eval_examples_are_those_of_before_issue_27(default_run):
+    """The fixture's eval examples (as a sorted multiset), exactly as the
+    sampler wrote them when it also wrote train rounds: the pipeline's
+    ranking figures reproduce for the same seed."""
+    digest = hashlib.sha256(b"".join(
+        len(record).to_bytes(4, "little") + record
+        for record in default_run.sorted_records("eval"))).hexdigest()
+    assert digest == ("dddd4074b93c0a419ad2fddf558411942ec51be1a3a850c5c28ba0"
+                      "cb4d81cafe")
+
+
 def test_two_runs_write_the_same_examples(default_run, second_run):
-    for split in ("train", "eval"):
-        assert default_run.sorted_records(split) == \
-            second_run.sorted_records(split)
+    assert default_run.sorted_records("eval") == \
+        second_run.sorted_records("eval")
 
 
 def test_parallel_run_writes_the_same_examples(default_run, threaded_run):
-    for split in ("train", "eval"):
-        assert default_run.sorted_records(split) == \
-            threaded_run.sorted_records(split)
+    assert default_run.sorted_records("eval") == \
+        threaded_run.sorted_records("eval")
 
 
 def test_other_seed_other_negatives(default_run, other_seed_run):
-    assert default_run.sorted_records("train") != \
-        other_seed_run.sorted_records("train")
-    assert len(other_seed_run.serialized["train"]) == len(
-        default_run.serialized["train"])
+    assert default_run.sorted_records("eval") != \
+        other_seed_run.sorted_records("eval")
+    assert len(other_seed_run.serialized["eval"]) == len(
+        default_run.serialized["eval"])
 
 
-def test_train_is_not_grouped_by_user(root, examples):
-    # 40 users x 10 positives x (1 + RATIO) rows a round: written in user
-    # order, the first 200 records of a round would be 7 users'.
-    rows = [(user, item, 4.0, None, user * 100 + item)
-            for user in range(1, 41) for item in range(1, 11)]
+def test_eval_is_not_grouped_by_user(root):
+    # 40 users x 10 eval positives x (1 + RATIO) rows: written in user
+    # order, the first 200 records would be 7 users'. User 99 rates the
+    # whole catalog (items 1..60) in train and has no eval rows.
+    train = [(user, item, 4.0, None, user * 100 + item)
+             for user in range(1, 41) for item in range(1, 6)]
+    train += [(99, item, 4.0, None, item) for item in range(1, 61)]
+    eval_ = [(user, item, 4.0, None, 10_000 + user * 100 + item)
+             for user in range(1, 41) for item in range(11, 21)]
     wide = write_examples_artifact(root / "wide",
-                                   {"train": rows, "eval": rows[:5]})
-    run = Run(root, "wide", wide, beam_args=[], rounds=2)
-    for split in splits.train_round_splits(2):
-        assert len({r[0] for r in run.rows[split][:200]}) > 20, split
-
-
-def test_zero_rounds_write_the_same_eval_split_alone(root, examples,
-                                                    second_run):
-    """What the pipeline asks since the Trainer samples its own training
-    negatives: the eval split, exactly as with train rounds."""
-    run = Run(root, "eval_only", examples, beam_args=[], rounds=0)
-    assert artifact_utils.decode_split_names(run.output.split_names) == [
-        "eval"]
-    assert run.sorted_records("eval") == second_run.sorted_records("eval")
+                                   {"train": train, "eval": eval_})
+    run = Run(root, "wide", wide, beam_args=[])
+    assert len(run.rows["eval"]) == 40 * 10 * (1 + RATIO)
+    assert len({r[0] for r in run.rows["eval"][:200]}) > 20
 
 
 def test_user_fraction_keeps_the_sampled_users_examples_unchanged(
@@ -557,8 +527,7 @@ def test_user_fraction_keeps_the_sampled_users_examples_unchanged(
     """A fraction of the users: exactly the eval examples of the users
     keeps_user picks, as with every user (their negatives unchanged)."""
     fraction = 0.5
-    run = Run(root, "half", examples, beam_args=[], rounds=0,
-              user_fraction=fraction)
+    run = Run(root, "half", examples, beam_args=[], user_fraction=fraction)
     kept = {user for user, *_ in second_run.rows["eval"]
             if sampling.keeps_user(SEED, user, fraction)}
     assert 0 < len(kept) < len({r[0] for r in second_run.rows["eval"]})
@@ -582,8 +551,7 @@ def test_keeps_user_samples_about_the_fraction_per_seed():
 def test_executor_rejects_before_work(root, examples):
     output = standard_artifacts.Examples()
     output.uri = str(root / "rejected" / "out")
-    for override, name in [({"rounds": -1}, "rounds"),
-                           ({"negatives_per_positive": -1},
+    for override, name in [({"negatives_per_positive": -1},
                             "negatives_per_positive"),
                            ({"seed": -3}, "seed")]:
         with pytest.raises(ValueError, match=name):
@@ -609,10 +577,8 @@ def test_executor_rejects_before_work(root, examples):
 def test_counters_are_logged(default_run):
     [summary] = [m for m in default_run.log if "positives" in m]
     assert summary == (
-        f"NegativeSampler: train: {ROUNDS * N_TRAIN} positives, "
-        f"{ROUNDS * N_TRAIN * RATIO} negatives, 0 users without negatives; "
-        f"eval: {N_EVAL} positives, {(N_EVAL - 1) * RATIO} negatives, 1 "
-        f"users without negatives")
+        f"NegativeSampler: eval: {N_EVAL} positives, "
+        f"{(N_EVAL - 1) * RATIO} negatives, 1 users without negatives")
     assert any("no item left to sample for user 3 in the eval split" in m
                for m in default_run.log)
 
@@ -629,8 +595,6 @@ def _examples_channel():
     ({"negatives_per_positive": -2}, "negatives_per_positive"),
     ({"negatives_per_positive": 2.0}, "negatives_per_positive"),
     ({"negatives_per_positive": True}, "negatives_per_positive"),
-    ({"rounds": -1}, "rounds"),
-    ({"rounds": "6"}, "rounds"),
     ({"seed": -1}, "seed"),
     ({"seed": 1.5}, "seed"),
     ({"seed": None}, "seed"),
@@ -640,16 +604,27 @@ def _examples_channel():
 ])
 def test_component_rejects_bad_parameters(override, name):
     with pytest.raises(ValueError) as error:
-        NegativeSampler(examples=_examples_channel(), **override)
+        NegativeSampler(examples=_examples_channel(),
+                        **{"negatives_per_positive": 4, "seed": 0, **override})
     assert name in str(error.value)
     assert repr(override[name]) in str(error.value)
 
 
+def test_component_requires_the_ratio_and_the_seed():
+    """The pipeline owns both numbers: no defaults here (nor train rounds
+    any more)."""
+    for given in ({"seed": 0}, {"negatives_per_positive": 4},
+                  {"negatives_per_positive": 4, "seed": 0, "rounds": 0}):
+        with pytest.raises(TypeError):
+            NegativeSampler(examples=_examples_channel(), **given)
+
+
 def test_component_builds():
-    component = NegativeSampler(examples=_examples_channel(), seed=0,
+    component = NegativeSampler(examples=_examples_channel(),
+                                negatives_per_positive=4, seed=0,
                                 code_fingerprint="abc")
     assert component.exec_properties == {
-        "negatives_per_positive": 4, "rounds": 0, "seed": 0,
+        "negatives_per_positive": 4, "seed": 0,
         "user_fraction": 1.0, "code_fingerprint": "abc"}
     assert set(component.outputs) == {"sampled_examples"}
     assert component.outputs["sampled_examples"].type is \

@@ -109,7 +109,9 @@ def test_the_objectives_pipelines_differ_by_the_eval_sampler_and_gates():
     sampler = ranked[configs.NEGATIVE_SAMPLER_ID]
     assert sampler.exec_properties["negatives_per_positive"] == (
         ranking.EVAL_NEGATIVES_PER_POSITIVE)
-    assert sampler.exec_properties["rounds"] == 0
+    # The pipeline's seed, the sampler's own required parameter.
+    assert sampler.exec_properties["seed"] == (
+        objectives.RANKING.default_hparams().random_seed)
     # TFMA judges the ranking model on the sampler's eval split.
     assert (ranked[configs.EVALUATOR_ID].inputs["examples"]
             .producer_component_id == configs.NEGATIVE_SAMPLER_ID)

@@ -30,11 +30,11 @@ from components.topk_evaluator.executor import (RATING_METRIC_NAMES,
 from recommender import data
 from runtime import metadata_report
 import movielens_features as features
-from trainer_module import objectives
 from trainer_module.model import (PREDICTION_KEY, RAW_SIGNATURE, SCORE_KEY,
                                   SERVING_SIGNATURE)
+from trainer_module.objectives import ranking
 
-EVAL_NEGATIVES = objectives.ranking.EVAL_NEGATIVES_PER_POSITIVE
+EVAL_NEGATIVES = ranking.EVAL_NEGATIVES_PER_POSITIVE
 
 
 @pytest.fixture(scope="module")

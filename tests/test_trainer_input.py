@@ -1,5 +1,6 @@
-"""train_input.train_dataset: the order the Trainer reads its train splits in,
-through TFX's own tf.data factory on tiny gzipped TFRecord files."""
+"""train_input.train_dataset: how the Trainer reads its one train split (in
+memory or streamed, shuffled), through TFX's own tf.data factory on tiny
+gzipped TFRecord files."""
 import os
 import types
 
@@ -18,8 +19,9 @@ from trainer_module.hparams import HParams
 
 LABEL = features.transformed_name(features.LABEL_KEY)
 ROW = "row"
-# Two rounds of 10 rows: 0..9, then 100..109.
-ROUNDS = {"train_round_1": range(10), "train_round_2": range(100, 110)}
+# Two files of 10 rows, 0..9 and 100..109, read as one split through one
+# pattern (Split-*/*).
+PARTS = {"part_1": range(10), "part_2": range(100, 110)}
 BATCH = 5
 
 
@@ -51,9 +53,9 @@ def _write_split(uri: str, split: str, rows) -> str:
 def split_files(tmp_path_factory):
     examples = standard_artifacts.Examples()
     examples.uri = str(tmp_path_factory.mktemp("transformed"))
-    examples.split_names = artifact_utils.encode_split_names(list(ROUNDS))
+    examples.split_names = artifact_utils.encode_split_names(list(PARTS))
     patterns = [_write_split(examples.uri, split, rows)
-                for split, rows in ROUNDS.items()]
+                for split, rows in PARTS.items()]
     accessor = DataAccessor(
         tf_dataset_factory=tfxio_utils.get_tf_dataset_factory_from_artifact(
             [examples], []),
@@ -72,44 +74,33 @@ def _rows(batches):
     return sorted(row for batch in batches for row in batch)
 
 
-def test_rounds_are_read_one_after_the_other_then_again(split_files):
-    patterns, accessor, transform_output = split_files
-    dataset = train_input.train_dataset(patterns, accessor, transform_output,
-                                    HParams(batch_size=BATCH, random_seed=3))
-    batches = _batches(dataset, 8)
-    first, second = list(ROUNDS.values())
-    # Each pass: all of round 1, then all of round 2; then from the start.
-    assert _rows(batches[0:2]) == list(first)
-    assert _rows(batches[2:4]) == list(second)
-    assert _rows(batches[4:6]) == list(first)
-    assert _rows(batches[6:8]) == list(second)
-
-
-def test_each_round_is_shuffled(split_files):
-    patterns, accessor, transform_output = split_files
-    dataset = train_input.train_dataset(patterns, accessor, transform_output,
-                                    HParams(batch_size=10, random_seed=3))
-    [first] = [features[ROW].numpy().ravel().tolist()
-               for features, _ in dataset.take(1)]
-    assert sorted(first) == list(range(10))
-    assert first != list(range(10))
-
-
-def test_one_split_is_shuffled_across_the_whole_pass(split_files):
-    patterns, accessor, transform_output = split_files
-    dataset = train_input.train_dataset([os.path.join(
-        os.path.dirname(os.path.dirname(patterns[0])), "Split-*", "*")],
-        accessor, transform_output, HParams(batch_size=BATCH, random_seed=3))
-    # The rating objective's single train split (here both files under one
-    # pattern): no round order, the first half of a pass mixes both files.
-    first_half = _rows(_batches(dataset, 2))
-    assert any(row < 100 for row in first_half)
-    assert any(row >= 100 for row in first_half)
-
-
 def _one_split(patterns):
     return [os.path.join(os.path.dirname(os.path.dirname(patterns[0])),
                          "Split-*", "*")]
+
+
+def test_several_train_splits_are_refused_by_name(split_files):
+    patterns, accessor, transform_output = split_files
+    with pytest.raises(ValueError, match="one train split") as error:
+        train_input.train_dataset(patterns, accessor, transform_output,
+                                  HParams(batch_size=BATCH, random_seed=3))
+    for pattern in patterns:
+        assert pattern in str(error.value)
+
+
+def test_a_streamed_split_is_shuffled_across_the_whole_pass(split_files):
+    patterns, accessor, transform_output = split_files
+    dataset = train_input.train_dataset(
+        _one_split(patterns), accessor, transform_output,
+        HParams(batch_size=BATCH, random_seed=3))
+    # No file order: the first half of a pass mixes both files.
+    first_half = _rows(_batches(dataset, 2))
+    assert any(row < 100 for row in first_half)
+    assert any(row >= 100 for row in first_half)
+    # Every row once a pass, then again.
+    everything = sorted([*PARTS["part_1"], *PARTS["part_2"]])
+    assert _rows(_batches(dataset, 4)) == everything
+    assert _rows(_batches(dataset, 8)) == sorted(everything * 2)
 
 
 def test_in_memory_split_yields_every_row_once_per_epoch(split_files):
@@ -119,7 +110,7 @@ def test_in_memory_split_yields_every_row_once_per_epoch(split_files):
         HParams(batch_size=BATCH, random_seed=3), num_rows=20)
     epochs = [[row for batch in (_batches(dataset, 12))[start:start + 4]
                for row in batch] for start in (0, 4, 8)]
-    everything = sorted([*ROUNDS["train_round_1"], *ROUNDS["train_round_2"]])
+    everything = sorted([*PARTS["part_1"], *PARTS["part_2"]])
     for epoch in epochs:
         # Exactly the transformed rows, each once, in batches of BATCH.
         assert sorted(epoch) == everything

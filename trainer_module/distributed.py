@@ -29,8 +29,8 @@ EVALUATOR = "evaluator"
 # The tasks that train (and so write a done marker the ps waits for).
 TRAINING_TASKS = (CHIEF, MASTER, WORKER)
 # Replica k (chief 0, worker i: i + 1) shuffles and samples negatives with
-# the base seed + k * REPLICA_SEED_STRIDE: far from the seeds of the train
-# rounds (seed + round) and the eval negatives (seed + 1).
+# the base seed + k * REPLICA_SEED_STRIDE: far from the seed of the eval
+# negatives (seed + 1).
 REPLICA_SEED_STRIDE = 10_000
 REPLICAS_DIR = "replicas"
 DONE_FILE = "done.json"

@@ -7,7 +7,7 @@ The distribution is the NegativeSampler's (components/negative_sampler/
 sampling.py): a negative of user u is drawn uniformly, with replacement,
 over the catalog (the items of the train split, i.e. the item vocabulary
 without its OOV bucket) less the movies u rated in train. A fresh set per
-pass over the data, so an epoch here is one of the sampler's rounds.
+pass over the data: every epoch pairs each positive with new negatives.
 
 Exact, without rejection: with u's rated items sorted, h_0 < h_1 < ..., the
 r-th allowed item (r uniform in [0, catalog - n_u)) is

@@ -14,7 +14,7 @@ import movielens_features as features
 from trainer_module import negatives
 from trainer_module.hparams import HParams
 
-# A single train split up to this size is kept in memory (in_memory_dataset):
+# A train split up to this size is kept in memory (in_memory_dataset):
 # MovieLens-1m's is about 80 MB; larger data streams from its files.
 IN_MEMORY_MAX_BYTES = 1 << 30
 
@@ -35,30 +35,23 @@ def train_dataset(train_files: List[str], data_accessor: DataAccessor,
                   num_rows: Optional[int] = None) -> tf.data.Dataset:
     """Shuffled batches of the train split, repeated without end.
 
-    A single train split of `num_rows` rows that fits in IN_MEMORY_MAX_BYTES
-    is parsed once and then served from memory, reshuffled whole every
-    epoch; otherwise it streams from its files through a shuffle buffer.
-    With several train splits (the NegativeSampler's rounds) each pass reads
-    them one after the other, each shuffled on its own, as the epochs of
-    the ranking recipe: every round has each rating once.
+    `train_files` is the one train split's file pattern. A split of
+    `num_rows` rows that fits in IN_MEMORY_MAX_BYTES is parsed once and
+    then served from memory, reshuffled whole every epoch; otherwise it
+    streams from its files through a shuffle buffer.
     """
-    if len(train_files) == 1:
-        if num_rows and (num_rows * _row_bytes(tf_transform_output)
-                         <= IN_MEMORY_MAX_BYTES):
-            return in_memory_dataset(train_files, data_accessor,
-                                     tf_transform_output, hparams.batch_size,
-                                     num_rows, hparams.random_seed)
-        return batched_dataset(train_files, data_accessor,
-                               tf_transform_output, hparams.batch_size,
-                               shuffle_seed=hparams.random_seed)
-    rounds = [batched_dataset([pattern], data_accessor, tf_transform_output,
-                              hparams.batch_size, num_epochs=1,
-                              shuffle_seed=hparams.random_seed + index)
-              for index, pattern in enumerate(train_files)]
-    dataset = rounds[0]
-    for following in rounds[1:]:
-        dataset = dataset.concatenate(following)
-    return dataset.repeat()
+    if len(train_files) != 1:
+        raise ValueError(
+            f"the Trainer reads one train split (one file pattern), got "
+            f"{len(train_files)}: {train_files}")
+    if num_rows and (num_rows * _row_bytes(tf_transform_output)
+                     <= IN_MEMORY_MAX_BYTES):
+        return in_memory_dataset(train_files, data_accessor,
+                                 tf_transform_output, hparams.batch_size,
+                                 num_rows, hparams.random_seed)
+    return batched_dataset(train_files, data_accessor, tf_transform_output,
+                           hparams.batch_size,
+                           shuffle_seed=hparams.random_seed)
 
 
 def in_memory_dataset(file_pattern: List[str], data_accessor: DataAccessor,

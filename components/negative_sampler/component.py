@@ -1,17 +1,13 @@
-"""NegativeSampler: implicit-feedback training data for a ranking objective.
+"""NegativeSampler: the eval split a ranking objective's classifier is
+judged on (by TFMA).
 
-Every raw rating becomes a positive (label 1) and gets sampled negatives
-(label 0, rating 0.0): items the user did not rate, drawn uniformly from the
-items of the train split. The train split repeats every positive once per
-round, each round with fresh negatives (one round per training epoch); the
-eval split holds each eval positive once with its negatives, excluding the
-user's train and eval items. The output is deterministic given the seed,
-whatever the runner's parallelism (sampling.py).
-
-The pipeline runs it with 0 rounds: its ranking Trainer draws the training
-negatives itself, from the same distribution, as it reads the ratings
-(trainer_module/negatives.py), and this component writes only the eval
-split that TFMA judges the classifier on.
+Every raw eval rating becomes a positive (label 1) and gets sampled
+negatives (label 0, rating 0.0): items the user rated in neither the train
+nor the eval split, drawn uniformly from the items of the train split. The
+output is deterministic given the seed, whatever the runner's parallelism
+(sampling.py). The ranking Trainer draws its training negatives itself,
+from the same distribution, as it reads the ratings
+(trainer_module/negatives.py).
 """
 from typing import Optional
 
@@ -22,18 +18,11 @@ from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from components.negative_sampler import executor
 
-DEFAULT_NEGATIVES_PER_POSITIVE = 4
-# The pipeline's ranking Trainer samples its own training negatives, so by
-# default only the eval split (for TFMA) is written.
-DEFAULT_ROUNDS = 0
-DEFAULT_SEED = 123
-
 
 class NegativeSamplerSpec(types.ComponentSpec):
     """Inputs, outputs and parameters of NegativeSampler."""
     PARAMETERS = {
         "negatives_per_positive": ExecutionParameter(type=int),
-        "rounds": ExecutionParameter(type=int),
         "seed": ExecutionParameter(type=int),
         "user_fraction": ExecutionParameter(type=float, optional=True),
         # Hash of the component's code: an edit re-runs it (cache key).
@@ -48,32 +37,31 @@ class NegativeSamplerSpec(types.ComponentSpec):
 
 
 class NegativeSampler(base_beam_component.BaseBeamComponent):
-    """Raw examples -> labelled positives and sampled negatives."""
+    """Raw examples -> the eval ratings, labelled, with sampled
+    negatives."""
 
     SPEC_CLASS = NegativeSamplerSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
     def __init__(self,
                  examples: types.BaseChannel,
-                 negatives_per_positive: int = DEFAULT_NEGATIVES_PER_POSITIVE,
-                 rounds: int = DEFAULT_ROUNDS,
-                 seed: int = DEFAULT_SEED,
+                 negatives_per_positive: int,
+                 seed: int,
                  user_fraction: float = 1.0,
                  code_fingerprint: Optional[str] = None):
         """Args:
           examples: ExampleGen's raw examples with a train and an eval split.
-          negatives_per_positive: negatives sampled for each positive.
-          rounds: copies of the train positives, each with fresh negatives
-            (0: none, the eval split alone).
-          seed: with the user id, round and split, seeds every draw.
+          negatives_per_positive: negatives sampled for each eval
+            positive.
+          seed: with the user id, seeds every draw.
           user_fraction: in (0, 1]: examples for a seeded sample of about
             this share of the users only (sampling.keeps_user), so TFMA
             reads that share at scale; 1: every user.
         """
         # Fail when the pipeline is built, not later in the executor.
         parameters = executor.parse_parameters(dict(
-            negatives_per_positive=negatives_per_positive, rounds=rounds,
-            seed=seed, user_fraction=user_fraction))._asdict()
+            negatives_per_positive=negatives_per_positive, seed=seed,
+            user_fraction=user_fraction))._asdict()
         spec = NegativeSamplerSpec(
             examples=examples, code_fingerprint=code_fingerprint,
             sampled_examples=types.Channel(type=standard_artifacts.Examples),

@@ -19,7 +19,6 @@ FILE_FORMAT = "tfrecords_gzip"
 
 class Parameters(NamedTuple):
     negatives_per_positive: int
-    rounds: int
     seed: int
     user_fraction: float = 1.0
 
@@ -28,8 +27,7 @@ def parse_parameters(exec_properties: Dict[str, Any]) -> Parameters:
     """Checks the parameters before any work; errors name the parameter."""
     _check_int("negatives_per_positive",
                exec_properties["negatives_per_positive"], minimum=1)
-    for name in ("rounds", "seed"):
-        _check_int(name, exec_properties[name], minimum=0)
+    _check_int("seed", exec_properties["seed"], minimum=0)
     fraction = exec_properties.get("user_fraction")
     fraction = 1.0 if fraction is None else fraction
     if (isinstance(fraction, bool) or not isinstance(fraction, (int, float))
@@ -37,8 +35,7 @@ def parse_parameters(exec_properties: Dict[str, Any]) -> Parameters:
         raise ValueError(f"user_fraction must be a number in (0, 1], got "
                          f"{fraction!r}")
     return Parameters(exec_properties["negatives_per_positive"],
-                      exec_properties["rounds"], exec_properties["seed"],
-                      float(fraction))
+                      exec_properties["seed"], float(fraction))
 
 
 def _check_int(name: str, value: Any, minimum: int) -> None:
@@ -64,8 +61,8 @@ def check_input(examples: types.Artifact) -> None:
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
-    """Raw examples -> the same examples labelled 1 plus sampled negatives
-    labelled 0: one train split per round, and an eval split."""
+    """Raw examples -> the eval split: each eval example labelled 1, each
+    followed by its sampled negatives labelled 0."""
 
     def Do(self, input_dict: Dict[str, List[types.Artifact]],
            output_dict: Dict[str, List[types.Artifact]],
@@ -75,22 +72,20 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         check_input(examples)
         output = artifact_utils.get_single_instance(
             output_dict["sampled_examples"])
-        output_splits = splits.output_splits(params.rounds)
-        output.split_names = artifact_utils.encode_split_names(output_splits)
+        output.split_names = artifact_utils.encode_split_names([splits.EVAL])
         inputs = {split: io_utils.all_files_pattern(
             artifact_utils.get_split_uri([examples], split))
             for split in splits.SPLITS}
-        outputs = {split: artifact_utils.get_split_uri([output], split)
-                   for split in output_splits}
-        logging.info("NegativeSampler: %d negatives per positive, %d train "
-                     "rounds, seed %d, users: %s", *params[:3],
+        logging.info("NegativeSampler: %d negatives per positive, seed %d, "
+                     "users: %s", params.negatives_per_positive, params.seed,
                      "all" if params.user_fraction == 1.0 else
                      f"a seeded {params.user_fraction:.1%}")
 
         with self._make_beam_pipeline() as pipeline:
             transforms.sample_examples(
-                pipeline, inputs, outputs, params.negatives_per_positive,
-                params.rounds, params.seed,
+                pipeline, inputs,
+                artifact_utils.get_split_uri([output], splits.EVAL),
+                params.negatives_per_positive, params.seed,
                 user_fraction=params.user_fraction)
 
         examples_utils.set_payload_format(
@@ -110,9 +105,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
 
 def summary_text(counts: Dict[str, int]) -> str:
-    """One line: positives and negatives per split."""
-    return "; ".join(
-        f"{split}: {counts[f'{split}_positives']:,} positives, "
-        f"{counts[f'{split}_negatives']:,} negatives, "
-        f"{counts[f'{split}_users_without_negatives']:,} users without "
-        f"negatives" for split in splits.SPLITS)
+    """One line: the eval split's positives and negatives."""
+    split = splits.EVAL
+    return (f"{split}: {counts[f'{split}_positives']:,} positives, "
+            f"{counts[f'{split}_negatives']:,} negatives, "
+            f"{counts[f'{split}_users_without_negatives']:,} users without "
+            f"negatives")

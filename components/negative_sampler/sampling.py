@@ -1,19 +1,19 @@
 """Negative sampling for an implicit-feedback ranking objective, as plain
 functions of one user (no Beam; transforms.py runs them per user).
 
-Every rating of the data is a positive (label 1), whatever its value. A
-negative (label 0) of a user is an item of the catalog (the items of the
-train split) that the user has not rated: in the train split, not rated in
-train; in the eval split, rated in neither train nor eval. Negatives are
-drawn independently and uniformly over those allowed items (with
-replacement: a user's negatives may repeat an item). A negative copies the
-timestamp of the positive it was drawn for, has rating 0.0 and the genres the
-catalog gives its item.
+The sampler writes the eval split only (the ranking Trainer draws its
+training negatives itself, trainer_module/negatives.py). Every eval rating
+is a positive (label 1), whatever its value. A negative (label 0) of a user
+is an item of the catalog (the items of the train split) that the user
+rated in neither train nor eval. Negatives are drawn independently and
+uniformly over those allowed items (with replacement: a user's negatives
+may repeat an item). A negative copies the timestamp of the positive it was
+drawn for, has rating 0.0 and the genres the catalog gives its item.
 
-Every random number of a (user, round, split) comes from one generator
-seeded by (seed, user_id, round, split index), and a user's positives are
-sorted first, so the output depends only on the data and the seed, never on
-how Beam bundles or orders the work.
+Every random number of a user comes from one generator seeded by (seed,
+user_id) (user_rng), and a user's positives are sorted first, so the output
+depends only on the data and the seed, never on how Beam bundles or orders
+the work.
 """
 from typing import (Iterable, Iterator, List, NamedTuple, Optional, Sequence,
                     Tuple)
@@ -36,9 +36,11 @@ NEGATIVE_LABEL = 0
 # rating > 0 (real ratings start at features.RATING_MIN).
 NEGATIVE_RATING = 0.0
 
-# The last entry of a generator's seed: which split it samples for.
-TRAIN_SPLIT_INDEX = 0
-EVAL_SPLIT_INDEX = 1
+# The entries after (seed, user id) of every generator's seed: round 0 and
+# split index 1 (train was 0), what seeded the eval split when the sampler
+# also wrote train rounds. Kept, so that a seed draws the very negatives it
+# drew then and the pipeline's ranking figures reproduce.
+_EVAL_SEED_TAIL = (0, 1)
 
 # Rejection sampling (draw from the whole catalog, drop what the user rated)
 # while at least this fraction of the catalog is allowed, so it takes at most
@@ -60,8 +62,8 @@ class Rating(NamedTuple):
 
 
 class LabeledRows(NamedTuple):
-    """A user's output examples of one round, as aligned columns: each
-    positive followed by its negatives."""
+    """A user's output examples, as aligned columns: each positive followed
+    by its negatives."""
     user_id: int
     item_ids: np.ndarray  # int64
     ratings: np.ndarray  # float32
@@ -116,12 +118,11 @@ def parse_rating(serialized: bytes) -> Rating:
 # ----------------------------------------------------------------- sampling
 
 
-def user_rng(seed: int, user_id: int, round_index: int,
-             split_index: int) -> np.random.Generator:
-    """The generator of one user's round of one split."""
+def user_rng(seed: int, user_id: int) -> np.random.Generator:
+    """The generator of one user's eval examples."""
     # SeedSequence takes non-negative integers; ids map to [0, 2**64).
     return np.random.default_rng(
-        [seed, int(user_id) % _UINT64, round_index, split_index])
+        [seed, int(user_id) % _UINT64, *_EVAL_SEED_TAIL])
 
 
 def keeps_user(seed: int, user_id: int, fraction: float) -> bool:
@@ -203,14 +204,14 @@ def sort_positives(ratings: Iterable[Rating]) -> List[Rating]:
     return sorted(ratings)
 
 
-def sample_round(positives: Sequence[Rating], pool: NegativePool,
+def sample_rows(positives: Sequence[Rating], pool: NegativePool,
                  catalog: catalog_lib.Catalog, negatives_per_positive: int,
                  rng: np.random.Generator) -> LabeledRows:
     """Each positive (of one user, in the given order) followed by its
     `negatives_per_positive` negatives; positives only if the pool is empty.
     """
     if not positives:
-        raise ValueError("sample_round needs at least one positive")
+        raise ValueError("sample_rows needs at least one positive")
     count = len(positives)
     sampled = pool.sample(rng, count * negatives_per_positive)
     per_positive = sampled.size // count
@@ -239,39 +240,22 @@ def sample_round(positives: Sequence[Rating], pool: NegativePool,
         genres=genres.ravel(), labels=labels.ravel())
 
 
-def train_rounds(user_id: int, train: Iterable[Rating],
-                 catalog: catalog_lib.Catalog,
-                 negatives_per_positive: int, rounds: int, seed: int
-                 ) -> Iterator[Tuple[LabeledRows, np.random.Generator]]:
-    """Each round of a user's train examples, with the round's generator
-    (to draw more from it, such as output shuffle keys).
-
-    Negatives exclude the user's train items.
-    """
-    positives = sort_positives(train)
-    if not positives:
-        return
-    pool = NegativePool.for_user(catalog, (p.item_id for p in positives))
-    for round_index in range(rounds):
-        rng = user_rng(seed, user_id, round_index, TRAIN_SPLIT_INDEX)
-        yield sample_round(positives, pool, catalog, negatives_per_positive,
-                           rng), rng
-
-
 def eval_rows(user_id: int, train: Iterable[Rating], eval_: Iterable[Rating],
               catalog: catalog_lib.Catalog, negatives_per_positive: int,
-              seed: int) -> Iterator[Tuple[LabeledRows, np.random.Generator]]:
-    """A user's eval examples (one round), with its generator.
+              seed: int
+              ) -> Optional[Tuple[LabeledRows, np.random.Generator]]:
+    """A user's eval examples, with their generator (to draw more from it,
+    such as output shuffle keys); None without eval positives.
 
     Negatives exclude the user's train and eval items.
     """
     positives = sort_positives(eval_)
     if not positives:
-        return
+        return None
     excluded = [r.item_id for r in train] + [p.item_id for p in positives]
     pool = NegativePool.for_user(catalog, excluded)
-    rng = user_rng(seed, user_id, 0, EVAL_SPLIT_INDEX)
-    yield sample_round(positives, pool, catalog, negatives_per_positive,
+    rng = user_rng(seed, user_id)
+    return sample_rows(positives, pool, catalog, negatives_per_positive,
                        rng), rng
 
 

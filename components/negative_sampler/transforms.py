@@ -2,9 +2,10 @@
 
   read both splits -> parse -> key by user -> CoGroupByKey(train, eval)
     -> per user, with the catalog (train items and their genres) as a side
-       input: every round of train examples / the eval examples
-    -> serialize -> one output split per train round (splits.py), and eval
-    -> spread over random buckets (GroupByKey) -> WriteToTFRecord
+       input: the eval examples (negatives exclude the user's train and
+       eval items)
+    -> serialize -> spread over random buckets (GroupByKey)
+    -> WriteToTFRecord: the eval split
 
 Nothing is collected in one process but the catalog. The per-user work is
 sampling.py's; its output depends only on the data and the seed.
@@ -17,7 +18,6 @@ from absl import logging
 from apache_beam.metrics import Metrics, MetricsFilter
 
 from components.negative_sampler import sampling
-from components.negative_sampler import splits
 from components.negative_sampler.splits import EVAL, SPLITS, TRAIN
 from recommender import catalog as catalog_lib
 
@@ -25,79 +25,58 @@ from recommender import catalog as catalog_lib
 FILE_PREFIX = "data_tfrecord"
 FILE_SUFFIX = ".gz"
 # Output examples are spread over this many random buckets before they are
-# written: a user's examples (every round) would otherwise be contiguous,
-# far longer than a training shuffle buffer for a heavy user.
+# written: a user's examples would otherwise be contiguous in the files, far
+# longer than a reader's shuffle buffer for a heavy user.
 MIX_BUCKETS = 256
 
 COUNTER_NAMESPACE = "NegativeSampler"
-# Counter names: "<split>_positives", "<split>_negatives",
-# "<split>_users_without_negatives".
-COUNTERS = tuple(f"{split}_{what}" for split in SPLITS
-                 for what in ("positives", "negatives",
-                              "users_without_negatives"))
+# Counter names: "eval_positives", "eval_negatives",
+# "eval_users_without_negatives".
+COUNTERS = tuple(f"{EVAL}_{what}" for what in (
+    "positives", "negatives", "users_without_negatives"))
 
 
 class SampleUser(beam.DoFn):
-    """(user_id, {"train": ratings, "eval": ratings}) -> (round index,
-    (bucket, serialized example)) of one split, given the catalog as a side
-    input (the eval split has one round, index 0)."""
+    """(user_id, {"train": ratings, "eval": ratings}) -> (bucket, serialized
+    example) of the user's eval examples, given the catalog as a side
+    input."""
 
-    def __init__(self, split: str, negatives_per_positive: int, rounds: int,
-                 seed: int, mix_buckets: int = MIX_BUCKETS):
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-        self._split = split
+    def __init__(self, negatives_per_positive: int, seed: int):
         self._ratio = negatives_per_positive
-        self._rounds = rounds
         self._seed = seed
-        self._buckets = mix_buckets
         self._positives = Metrics.counter(COUNTER_NAMESPACE,
-                                          f"{split}_positives")
+                                          f"{EVAL}_positives")
         self._negatives = Metrics.counter(COUNTER_NAMESPACE,
-                                          f"{split}_negatives")
+                                          f"{EVAL}_negatives")
         self._starved = Metrics.counter(COUNTER_NAMESPACE,
-                                        f"{split}_users_without_negatives")
+                                        f"{EVAL}_users_without_negatives")
 
     def process(self, element: Tuple[int, Dict[str, Iterable]],
                 catalog: catalog_lib.Catalog
-                ) -> Iterator[Tuple[int, Tuple[int, bytes]]]:
+                ) -> Iterator[Tuple[int, bytes]]:
         user_id, ratings = element
-        if self._split == TRAIN:
-            rounds = sampling.train_rounds(
-                user_id, ratings[TRAIN], catalog, self._ratio, self._rounds,
-                self._seed)
-        else:
-            rounds = sampling.eval_rows(
-                user_id, ratings[TRAIN], ratings[EVAL], catalog, self._ratio,
-                self._seed)
-        for round_index, (rows, rng) in enumerate(rounds):
-            negatives = rows.num_negatives
-            self._positives.inc(len(rows) - negatives)
-            self._negatives.inc(negatives)
-            if negatives == 0 and self._ratio > 0 and round_index == 0:
-                self._starved.inc()
-                logging.warning(
-                    "NegativeSampler: no item left to sample for user %d in "
-                    "the %s split (they rated all %d catalog items); their "
-                    "%s examples have no negatives", user_id, self._split,
-                    catalog.item_ids.size, self._split)
-            # Drawn after the sampling: mixing never changes the content.
-            buckets = rng.integers(0, self._buckets, size=len(rows))
-            for bucket, example in zip(buckets.tolist(),
-                                       sampling.serialize_rows(rows)):
-                yield round_index, (bucket, example)
+        sampled = sampling.eval_rows(user_id, ratings[TRAIN], ratings[EVAL],
+                                     catalog, self._ratio, self._seed)
+        if sampled is None:
+            return
+        rows, rng = sampled
+        negatives = rows.num_negatives
+        self._positives.inc(len(rows) - negatives)
+        self._negatives.inc(negatives)
+        if negatives == 0 and self._ratio > 0:
+            self._starved.inc()
+            logging.warning(
+                "NegativeSampler: no item left to sample for user %d in the "
+                "%s split (they rated all %d catalog items); their %s "
+                "examples have no negatives", user_id, EVAL,
+                catalog.item_ids.size, EVAL)
+        # Drawn after the sampling: mixing never changes the content.
+        buckets = rng.integers(0, MIX_BUCKETS, size=len(rows))
+        yield from zip(buckets.tolist(), sampling.serialize_rows(rows))
 
 
 def _flatten_bucket(bucket: Tuple[int, Iterable[bytes]]) -> Iterable[bytes]:
     return bucket[1]
-
-
-def _round_of(element: Tuple[int, Tuple[int, bytes]], num_rounds: int) -> int:
-    return element[0]
-
-
-def _drop_round(element: Tuple[int, Tuple[int, bytes]]) -> Tuple[int, bytes]:
-    return element[1]
 
 
 @beam.ptransform_fn
@@ -118,16 +97,13 @@ def _WriteMixed(examples, output_prefix: str):  # pylint: disable=invalid-name
 
 
 def sample_examples(pipeline: beam.Pipeline, input_patterns: Dict[str, str],
-                    output_dirs: Dict[str, str], negatives_per_positive: int,
-                    rounds: int, seed: int,
-                    mix_buckets: int = MIX_BUCKETS,
+                    output_dir: str, negatives_per_positive: int, seed: int,
                     user_fraction: float = 1.0) -> None:
     """Adds the sampling to `pipeline`: reads the raw splits at
-    input_patterns["train"/"eval"], writes
-    <output_dirs[split]>/data_tfrecord-*.gz for every split of
-    splits.output_splits(rounds). With user_fraction < 1, only the users
-    of sampling.keeps_user's seeded sample get examples; the catalog is
-    still every train item."""
+    input_patterns["train"/"eval"], writes the eval examples to
+    <output_dir>/data_tfrecord-*.gz. With user_fraction < 1, only the
+    users of sampling.keeps_user's seeded sample get examples; the catalog
+    is still every train item."""
     ratings = {split: pipeline | f"ReadRatings[{split}]" >> _ReadRatings(
         input_patterns[split]) for split in SPLITS}
     catalog = beam.pvalue.AsSingleton(
@@ -146,20 +122,11 @@ def sample_examples(pipeline: beam.Pipeline, input_patterns: Dict[str, str],
         {split: sampled_users[split] | f"ByUser[{split}]" >> beam.Map(
             lambda r: (r.user_id, r)) for split in SPLITS}
         | "GroupByUser" >> beam.CoGroupByKey())
-    # With 0 rounds only the eval split is sampled.
-    sampled = {split: per_user | f"Sample[{split}]" >> beam.ParDo(
-        SampleUser(split, negatives_per_positive, rounds, seed, mix_buckets),
-        catalog) for split in SPLITS if rounds or split == EVAL}
-    outputs = {EVAL: sampled[EVAL]}
-    if rounds:
-        by_round = sampled[TRAIN] | "ByRound" >> beam.Partition(_round_of,
-                                                               rounds)
-        outputs.update(zip(splits.train_round_splits(rounds), by_round))
-    for split, examples in outputs.items():
-        _ = (examples
-             | f"DropRound[{split}]" >> beam.Map(_drop_round)
-             | f"WriteSplit[{split}]" >> _WriteMixed(
-                 os.path.join(output_dirs[split], FILE_PREFIX)))
+    _ = (per_user
+         | f"Sample[{EVAL}]" >> beam.ParDo(
+             SampleUser(negatives_per_positive, seed), catalog)
+         | f"WriteSplit[{EVAL}]" >> _WriteMixed(
+             os.path.join(output_dir, FILE_PREFIX)))
 
 
 def counter_values(result) -> Dict[str, int]:
