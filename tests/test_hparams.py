@@ -126,9 +126,16 @@ def test_ranking_steps_are_epochs_over_the_positives():
     assert hparams.steps_for(21) == 31
 
 
+def test_the_ranking_objective_is_not_the_seed_with_a_classifier_head():
+    with pytest.raises(ValueError, match=r"objectives\.RANKING\."
+                                         r"default_hparams\(\)"):
+        HParams(objective="ranking")
+
+
 @pytest.mark.parametrize("values, message", [
     ({"objective": "ranking", "negatives_per_positive": 0},
-     "the ranking objective needs negatives_per_positive >= 1, got 0"),
+     "the ranking objective needs negatives_per_positive >= 1, got 0 (its "
+     "model: objectives.RANKING.default_hparams())"),
     ({"negatives_per_positive": 2},
      "the rating objective samples no negatives: negatives_per_positive "
      "must be 0, got 2"),

@@ -147,8 +147,12 @@ class HParams:
             raise ValueError(f"negatives_per_positive must be an integer, "
                              f"got {count!r}")
         if self.objective == features.RANKING_OBJECTIVE and count < 1:
+            # HParams(objective="ranking") lands here: the seed's model
+            # with a classifier head is not the ranking objective's.
             raise ValueError(f"the ranking objective needs "
-                             f"negatives_per_positive >= 1, got {count}")
+                             f"negatives_per_positive >= 1, got {count} "
+                             f"(its model: objectives.RANKING."
+                             f"default_hparams())")
         if self.objective == features.RATING_OBJECTIVE and count != 0:
             raise ValueError(f"the rating objective samples no negatives: "
                              f"negatives_per_positive must be 0, got {count}")
