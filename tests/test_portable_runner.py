@@ -82,10 +82,14 @@ def count_records(folder: pathlib.Path) -> int:
 
 
 def test_the_local_preset_runs_csv_example_gen_without_a_tfx_sdist(
-        tmp_path, caplog):
+        tmp_path, caplog, restore_logging):
+    from absl import logging as absl_logging
     data_dir = tmp_path / "data"
     write_synthetic_data(data_dir)
     caplog.set_level(logging.INFO)
+    # TFX logs through absl, whose verbosity any earlier SavedModel export
+    # in this process leaves at WARNING (see runtime/progress.py).
+    absl_logging.set_verbosity(absl_logging.INFO)
     run_csv_example_gen(data_dir, tmp_path / "examples", beam_args.local())
     assert count_records(tmp_path / "examples") == 1500
     assert "Generating examples." in caplog.text  # TFX's log is captured
