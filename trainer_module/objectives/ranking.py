@@ -100,7 +100,7 @@ class RankingObjective(base.Objective):
     def eval_config(self, gate: Gate) -> "tfma.EvalConfig":  # noqa: F821
         # How well the classifier tells a rated movie from a sampled one.
         return base.sliced_eval_config(
-            features.SAMPLED_LABEL_KEY,
+            self.tfma_label_key,
             (("BinaryAccuracy", ""), ("MeanLabel", ""),
              ("MeanPrediction", "")),
             ("AUC", ""), gate.min_auc, gate.auc_tolerance,

@@ -75,7 +75,7 @@ class RatingObjective(base.Objective):
     def eval_config(self, gate: Gate) -> "tfma.EvalConfig":  # noqa: F821
         module = TFMA_METRICS_MODULE
         return base.sliced_eval_config(
-            features.LABEL_KEY,
+            self.tfma_label_key,
             (("MeanSquaredError", module), ("MeanAbsoluteError", module)),
             ("RootMeanSquaredError", module), gate.max_rmse,
             gate.rmse_tolerance, lower_is_better=True)
